@@ -1,0 +1,115 @@
+"""The ``bordersim`` command.
+
+    bordersim run SCENARIO.yaml [--out DIR] [--seed N] [--replicates R] [--scale F] [--workers N] [--force]
+    bordersim validate SCENARIO.yaml
+    bordersim rules
+    bordersim measures
+
+A malformed scenario is a one-line error naming the file, the field and what is wrong (exit code 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import ScenarioError
+
+EXIT_USAGE = 2
+
+
+def _overrides(args) -> dict:
+    run = {}
+    for key in ("seed", "replicates", "scale"):
+        v = getattr(args, key, None)
+        if v is not None:
+            run[key] = v
+    return {"run": run} if run else {}
+
+
+def cmd_run(args) -> int:
+    from .runner import run_scenario
+    from .scenario import load_scenario
+
+    sc = load_scenario(args.scenario, _overrides(args))
+    out = Path(args.out) if args.out else Path("outputs") / sc.name
+    if out.exists() and not args.force:
+        print(f"bordersim: error: {out} exists (use --force to replace it, or --out DIR)", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"bordersim: running {sc.name}: {sc.run.start} to {sc.run.end}, {sc.run.replicates} replicate(s), "
+        f"scale {sc.run.scale}, seed {sc.run.seed}",
+        file=sys.stderr,
+    )
+    path = run_scenario(sc, out, force=args.force, workers=args.workers, progress=not args.quiet, source=str(args.scenario))
+    print(f"bordersim: wrote {path}/ (flows.csv, summary.csv, manifest.json, figures)", file=sys.stderr)
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    rules = ", ".join(f"{r.use} from {r.from_}" for r in sc.rules)
+    print(f"{args.scenario}: ok ({sc.name}; {sc.run.start} to {sc.run.end}; rules: {rules})")
+    return 0
+
+
+def cmd_rules(args) -> int:
+    from .rules import available_rule_sets, load_rule_set
+
+    for name in available_rule_sets():
+        rs = load_rule_set(name)
+        print(f"{name:22s} {rs.title}")
+    return 0
+
+
+def cmd_measures(args) -> int:
+    from .observation import MEASURES
+
+    for name, (unit, kind, desc) in MEASURES.items():
+        print(f"{name:32s} {unit:12s} {kind:6s} {desc}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bordersim",
+        description="Agent-based simulation of migration across the China-North Korea border, 1957-1970 "
+        "(built from NKIDP e-Dossier No. 11).",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    r = sub.add_parser("run", help="run a scenario and write flows, a manifest and figures")
+    r.add_argument("scenario", help="scenario YAML file (e.g. scenarios/baseline_1960_1962.yaml)")
+    r.add_argument("--out", help="output directory (default: outputs/<scenario name>/)")
+    r.add_argument("--seed", type=int, help="random seed (overrides run.seed)")
+    r.add_argument("--replicates", type=int, help="number of replicates (overrides run.replicates)")
+    r.add_argument("--scale", type=float, help="share of households simulated, e.g. 0.1 (overrides run.scale)")
+    r.add_argument("--workers", type=int, default=1, help="processes for replicates (results do not depend on it)")
+    r.add_argument("--force", action="store_true", help="replace an existing output directory")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.set_defaults(func=cmd_run)
+    v = sub.add_parser("validate", help="check a scenario file and exit")
+    v.add_argument("scenario")
+    v.set_defaults(func=cmd_validate)
+    sub.add_parser("rules", help="list the built-in rule sets").set_defaults(func=cmd_rules)
+    sub.add_parser("measures", help="list the measures written to flows.csv").set_defaults(func=cmd_measures)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as err:
+        print(f"bordersim: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileExistsError as err:
+        print(f"bordersim: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

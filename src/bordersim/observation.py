@@ -1,0 +1,139 @@
+"""Observation: what happened, kept apart from what an archive would record.
+
+The recorder accumulates every event of a run by month and home region, in persons (weighted back to
+the full population when a run is scaled) unless a measure's name says households, applications or
+letters. *Actual* measures (``attempted``, ``crossed``, ``drowned``) are what happened; *observed*
+measures (``detected``, ``crossed_detected``, ``corpses_found`` and the nationality split) are what
+Chinese border guards could have written down: Doc 3's "according to incomplete statistics ... we
+discovered 4,701 people crossing", Doc 6's "found 243 corpses". The archival observation model
+(undercount of what was discovered, conflicting reports) sits on top of these in the targets layer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+#: name -> (unit, kind, description). kind: "flow" (sum over the month) or "stock" (at month end).
+MEASURES: dict[str, tuple[str, str, str]] = {
+    "intending_households": ("households", "flow", "new intentions to move the whole household to the DPRK (Doc 4: 'requested a complete household move')"),
+    "intending_households_food_kin": ("households", "flow", "same, main reason low ration + kin in the DPRK (Doc 4 reason 1)"),
+    "intending_households_rumour": ("households", "flow", "same, main reason rumours (Doc 4 reason 2)"),
+    "intending_households_proper": ("households", "flow", "same, proper reasons (Doc 4 reason 3)"),
+    "travel_applications": ("persons", "flow", "individuals applying to travel to the DPRK (Doc 4)"),
+    "travel_applications_food_kin": ("persons", "flow", "same, reason 1"),
+    "travel_applications_rumour": ("persons", "flow", "same, reason 2"),
+    "travel_applications_proper": ("persons", "flow", "same, reason 3"),
+    "travel_approved": ("persons", "flow", "travel applications approved (one-month pass)"),
+    "travel_refused": ("persons", "flow", "travel applications refused"),
+    "overstayed": ("persons", "flow", "approved travellers who stayed in the DPRK"),
+    "authorization_letters": ("letters", "flow", "DPRK authorization letters received (Doc 6: 2,667 in Yanbian, 1961)"),
+    "legal_applications": ("applications", "flow", "applications to go on an authorization letter (one per household)"),
+    "legal_approved": ("applications", "flow", "applications approved"),
+    "legal_refused": ("applications", "flow", "applications refused"),
+    "legal_emigrated": ("persons", "flow", "persons who moved legally to the DPRK"),
+    "lapsed_households": ("households", "flow", "intentions given up without an attempt or application"),
+    "preparing_households": ("households", "flow", "households starting to prepare an illegal crossing (Docs 3, 5)"),
+    "property_sold_households": ("households", "flow", "of which sold all property (Docs 3, 5: 153 of 1,843)"),
+    "attempted": ("persons", "flow", "persons attempting an illegal crossing (actual)"),
+    "attempted_households": ("households", "flow", "households attempting an illegal crossing (actual)"),
+    "attempted_in_group": ("persons", "flow", "persons crossing in groups forcing the crossing by day (Docs 3, 5)"),
+    "detected": ("persons", "flow", "persons discovered crossing by Chinese guards, stopped or not (observed)"),
+    "stopped": ("persons", "flow", "persons stopped at the border"),
+    "persuaded_back": ("persons", "flow", "persons stopped and convinced to return home (Doc 6: 7,939)"),
+    "crossed": ("persons", "flow", "persons who got across alive (actual)"),
+    "crossed_detected": ("persons", "flow", "persons discovered but not stopped: 'crossed without being stopped' as recorded (Doc 3)"),
+    "drowned": ("persons", "flow", "persons drowned crossing (actual)"),
+    "corpses_found": ("corpses", "flow", "corpses found in the Yalu and Tumen (observed; includes DPRK residents)"),
+    "corpses_chinese": ("corpses", "flow", "found corpses identified as Chinese nationals (Doc 6: 82)"),
+    "corpses_korean": ("corpses", "flow", "found corpses identified as Korean nationals (Doc 6: 11)"),
+    "corpses_unidentified": ("corpses", "flow", "found corpses not identified (Doc 6: 150)"),
+    "arrived_reception": ("persons", "flow", "persons arriving at DPRK reception stations"),
+    "settled": ("persons", "flow", "persons settled on DPRK cooperatives (Docs 3, 5)"),
+    "settled_households": ("households", "flow", "households settled"),
+    "allowance_yuan": ("yuan", "flow", "settling-in allowance paid, yuan (40 per labourer, Docs 3, 5)"),
+    "grain_catties": ("catties", "flow", "grain given at settlement, catties"),
+    "sent_back": ("persons", "flow", "persons sent back to China by the DPRK (Doc 6: 2,361)"),
+    "sent_back_single_han": ("persons", "flow", "of which single Han men (Docs 3, 5)"),
+    "repatriated": ("persons", "flow", "of which returned under a return obligation (Doc 10 Art. 4; Doc 11 (6))"),
+    "returned_own": ("persons", "flow", "persons returning from the DPRK on their own initiative (Doc 6: 7,528)"),
+    "in_north_korea": ("persons", "stock", "persons from China in the DPRK at month end (legal and illegal)"),
+    "in_north_korea_illegal": ("persons", "stock", "crossers in the DPRK at month end (Doc 6: 7,034 'still in North Korea')"),
+    "at_reception": ("persons", "stock", "persons at reception stations at month end"),
+    "preparing_stock_households": ("households", "stock", "households preparing or on the way at month end (Docs 3, 5: 1,843 preparing)"),
+    "population_china": ("persons", "stock", "persons of the simulated population in China at month end"),
+    "mean_belief": ("share", "stock", "mean rumour belief of households at home (person-weighted)"),
+    "mean_ration": ("catties", "stock", "mean effective ration, catties/person/year (person-weighted, households at home)"),
+}
+MEASURE_INDEX = {m: i for i, m in enumerate(MEASURES)}
+#: Stocks that are averages, not sums: rolled up with person weights.
+AVERAGES = {"mean_belief", "mean_ration"}
+
+
+def month_range(start: dt.date, end: dt.date) -> list[str]:
+    out = []
+    y, m = start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+class Recorder:
+    """Monthly counts by home region and measure."""
+
+    def __init__(self, start: dt.date, end: dt.date, n_leaves: int):
+        self.start = start
+        self.months = month_range(start, end)
+        self.n_leaves = n_leaves
+        self.data = np.zeros((len(self.months), n_leaves, len(MEASURES)))
+        self.month = 0
+        self.weights_for_avg = np.zeros((len(self.months), n_leaves))
+
+    def set_day(self, day: dt.date) -> None:
+        self.month = (day.year - self.start.year) * 12 + day.month - self.start.month
+
+    def add(self, measure: str, leaves: np.ndarray, values: np.ndarray | float) -> None:
+        """Add ``values`` (per element, or one value for all) to ``measure`` at the elements' home regions."""
+        if len(leaves) == 0:
+            return
+        if np.ndim(values) == 0:
+            counts = np.bincount(leaves, minlength=self.n_leaves) * float(values)
+        else:
+            counts = np.bincount(leaves, weights=values, minlength=self.n_leaves)
+        self.data[self.month, :, MEASURE_INDEX[measure]] += counts
+
+    def set_stock(self, measure: str, leaves: np.ndarray, values: np.ndarray) -> None:
+        self.data[self.month, :, MEASURE_INDEX[measure]] = np.bincount(leaves, weights=values, minlength=self.n_leaves)
+
+    def set_average(self, measure: str, leaves: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
+        num = np.bincount(leaves, weights=values * weights, minlength=self.n_leaves)
+        den = np.bincount(leaves, weights=weights, minlength=self.n_leaves)
+        self.data[self.month, :, MEASURE_INDEX[measure]] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        self.weights_for_avg[self.month] = den
+
+    def table(self, tree, replicate: int) -> pd.DataFrame:
+        """The tidy monthly table: replicate, period, region, measure, value (every node of the tree)."""
+        d = self.data  # months x leaves x measures
+        nodes = np.einsum("nl,tlm->tnm", tree.rollup, d)
+        # Averages roll up with person weights, not by summing.
+        w = self.weights_for_avg
+        wn = np.einsum("nl,tl->tn", tree.rollup, w)
+        for m in AVERAGES:
+            k = MEASURE_INDEX[m]
+            num = np.einsum("nl,tl->tn", tree.rollup, d[:, :, k] * w)
+            nodes[:, :, k] = np.divide(num, wn, out=np.zeros_like(num), where=wn > 0)
+        t, n, m = nodes.shape
+        names = list(MEASURES)
+        df = pd.DataFrame(
+            {
+                "replicate": np.full(t * n * m, replicate, dtype=np.int64),
+                "period": np.repeat(self.months, n * m),
+                "region": np.tile(np.repeat(tree.node_ids, m), t),
+                "measure": np.tile(names, t * n),
+                "value": np.round(nodes.reshape(-1), 3),
+            }
+        )
+        return df

@@ -1,0 +1,172 @@
+"""Rules as data: the border regimes of 1957-1970 as named, validated rule sets.
+
+A rule set holds the policy levers the model reads, split by who applies them: the Chinese side
+(approval of legal departures, interception, persuasion, punishment) and the North Korean side
+(settling crossers, the 40-yuan allowance, sending people back, returning single Han men). Each
+rule file in ``bordersim/data/rules/`` cites the document and article it encodes. A scenario's
+``rules:`` timeline switches rule sets by date (at the start of the given day), and
+``rule_overrides`` changes single levers for one scenario.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ScenarioError, from_validation
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Date = Annotated[dt.date, Field(strict=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ChinaRules(_Strict):
+    """What the Chinese authorities do (Docs 1, 4-8, 11)."""
+
+    #: Share of applications on DPRK authorization letters approved (Doc 6: 1,053 of 1,788 decided in 1961).
+    legal_approval_prob: Prob = 0.59
+    #: Mean days to decide an application (Docs 6-7: "too strict ... and too slow").
+    legal_processing_days: Annotated[float, Field(gt=0)] = 90.0
+    #: Share of individual travel applications approved (Doc 4 (4): permits for proper reasons).
+    travel_approval_prob: Prob = 0.3
+    #: Same, for applicants with proper reasons (visiting the sick, the elderly joining children).
+    travel_approval_prob_proper: Prob = 0.8
+    #: Multiplier on guard effort everywhere (interception "strengthened", Docs 3, 5).
+    interception_multiplier: NonNeg = 1.0
+    #: Share of people stopped at the border who are persuaded to return home (Doc 6: 7,939 "convinced to return").
+    persuasion_prob: Prob = 0.9
+    #: Perceived severity of punishment of illegal crossing, in units of the risk scale (Doc 1: "punished severely").
+    punishment: NonNeg = 0.5
+    #: Households whose approved move takes their property with them (Doc 7 (3): "even with their property").
+    legal_moves_with_property: bool = False
+    #: DPRK nationals in China asking to return are approved (Doc 8 (2), Doc 11 (7)).
+    approve_nk_nationals_return: bool = False
+
+
+class DPRKRules(_Strict):
+    """What the North Korean side does with people who arrive (Docs 3, 5, 6, 7, 10, 11)."""
+
+    #: Whole households are settled on agricultural cooperatives (Docs 3, 5).
+    settle_households: bool = True
+    #: Settling-in allowance per labourer, yuan (Docs 3, 5: "forty yuan").
+    allowance_yuan_per_labourer: NonNeg = 40.0
+    #: Grain given at settlement, catties per person ("a fixed amount of grain", Docs 3, 5; amount assumed).
+    grain_catties_per_person: NonNeg = 100.0
+    #: Unmarried Han Chinese men are returned in a timely manner (Docs 3, 5).
+    return_single_han_men: bool = True
+    #: Share of other arrivals sent back to China (Doc 6: 2,361 sent back in 1961).
+    send_back_prob: Prob = 0.1
+    #: Households the reception stations can settle per month, all stations together (Doc 6: many cannot settle).
+    capacity_households_per_month: NonNeg = 3000.0
+    #: Share of illegal crossers returned to China with identity information (Doc 10 Art. 4; Doc 11 (6)).
+    return_illegal_prob: Prob = 0.0
+    #: Those forced across by a disaster are not illegal crossers (Doc 10 Art. 1 and 4).
+    disaster_exempt: bool = False
+    #: Settled crossers may stay if the DPRK will settle them (Doc 7 (4a)).
+    settled_may_stay: bool = True
+
+
+class RuleSet(_Strict):
+    """A named border regime."""
+
+    name: str
+    title: str = ""
+    #: Document and article citations for the rule set as a whole.
+    documents: list[str] = Field(default_factory=list)
+    description: str = ""
+    china: ChinaRules = ChinaRules()
+    dprk: DPRKRules = DPRKRules()
+
+
+class RuleSwitch(_Strict):
+    """One entry of a scenario's rule timeline: from this day on, use this rule set."""
+
+    from_: Date = Field(alias="from")
+    use: str
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+
+
+def library_dir() -> Path:
+    """Directory of the built-in rule library."""
+    return Path(str(resources.files("bordersim") / "data" / "rules"))
+
+
+def available_rule_sets() -> list[str]:
+    return sorted(p.stem for p in library_dir().glob("*.yaml"))
+
+
+def _read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise ScenarioError(path, "file not found")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        raise ScenarioError(path, f"{where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "expected a mapping at the top level")
+    return data
+
+
+def load_rule_set(name: str, overrides: dict | None = None, search: list[Path] | None = None) -> RuleSet:
+    """Load the rule set ``name`` from ``search`` dirs (then the built-in library), applying ``overrides``."""
+    dirs = list(search or []) + [library_dir()]
+    for d in dirs:
+        path = Path(d) / f"{name}.yaml"
+        if path.exists():
+            break
+    else:
+        raise ScenarioError(
+            f"rule set {name!r}", f"not found in {', '.join(str(d) for d in dirs)} (available: {', '.join(available_rule_sets())})"
+        )
+    data = _read_yaml(path)
+    if data.get("name") != name:
+        raise ScenarioError(path, f"name: must be {name!r} (the file name), got {data.get('name')!r}")
+    if overrides:
+        data = deep_merge(data, overrides)
+    try:
+        return RuleSet.model_validate(data)
+    except ValidationError as err:
+        raise from_validation(path, err) from None
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """Recursively merge ``over`` into a copy of ``base``."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+class RuleTimeline:
+    """The rule sets of a run and the day each takes effect."""
+
+    def __init__(self, switches: list[tuple[dt.date, RuleSet]]):
+        if not switches:
+            raise ValueError("a rule timeline needs at least one entry")
+        self.switches = sorted(switches, key=lambda s: s[0])
+
+    def active(self, day: dt.date) -> RuleSet:
+        """The rule set in force on ``day`` (a switch dated ``day`` is already in force)."""
+        current = self.switches[0][1]
+        for start, rs in self.switches:
+            if start <= day:
+                current = rs
+            else:
+                break
+        return current

@@ -1,0 +1,171 @@
+"""Running scenarios: replicates seeded by ``SeedSequence`` spawning, atomic output directories.
+
+``run_scenario`` runs every replicate of a scenario (in this process or a process pool), then writes
+into a temporary directory next to the destination and renames it into place, so a killed run never
+leaves a half-written output directory behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .model import BorderModel
+from .scenario import Scenario
+
+
+@dataclass
+class ReplicateResult:
+    replicate: int
+    flows: pd.DataFrame
+    summary: dict
+
+
+def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
+    """One child ``SeedSequence`` per replicate: replicate i's stream depends only on (seed, i)."""
+    return np.random.SeedSequence(seed).spawn(replicates)
+
+
+def run_replicate(sc: Scenario, seed_seq: np.random.SeedSequence, replicate: int) -> ReplicateResult:
+    """Run one replicate and return its monthly table and a few end-of-run figures."""
+    t0 = time.perf_counter()
+    model = BorderModel(sc, rng=np.random.default_rng(seed_seq))
+    model.run()
+    flows = model.recorder.table(model.tree, replicate)
+    summary = {
+        "replicate": replicate,
+        "households_simulated": int(model.households.n),
+        "persons_initial": round(model.initial_persons, 3),
+        "persons_accounted_end": round(model.persons_accounted(), 3),
+        "dprk_yuan_paid": round(model.settlement.yuan_paid, 3),
+        "dprk_people_settled": round(model.settlement.people_settled, 3),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+    return ReplicateResult(replicate, flows, summary)
+
+
+def _git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _progress(total: int, desc: str):
+    """A tqdm bar on a terminal; plain log lines otherwise."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="rep")
+    return _LogProgress(total, desc)
+
+
+class _LogProgress:
+    def __init__(self, total: int, desc: str):
+        self.total, self.desc, self.n, self.t0 = total, desc, 0, time.perf_counter()
+
+    def update(self, k: int = 1) -> None:
+        self.n += k
+        print(f"[{self.desc}] replicate {self.n}/{self.total} done ({time.perf_counter() - self.t0:.1f} s)", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        pass
+
+
+def run_replicates(sc: Scenario, workers: int = 1, progress: bool = True) -> list[ReplicateResult]:
+    """Run all replicates of ``sc``; results are identical whatever ``workers`` is."""
+    seeds = replicate_seeds(sc.run.seed, sc.run.replicates)
+    bar = _progress(len(seeds), sc.name) if progress else None
+    results: list[ReplicateResult] = []
+    if workers > 1 and len(seeds) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as ex:
+            futs = [ex.submit(run_replicate, sc, s, i) for i, s in enumerate(seeds)]
+            for f in futs:
+                results.append(f.result())
+                if bar:
+                    bar.update(1)
+    else:
+        for i, s in enumerate(seeds):
+            results.append(run_replicate(sc, s, i))
+            if bar:
+                bar.update(1)
+    if bar:
+        bar.close()
+    return sorted(results, key=lambda r: r.replicate)
+
+
+def write_atomic_dir(dest: Path, fill, force: bool = False) -> Path:
+    """Create ``dest`` atomically: ``fill(tmpdir)`` writes into a temporary sibling that is renamed into place."""
+    dest = Path(dest)
+    if dest.exists() and not force:
+        raise FileExistsError(f"{dest} exists (use --force to replace it)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        fill(tmp)
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+            dest.rename(old)
+            tmp.rename(dest)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest
+
+
+def run_scenario(sc: Scenario, out: Path, force: bool = False, workers: int = 1, progress: bool = True,
+                 source: str | None = None) -> Path:
+    """Run ``sc`` and write ``flows.csv``, ``summary.csv``, ``manifest.json`` and figures into ``out``."""
+    out = Path(out)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists (use --force to replace it)")
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    results = run_replicates(sc, workers=workers, progress=progress)
+    flows = pd.concat([r.flows for r in results], ignore_index=True)
+    summary = pd.DataFrame([r.summary for r in results])
+    wall = time.perf_counter() - t0
+
+    def fill(tmp: Path) -> None:
+        flows.to_csv(tmp / "flows.csv", index=False, float_format="%.3f", lineterminator="\n")
+        summary.drop(columns=["seconds"]).to_csv(tmp / "summary.csv", index=False, lineterminator="\n")
+        manifest = {
+            "scenario": sc.model_dump(mode="json", by_alias=True),
+            "scenario_file": source,
+            "seed": sc.run.seed,
+            "replicates": sc.run.replicates,
+            "scale": sc.run.scale,
+            "replicate_seeds": "numpy.random.SeedSequence(seed).spawn(replicates)",
+            "package_version": __version__,
+            "git_commit": _git_commit(),
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+            "mesa": __import__("mesa").__version__,
+            "started_utc": started.isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 3),
+            "replicate_seconds": [r.summary["seconds"] for r in results],
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        from .figures import flow_figures
+
+        flow_figures(flows, tmp, title=sc.name)
+
+    return write_atomic_dir(out, fill, force=force)

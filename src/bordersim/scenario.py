@@ -1,0 +1,335 @@
+"""Scenarios: a world, a rule timeline, behavioural parameters and run settings, validated strictly.
+
+A scenario file is YAML (read with ``yaml.safe_load``) validated by pydantic in strict mode: an unknown
+key, a wrong type, a probability outside [0, 1], a negative ration, an end before the start, an
+unknown region or rule set, or a missing file is a :class:`~bordersim.errors.ScenarioError` whose
+one-line message names the file, the field path and what is wrong.
+
+Dated world entries (rations, interception effort, interventions, ...) follow one rule: on a given
+day, for a given home region, the entry with the latest ``from`` among those covering that region
+(the region itself or an ancestor) and not yet expired (``to``) applies; on equal dates the more
+specific region wins. "The most recent instruction applies."
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ScenarioError, from_validation
+from .geography import TREE
+from .rules import RuleSwitch, _read_yaml, deep_merge
+
+Prob = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNeg = Annotated[float, Field(ge=0.0)]
+Pos = Annotated[float, Field(gt=0.0)]
+Date = Annotated[dt.date, Field(strict=False)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+
+
+def _check_region(v: str) -> str:
+    if not TREE.is_valid(v):
+        raise ValueError(f"unknown region {v!r} (known: {', '.join(TREE.node_ids)})")
+    return v
+
+
+Region = Annotated[str, Field(description="a region id of the region tree")]
+
+
+class _Dated(_Strict):
+    from_: Date = Field(alias="from")
+    to: Date | None = None
+    region: Region = "china"
+
+    _v_region = field_validator("region")(classmethod(lambda cls, v: _check_region(v)))
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.to is not None and self.to < self.from_:
+            raise ValueError(f"'to' ({self.to}) is before 'from' ({self.from_})")
+        return self
+
+
+class Ration(_Dated):
+    """Grain ration standard, catties per person per year (Doc 4: 210 at least in border areas from Nov 1960)."""
+
+    catties: NonNeg
+
+
+class PoorBrigades(_Dated):
+    """A share of production brigades that can supply only ``catties`` (Doc 6: "some ... only 200 catties")."""
+
+    share: Prob
+    catties: NonNeg
+
+
+class Interception(_Dated):
+    """Border guard effort (1 = the 1960 level) on the posts used by this region's people (Docs 3, 5)."""
+
+    effort: NonNeg
+
+
+class Intervention(_Dated):
+    """A local package of measures (Doc 4's Lishu work; Doc 5's five measures; Doc 6's 1961 Jilin report).
+
+    ``substitutes_to``: food substitutes and canteens raise the effective ration to this many catties;
+    ``education``: multiplier (<1 lowers) on the hazard of forming an intention to leave;
+    ``rebuttal``: weekly share of rumour belief removed by public rebuttal;
+    ``permits_for_proper_reasons``: travel applications with proper reasons are approved.
+    """
+
+    substitutes_to: NonNeg | None = None
+    education: NonNeg = 1.0
+    rebuttal: Prob = 0.0
+    permits_for_proper_reasons: bool = False
+
+
+class RumourSeed(_Strict):
+    """"Bad elements" start spreading rumours (Doc 4 (2), Doc 5 (4)): a share of households become stubborn believers."""
+
+    date: Date
+    region: Region = "china"
+    share: Prob
+    belief: Prob = 1.0
+    #: How long the seeds keep spreading before they are "isolated" or lose interest, days.
+    active_days: Annotated[int, Field(gt=0)] = 120
+
+    _v_region = field_validator("region")(classmethod(lambda cls, v: _check_region(v)))
+
+
+class DatedValue(_Strict):
+    from_: Date = Field(alias="from")
+    value: NonNeg
+
+
+class IcePeriod(_Strict):
+    """Annual freeze-up and break-up of a river, as MM-DD strings."""
+
+    freeze: str
+    thaw: str
+
+    @field_validator("freeze", "thaw")
+    @classmethod
+    def _mmdd(cls, v: str) -> str:
+        try:
+            dt.datetime.strptime(f"2001-{v}", "%Y-%m-%d")
+        except ValueError:
+            raise ValueError(f"expected MM-DD, got {v!r}") from None
+        return v
+
+
+class World(_Strict):
+    """Exogenous conditions and dated events."""
+
+    rations: list[Ration]
+    poor_brigades: list[PoorBrigades] = Field(default_factory=list)
+    interception: list[Interception] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(default_factory=list)
+    rumour_seeds: list[RumourSeed] = Field(default_factory=list)
+    #: Relative attraction of conditions in the DPRK (1 = 1960-61: work, food, settlement; Doc 3, intro).
+    dprk_pull: list[DatedValue] = Field(default_factory=lambda: [DatedValue(**{"from": dt.date(1957, 1, 1), "value": 1.0})])
+    ice: dict[Literal["tumen", "yalu"], IcePeriod] = Field(
+        default_factory=lambda: {"tumen": IcePeriod(freeze="11-25", thaw="03-25"), "yalu": IcePeriod(freeze="12-10", thaw="03-10")}
+    )
+    #: Drownings of DPRK residents in the border rivers per year (source of "Korean" corpses, Doc 6).
+    nk_drownings_per_year: NonNeg = 15.0
+
+
+class Population(_Strict):
+    """Who lives where. Sources: PBoC Jilin branch, Apr 1962 (580,000 ethnic Koreans in Yanbian, via the brief);
+    Doc 4 (Lishu: 192 households, 936 people, so about 4.9 per household). Populations outside Yanbian are
+    not given by the sources and are parameters (plausible ranges in docs/ODD.md)."""
+
+    yanbian_persons: Annotated[int, Field(ge=0)] = 580_000
+    #: Shares of Yanbian's Koreans by county (assumed; Lishu's 936 are taken out of Helong).
+    yanbian_shares: dict[str, Prob] = Field(
+        default_factory=lambda: {
+            "yanji_city": 0.14, "yanji_county": 0.26, "helong": 0.21, "hunchun": 0.14, "wangqing": 0.14, "antu": 0.11,
+        }
+    )
+    #: Ethnic Koreans of the Tonghua border counties (assumed; plausible range 20,000-80,000 in all).
+    tonghua_persons: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {"changbai": 15_000, "jian": 20_000, "hunjiang": 10_000}
+    )
+    #: Ethnic Koreans of Liaoning's border and hinterland cities (assumed; plausible range 60,000-200,000 in all).
+    liaoning_persons: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {"andong": 40_000, "anshan": 12_000, "fushun": 15_000, "benxi": 10_000, "shenyang": 35_000, "luda": 8_000}
+    )
+    household_size_mean: Annotated[float, Field(gt=1.0, le=15.0)] = 4.9
+    #: Share of household members who are labourers (for the 40-yuan allowance).
+    labourer_share: Prob = 0.45
+    #: Share of households with kin in the DPRK (Doc 4 (1): "utilized their family connections").
+    kin_share: Prob = 0.55
+    #: Share of Liaoning's (mostly urban, later-settled) households with kin in the DPRK.
+    kin_share_liaoning: Prob = 0.4
+    #: Single Han men in the border cities who join the flow (Docs 3, 5: returned by the DPRK), persons.
+    single_han_men: Annotated[int, Field(ge=0)] = 1500
+    #: Share of households that are DPRK nationals living in China (Docs 1, 8, 11).
+    nk_national_share: Prob = 0.02
+    #: Include the Lishu Administrative Area (Doc 4) as an explicit, always fully simulated village.
+    lishu: bool = True
+    #: Households per village (hamlet) in the social network.
+    village_households: Annotated[int, Field(ge=2)] = 40
+
+    @field_validator("yanbian_shares", "tonghua_persons", "liaoning_persons")
+    @classmethod
+    def _regions(cls, v: dict) -> dict:
+        for k in v:
+            _check_region(k)
+            if not TREE.by_id[k].posts:
+                raise ValueError(f"{k!r} is not a home region")
+        return v
+
+
+class Parameters(_Strict):
+    """Behavioural parameters (the calibration's free parameters live here). Rates are per day."""
+
+    #: Ration that counts as enough, catties/person/year (Doc 6: the 360 originally stipulated).
+    food_need: Pos = 360.0
+    #: Hazard of a household move intention per unit food shortfall, for households with kin (Doc 4 reason 1).
+    rate_food_kin: NonNeg = 0.004
+    #: Hazard per unit rumour belief (Doc 4 reason 2), scaled by (shortfall + rumour_floor).
+    rate_rumour: NonNeg = 0.006
+    rumour_floor: NonNeg = 0.15
+    #: Background hazard for households with kin and proper reasons (Doc 4 reason 3).
+    rate_proper: NonNeg = 0.00003
+    #: Same three, for one member applying to travel (Doc 4's individual applications).
+    travel_rate_food_kin: NonNeg = 0.0012
+    travel_rate_rumour: NonNeg = 0.0006
+    travel_rate_proper: NonNeg = 0.0001
+    #: Weight of perceived risk (guard effort x punishment) against leaving.
+    risk_aversion: NonNeg = 0.8
+    #: Hazard multiplier for households that have come back (returned, sent back, persuaded back).
+    repeat_factor: NonNeg = 0.5
+    #: Mean days between forming an intention and choosing a route.
+    deliberation_days: Pos = 10.0
+    #: Probability that an intending household without an authorization letter prepares an illegal crossing.
+    p_illegal: Prob = 0.35
+    #: Same after a refused legal application.
+    p_illegal_after_refusal: Prob = 0.3
+    #: DPRK authorization letters per kin household per year (Doc 6: 2,667 received in Yanbian in 1961).
+    letter_rate: NonNeg = 0.04
+    #: Share of letter holders who apply (Doc 6: about 1,778 applications on 2,667 letters).
+    p_apply_on_letter: Prob = 0.67
+    #: Share of preparing households that sell all their property (Docs 3, 5: 153 of 1,843 in Andong).
+    p_sell_property: Prob = 0.09
+    #: Mean days of preparation before setting off.
+    prep_days: Pos = 25.0
+    #: Share of individual (non-group) crossings made at night (Docs 3, 5: "secretly at night").
+    p_night: Prob = 0.85
+    #: Persons attempting at one post on one day above which they gather and force the crossing by day (Docs 3, 5).
+    group_threshold_persons: Pos = 40.0
+    #: Detection intensity per unit guard effort at night; day and ice multiply it.
+    detection_base: NonNeg = 1.0
+    day_visibility: NonNeg = 2.5
+    ice_visibility: NonNeg = 1.3
+    #: Intensity of stopping a detected party per unit effort; a group of fifty divides it by (1 + group_force).
+    stop_rate: NonNeg = 0.5
+    group_force: NonNeg = 2.0
+    #: Drowning probability per person per crossing of open water; multiplied by route risk, night and season.
+    drown_base: Prob = 0.01
+    ice_drown_factor: NonNeg = 0.15
+    flood_drown_factor: NonNeg = 2.0
+    night_drown_factor: NonNeg = 1.5
+    #: Corpses: found (Doc 6: "we found 243 corpses"), found after a delay, identified by nationality.
+    corpse_found_prob: Prob = 0.6
+    corpse_delay_days: Pos = 12.0
+    corpse_identify_prob: Prob = 0.38
+    #: Days at a reception station before the DPRK decides; longest wait before being sent back.
+    reception_days: Pos = 7.0
+    max_reception_days: Pos = 60.0
+    #: Hazard that a settled household goes home on its own (Doc 6: family or property left in China).
+    return_rate: NonNeg = 0.003
+    return_family_factor: NonNeg = 1.0
+    return_property_factor: NonNeg = 1.0
+    #: Share of households that leave close family behind when they cross (Doc 6: "still have family [in China]").
+    family_left_share: Prob = 0.5
+    #: Letters home from settled crossers (Doc 5 (3)): hazard per settled household; belief added to contacts.
+    letter_send_rate: NonNeg = 0.02
+    letter_boost: Prob = 0.15
+    #: Disappointed returnees lower their contacts' belief by this share (brief; Doc 6).
+    returnee_damp: Prob = 0.1
+    #: Weekly rumour dynamics: weight of neighbours' mean belief; forgetting.
+    contact_weight: Prob = 0.35
+    belief_decay: Prob = 0.04
+    #: Social ties per household: within the village and kin elsewhere in the county.
+    village_degree: Annotated[int, Field(ge=0)] = 6
+    kin_degree: Annotated[int, Field(ge=0)] = 2
+    #: One-month transit passes (Doc 10 Art. 3): days away; share who stay.
+    visit_days: Annotated[int, Field(ge=1)] = 30
+    overstay_prob: Prob = 0.1
+
+
+class RunSettings(_Strict):
+    start: Date
+    end: Date
+    seed: Annotated[int, Field(ge=0)] = 1961
+    replicates: Annotated[int, Field(ge=1)] = 1
+    #: Share of households simulated (counts are scaled back); observed villages are always whole.
+    scale: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.end < self.start:
+            raise ValueError(f"end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class Scenario(_Strict):
+    """A complete, validated scenario."""
+
+    name: str
+    description: str = ""
+    run: RunSettings
+    population: Population = Population()
+    world: World
+    rules: list[RuleSwitch]
+    #: Per-scenario changes of single rules, e.g. ``{dprk: {allowance_yuan_per_labourer: 0}}``.
+    rule_overrides: dict = Field(default_factory=dict)
+    parameters: Parameters = Parameters()
+    #: Archival targets to compare with (path relative to the scenario file).
+    targets: str | None = None
+
+    @field_validator("rules")
+    @classmethod
+    def _nonempty(cls, v):
+        if not v:
+            raise ValueError("at least one rule set is needed")
+        return v
+
+
+def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
+    """Read and validate a scenario file; ``overrides`` (nested dict) is merged first (e.g. from the CLI)."""
+    path = Path(path)
+    data = _read_yaml(path)
+    if overrides:
+        data = deep_merge(data, overrides)
+    return validate_scenario(data, path)
+
+
+def validate_scenario(data: dict, path: str | Path = "<scenario>") -> Scenario:
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as err:
+        raise from_validation(path, err) from None
+    # Rule sets must exist and overrides must be valid for each of them.
+    from .rules import load_rule_set
+
+    for i, sw in enumerate(sc.rules):
+        try:
+            load_rule_set(sw.use, sc.rule_overrides or None, search=[Path(path).parent / "rules"])
+        except ScenarioError as err:
+            raise ScenarioError(path, f"rules[{i}].use: {err.message if err.path.startswith('rule set') else err}") from None
+    if sc.rules[0].from_ > sc.run.start:
+        raise ScenarioError(path, f"rules[0].from: the first rule set must start on or before run.start ({sc.run.start})")
+    if sc.targets is not None:
+        tp = Path(path).parent / sc.targets
+        if not tp.exists():
+            raise ScenarioError(path, f"targets: file not found: {tp}")
+    return sc

@@ -1,0 +1,146 @@
+"""The North Korean settlement agent: reception stations, settlement, the allowance, sending back.
+
+Doc 3 (May 1961): "the [North] Korean side has established reception stations along the border
+crossing routes; they have also been returning unmarried Han [Chinese men] who crossed the border,
+but entire households that crossed over have been settled on agricultural cooperatives, and each
+laborer has received forty yuan as a settling-in allowance as well as a fixed amount of grain."
+Doc 5 says the same. Doc 6 (March 1962): the DPRK "sent back 2,361 people"; crossers "cannot settle
+down and work because they still have family [in China] ... or because they still have property left
+in China", and 7,528 "returned [to China] on their own initiative". Under the 1964 Protocol (Doc 10
+Art. 4) and the 1970 State Council opinions (Doc 11 (6)) illegal crossers are returned, except those
+forced across by a disaster.
+
+Arrivals wait ``reception_days`` at a station. Then, in order: a single Han man is returned (if the
+rule says so); an illegal crosser is repatriated with probability ``return_illegal_prob`` unless
+disaster-exempt; others are sent back with probability ``send_back_prob``; the rest are settled while
+the month's capacity lasts, each labourer paid the allowance, each person given grain; those who
+cannot be settled wait and are sent back after ``max_reception_days``. Settled households go home on
+their own at a rate raised by family and property left in China, and write letters home.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from .households import Households, State
+
+
+class SettlementAgent(mesa.Agent):
+    """The DPRK's reception and settlement apparatus."""
+
+    def __init__(self, model):
+        super().__init__(model)
+        self.capacity_left = 0.0
+        self._month = None
+        self.yuan_paid = 0.0
+        self.people_settled = 0.0
+        self.people_sent_back = 0.0
+
+    def step(self) -> None:
+        """Renew the monthly settlement capacity (households)."""
+        m = self.model
+        key = (m.date.year, m.date.month)
+        if key != self._month:
+            self._month = key
+            self.capacity_left = m.rules.dprk.capacity_households_per_month
+
+    def receive(self, idx: np.ndarray) -> None:
+        """Households ``idx`` arrive at a reception station today."""
+        m = self.model
+        hh: Households = m.households
+        if len(idx) == 0:
+            return
+        m.recorder.add("arrived_reception", hh.leaf[idx].astype(np.int64), hh.persons(idx))
+        wait = m.rng.geometric(1.0 / m.params.reception_days, size=len(idx))
+        hh.set_state(idx, State.AT_RECEPTION, m.today, m.today + wait)
+
+    def decide(self, idx: np.ndarray) -> None:
+        """Reception stations decide on households ``idx`` whose wait is over."""
+        m = self.model
+        hh: Households = m.households
+        rules = m.rules.dprk
+        rng = m.rng
+        p = m.params
+        if len(idx) == 0:
+            return
+        n = len(idx)
+        u = rng.random((3, n))
+        han = hh.han_single[idx] & rules.return_single_han_men
+        exempt = hh.disaster[idx] & rules.disaster_exempt
+        repat = ~han & ~exempt & (u[0] < rules.return_illegal_prob)
+        back = ~han & ~repat & (u[1] < rules.send_back_prob)
+        rest = ~(han | repat | back)
+        self._send_back(idx[han], "sent_back_single_han")
+        self._send_back(idx[repat], "repatriated")
+        self._send_back(idx[back], None)
+        cand = idx[rest]
+        if not rules.settle_households:
+            cand_settle = np.zeros(len(cand), dtype=bool)
+        else:
+            # Capacity in (weighted) households, first come first served in random order.
+            order = rng.permutation(len(cand))
+            w = hh.weight[cand][order]
+            fits = np.cumsum(w) <= self.capacity_left + 1e-9
+            cand_settle = np.zeros(len(cand), dtype=bool)
+            cand_settle[order[fits]] = True
+            self.capacity_left -= float(w[fits].sum())
+        settle = cand[cand_settle]
+        waiting = cand[~cand_settle]
+        if len(settle):
+            leaf = hh.leaf[settle].astype(np.int64)
+            w = hh.weight[settle]
+            yuan = w * hh.labourers[settle] * rules.allowance_yuan_per_labourer
+            grain = w * hh.size[settle] * rules.grain_catties_per_person
+            m.recorder.add("settled", leaf, hh.persons(settle))
+            m.recorder.add("settled_households", leaf, w)
+            m.recorder.add("allowance_yuan", leaf, yuan)
+            m.recorder.add("grain_catties", leaf, grain)
+            self.yuan_paid += float(yuan.sum())
+            self.people_settled += float(hh.persons(settle).sum())
+            rate = p.return_rate * (
+                1.0 + p.return_family_factor * hh.family_left[settle] + p.return_property_factor * ~hh.property_sold[settle]
+            )
+            stay = rng.exponential(1.0 / np.maximum(rate, 1e-12))
+            due = np.where(rate > 0, m.today + np.minimum(stay, 1e6).astype(np.int64) + 1, -1)
+            hh.set_state(settle, State.SETTLED, m.today, due)
+        if len(waiting):
+            waited = m.today - hh.since[waiting]
+            too_long = waited >= p.max_reception_days
+            self._send_back(waiting[too_long], None)
+            keep = waiting[~too_long]
+            hh.due[keep] = m.today + 7  # ask again next week
+
+    def _send_back(self, idx: np.ndarray, sub: str | None) -> None:
+        m = self.model
+        hh: Households = m.households
+        if len(idx) == 0:
+            return
+        leaf = hh.leaf[idx].astype(np.int64)
+        persons = hh.persons(idx)
+        m.recorder.add("sent_back", leaf, persons)
+        if sub:
+            m.recorder.add(sub, leaf, persons)
+        self.people_sent_back += float(persons.sum())
+        hh.set_state(idx, State.SENT_BACK, m.today)
+        hh.reset_clocks(idx, m.rng)
+        m.rumours.disappoint(hh, idx, m.params.returnee_damp)
+
+    def repatriate_settled(self, share: float) -> None:
+        """Return a share of settled illegal crossers (a rule switch that revokes ``settled_may_stay``)."""
+        m = self.model
+        hh = m.households
+        idx = np.flatnonzero(hh.state == State.SETTLED)
+        sel = idx[m.rng.random(len(idx)) < share]
+        self._send_back(sel, "repatriated")
+
+    def return_home(self, idx: np.ndarray) -> None:
+        """Settled households ``idx`` go home on their own initiative (Doc 6: 7,528)."""
+        m = self.model
+        hh: Households = m.households
+        if len(idx) == 0:
+            return
+        m.recorder.add("returned_own", hh.leaf[idx].astype(np.int64), hh.persons(idx))
+        hh.set_state(idx, State.RETURNED, m.today)
+        hh.reset_clocks(idx, m.rng)
+        m.rumours.disappoint(hh, idx, m.params.returnee_damp)

@@ -1,0 +1,40 @@
+"""Shared fixtures: a small scenario that runs in well under a second."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "scenarios" / "baseline_1960_1962.yaml"
+
+
+def small_scenario_dict(**run) -> dict:
+    """The baseline world with a small population and a short horizon."""
+    data = yaml.safe_load(BASELINE.read_text())
+    data = copy.deepcopy(data)
+    data["name"] = "small"
+    data["run"].update({"start": "1960-10-01", "end": "1961-06-30", "seed": 7, "replicates": 1, "scale": 1.0})
+    data["run"].update(run)
+    data["population"] = {
+        "yanbian_persons": 20000,
+        "tonghua_persons": {"changbai": 1000, "jian": 1000, "hunjiang": 500},
+        "liaoning_persons": {"andong": 3000, "anshan": 500, "fushun": 500, "benxi": 500, "shenyang": 1000, "luda": 500},
+        "single_han_men": 50,
+    }
+    return data
+
+
+@pytest.fixture
+def small_dict():
+    return small_scenario_dict()
+
+
+@pytest.fixture
+def small_file(tmp_path):
+    p = tmp_path / "small.yaml"
+    p.write_text(yaml.safe_dump(small_scenario_dict(), sort_keys=False))
+    return p
