@@ -1,5 +1,7 @@
 """Chinese local authorities: rations, interventions, interception orders and the legal channel.
 
+* Hunger: the shortfall of the ration below ``food_need`` felt with a memory of
+  ``hunger_memory_days`` (stocks run down; resentment builds month by month, Doc 4's Nov-Jan rise).
 * Rations by area and month (Doc 4: from November 1960 "a low food [provisions] standard ... 210
   catties at the very least" in border areas; Doc 6: 360 catties "originally stipulated" by the Jilin
   report of October 1961, "but some production brigades can only provide 200").
@@ -50,6 +52,9 @@ class DailyContext:
 
     params: object
     ration_leaf: np.ndarray
+    hunger_ok_leaf: np.ndarray
+    hunger_poor_leaf: np.ndarray
+    propensity_leaf: np.ndarray
     poor_share_leaf: np.ndarray
     poor_catties_leaf: np.ndarray
     education_leaf: np.ndarray
@@ -59,6 +64,16 @@ class DailyContext:
     effort_post: np.ndarray
     pull: float
     frozen: dict = field(default_factory=dict)
+
+
+def _ema(x: np.ndarray, tau: float) -> np.ndarray:
+    """Exponential moving average along days (axis 0) with a time constant of ``tau`` days."""
+    a = 1.0 / max(tau, 1.0)
+    out = np.empty_like(x)
+    out[0] = x[0]
+    for t in range(1, len(x)):
+        out[t] = out[t - 1] + a * (x[t] - out[t - 1])
+    return out
 
 
 def _frozen(day: dt.date, freeze: str, thaw: str) -> bool:
@@ -80,6 +95,13 @@ class ChineseAuthorities(mesa.Agent):
         self.ration = np.maximum(self.ration, subs)  # substitutes raise the effective ration (Doc 4)
         self.poor_share = resolve_schedule(w.poor_brigades, tree, start, n, lambda e: e.share, 0.0)
         self.poor_catties = resolve_schedule(w.poor_brigades, tree, start, n, lambda e: e.catties, 0.0)
+        need = sc.parameters.food_need
+        short_ok = np.clip((need - self.ration) / need, 0.0, 1.0)
+        short_poor = np.clip((need - np.minimum(self.ration, np.where(self.poor_share > 0, self.poor_catties, self.ration))) / need, 0.0, 1.0)
+        tau = sc.parameters.hunger_memory_days
+        self.hunger_ok = _ema(short_ok, tau)
+        self.hunger_poor = _ema(short_poor, tau)
+        self.propensity = resolve_schedule(w.propensity, tree, start, n, lambda e: e.value, 1.0)
         self.effort = resolve_schedule(w.interception, tree, start, n, lambda e: e.effort, 1.0)
         self.education = resolve_schedule(w.interventions, tree, start, n, lambda e: e.education, 1.0)
         self.rebuttal = resolve_schedule(w.interventions, tree, start, n, lambda e: e.rebuttal, 0.0)
@@ -97,6 +119,9 @@ class ChineseAuthorities(mesa.Agent):
         return DailyContext(
             params=m.params,
             ration_leaf=self.ration[t],
+            hunger_ok_leaf=self.hunger_ok[t],
+            hunger_poor_leaf=self.hunger_poor[t],
+            propensity_leaf=self.propensity[t],
             poor_share_leaf=self.poor_share[t],
             poor_catties_leaf=self.poor_catties[t],
             education_leaf=self.education[t],
@@ -114,7 +139,7 @@ class ChineseAuthorities(mesa.Agent):
             return True
         return any(
             not np.array_equal(a[t], a[t - 1])
-            for a in (self.ration, self.poor_share, self.poor_catties, self.effort, self.education)
+            for a in (self.poor_share, self.effort, self.education, self.propensity)
         ) or self.pull[t] != self.pull[t - 1]
 
     # -- the authorization-letter channel (Docs 6, 7) ---------------------------------------------

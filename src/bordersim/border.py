@@ -9,8 +9,9 @@ and the rest get across. Doc 6: 243 corpses in the Yalu and Tumen in 1961, 82 Ch
 
 Per attempt (a household, or a group of households gathered at a post on one day):
 
-* party: households attempting at the same post on the same day gather into a group when their
-  persons exceed ``group_threshold_persons``; a group crosses by day and forces the crossing;
+* party: a household joins an organised group with probability ``recent / (recent +
+  group_threshold_persons)``, where ``recent`` is the smoothed number of persons who have lately
+  attempted at that post; a group of ``group_size`` crosses by day and forces the crossing;
   otherwise a household crosses at night with probability ``p_night``;
 * detection: ``1 - exp(-detection_base * effort * visibility * (party / 5) ** 0.25)``, with
   ``visibility`` = ``day_visibility`` by day and ``ice_visibility`` on ice;
@@ -40,6 +41,9 @@ class GuardPost(mesa.Agent):
         self.index = index
         self.effort = 1.0
         self.frozen = False
+        #: Smoothed persons attempting here per day (exponential average, about a week's memory).
+        self.recent = 0.0
+        self._today = 0.0
         self.totals = {"attempted": 0.0, "detected": 0.0, "stopped": 0.0, "crossed": 0.0, "drowned": 0.0}
 
     def step(self) -> None:
@@ -47,6 +51,8 @@ class GuardPost(mesa.Agent):
         m = self.model
         self.effort = float(m.ctx.effort_post[self.index])
         self.frozen = bool(m.ctx.frozen[self.post.river])
+        self.recent = 0.85 * self.recent + 0.15 * self._today
+        self._today = 0.0
 
 
 def resolve_crossings(model, idx: np.ndarray) -> None:
@@ -65,16 +71,14 @@ def resolve_crossings(model, idx: np.ndarray) -> None:
     persons = hh.persons(idx)
     size = hh.size[idx].astype(np.int64)
     leaf = hh.leaf[idx].astype(np.int64)
-    # Groups: persons gathering at one post on one day (weighted, so scaled runs group alike).
-    at_post = np.bincount(post, weights=persons, minlength=len(posts))
-    group = at_post[post] >= p.group_threshold_persons
+    # Groups (Docs 3, 5): the more people have been heading for a post lately (a smoothed, weighted count,
+    # so scaled runs behave alike), the more households join an organised group that crosses by day.
+    recent = np.array([g.recent for g in posts])[post]
+    group = rng.random(len(idx)) < recent / (recent + p.group_threshold_persons)
     night = ~group & (rng.random(len(idx)) < p.p_night)
-    party = np.where(group, at_post[post], size)
-    vis = np.where(night, 1.0, p.day_visibility) * np.where(frozen, p.ice_visibility, 1.0)
-    lam = p.detection_base * effort * vis * (party / 5.0) ** 0.25
-    detected = rng.random(len(idx)) < 1.0 - np.exp(-lam)
-    lam_s = p.stop_rate * effort / np.where(group, 1.0 + p.group_force * party / 50.0, 1.0)
-    stopped = detected & (rng.random(len(idx)) < 1.0 - np.exp(-lam_s))
+    party = np.where(group, p.group_size, size)
+    detected = rng.random(len(idx)) < detection_prob(p, effort, night, frozen, party)
+    stopped = detected & (rng.random(len(idx)) < stop_prob(p, effort, group, party))
     hh.attempts[idx] += 1
     rec.add("attempted", leaf, persons)
     rec.add("attempted_households", leaf, hh.weight[idx])
@@ -83,6 +87,8 @@ def resolve_crossings(model, idx: np.ndarray) -> None:
     rec.add("stopped", leaf[stopped], persons[stopped])
     rec.add("crossed_detected", leaf[detected & ~stopped], persons[detected & ~stopped])
     _tally(posts, post, attempted=persons, detected=persons * detected, stopped=persons * stopped)
+    for g, x in zip(posts, np.bincount(post, weights=persons, minlength=len(posts))):
+        g._today += float(x)
     # Stopped: persuaded to go home (Doc 6) or detained and sent home (Doc 5 measure (4)).
     st = idx[stopped]
     persuaded = rng.random(len(st)) < rules.china.persuasion_prob
@@ -94,8 +100,7 @@ def resolve_crossings(model, idx: np.ndarray) -> None:
     go = ~stopped
     gi, gleaf, gpost = idx[go], leaf[go], post[go]
     month = model.date.month
-    season = np.where(frozen[go], p.ice_drown_factor, p.flood_drown_factor if month in (7, 8) else 1.0)
-    pd_ = np.clip(p.drown_base * model.tree.post_route_risk[gpost] * np.where(night[go], p.night_drown_factor, 1.0) * season, 0, 1)
+    pd_ = drowning_prob(p, model.tree.post_route_risk[gpost], night[go], frozen[go], month)
     drowned = rng.binomial(size[go], pd_)
     hh.size[gi] -= drowned.astype(np.int16)
     hh.drowned[gi] += drowned.astype(np.int16)
@@ -108,6 +113,24 @@ def resolve_crossings(model, idx: np.ndarray) -> None:
     hh.set_state(gi[dead], State.DROWNED, model.today)
     alive = gi[~dead]
     model.settlement.receive(alive)
+
+
+def detection_prob(p, effort, night, frozen, party) -> np.ndarray:
+    """Probability that guards discover a party: ``1 - exp(-detection_base * effort * visibility * (party/5)**0.25)``."""
+    vis = np.where(night, 1.0, p.day_visibility) * np.where(frozen, p.ice_visibility, 1.0)
+    return 1.0 - np.exp(-p.detection_base * effort * vis * (np.asarray(party, dtype=float) / 5.0) ** 0.25)
+
+
+def stop_prob(p, effort, group, party) -> np.ndarray:
+    """Probability that a discovered party is stopped; a group forcing the crossing is harder to stop."""
+    resist = np.where(group, 1.0 + p.group_force * np.asarray(party, dtype=float) / 50.0, 1.0)
+    return 1.0 - np.exp(-p.stop_rate * effort / resist)
+
+
+def drowning_prob(p, route_risk, night, frozen, month: int) -> np.ndarray:
+    """Per-person probability of drowning while crossing: route x night x season (ice, July-August floods)."""
+    season = np.where(frozen, p.ice_drown_factor, p.flood_drown_factor if month in (7, 8) else 1.0)
+    return np.clip(p.drown_base * route_risk * np.where(night, p.night_drown_factor, 1.0) * season, 0.0, 1.0)
 
 
 def _tally(posts, post: np.ndarray, **values: np.ndarray) -> None:

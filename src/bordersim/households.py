@@ -141,16 +141,11 @@ class Households:
 
     # -- decision --------------------------------------------------------------------------------
     def _shortfall_push(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
-        """Food shortfall and push factor of households ``idx`` (computed per region, then gathered)."""
-        p = ctx.params
-        need = p.food_need
+        """Felt food shortfall (hunger) and push factor of households ``idx``."""
         leaf = self.leaf[idx]
-        short_ok = np.clip((need - ctx.ration_leaf) / need, 0.0, 1.0)
-        short_poor = np.clip((need - np.minimum(ctx.ration_leaf, ctx.poor_catties_leaf)) / need, 0.0, 1.0)
         poor = self.brigade_u[idx] < ctx.poor_share_leaf[leaf]
-        short = np.where(poor, short_poor[leaf], short_ok[leaf])
-        push_leaf = ctx.pull * ctx.education_leaf * np.exp(-p.risk_aversion * ctx.risk_leaf)
-        return short, push_leaf[leaf]
+        short = np.where(poor, ctx.hunger_poor_leaf[leaf], ctx.hunger_ok_leaf[leaf])
+        return short, _push(ctx)[leaf]
 
     def channels(self, idx, ctx, travel: bool = False) -> np.ndarray:
         """Hazard of each reason channel for households ``idx`` (shape: 3 x len(idx)), per day.
@@ -167,7 +162,7 @@ class Households:
         food_kin = a * short * kin * push
         rumour = b * self.belief[idx] * (short + p.rumour_floor) * push
         proper = c * kin
-        return np.vstack([food_kin, rumour, proper])
+        return np.vstack([food_kin, rumour, proper]) * ctx.propensity_leaf[self.leaf[idx]]
 
     def update_hazards(self, ctx, today: int) -> None:
         """Recompute both hazards for every household (when rations, risk, rules or beliefs change)."""
@@ -199,19 +194,17 @@ class Households:
         coefficients are computed on small arrays and gathered: ``h = g0[code] + g1[code] * belief``.
         """
         p = ctx.params
-        need = p.food_need
         leaf = self.leaf[idx]
-        short_ok = np.clip((need - ctx.ration_leaf) / need, 0.0, 1.0)
-        short_poor = np.clip((need - np.minimum(ctx.ration_leaf, ctx.poor_catties_leaf)) / need, 0.0, 1.0)
-        push = ctx.pull * ctx.education_leaf * np.exp(-p.risk_aversion * ctx.risk_leaf)
-        short = np.stack([short_ok, short_poor], axis=1)[:, :, None]  # leaf x poor x 1
+        push = _push(ctx)
+        short = np.stack([ctx.hunger_ok_leaf, ctx.hunger_poor_leaf], axis=1)[:, :, None]  # leaf x poor x 1
         kin = np.array([0.0, 1.0])[None, None, :]  # 1 x 1 x kin
         pu = push[:, None, None]
         rum = pu * (short + p.rumour_floor)
-        g0m = (pu * p.rate_food_kin * short * kin + p.rate_proper * kin).reshape(-1)
-        g1m = np.broadcast_to(p.rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
-        g0t = (pu * p.travel_rate_food_kin * short * kin + p.travel_rate_proper * kin).reshape(-1)
-        g1t = np.broadcast_to(p.travel_rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
+        prop = ctx.propensity_leaf[:, None, None]
+        g0m = (prop * (pu * p.rate_food_kin * short * kin + p.rate_proper * kin)).reshape(-1)
+        g1m = np.broadcast_to(prop * p.rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
+        g0t = (prop * (pu * p.travel_rate_food_kin * short * kin + p.travel_rate_proper * kin)).reshape(-1)
+        g1t = np.broadcast_to(prop * p.travel_rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
         poor = self.brigade_u[idx] < ctx.poor_share_leaf[leaf]
         code = leaf.astype(np.int64) * 4 + poor * 2 + self.kin[idx]
         belief = self.belief[idx]
@@ -247,6 +240,11 @@ class Households:
         cum = np.cumsum(ch, axis=0) / np.where(tot > 0, tot, 1.0)
         u = rng.random(len(idx))
         return (u[None, :] > cum).sum(axis=0).clip(0, 2).astype(np.int8)
+
+
+def _push(ctx) -> np.ndarray:
+    """Per home region: DPRK pull x education x deterrence ``exp(-risk_aversion * risk)``."""
+    return ctx.pull * ctx.education_leaf * np.exp(-ctx.params.risk_aversion * ctx.risk_leaf)
 
 
 def _firing_day(clock, thresh, h, today: int) -> np.ndarray:

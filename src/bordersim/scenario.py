@@ -90,6 +90,16 @@ class Intervention(_Dated):
     permits_for_proper_reasons: bool = False
 
 
+class Propensity(_Dated):
+    """Local intensity of the outflow not explained by the modelled causes (multiplies intention hazards).
+
+    Doc 4's Lishu was chosen for a "model investigation" because the outflow there was notable: its
+    counts come from an unusually affected village. ``value`` says how unusual (a calibrated parameter).
+    """
+
+    value: NonNeg
+
+
 class RumourSeed(_Strict):
     """"Bad elements" start spreading rumours (Doc 4 (2), Doc 5 (4)): a share of households become stubborn believers."""
 
@@ -132,13 +142,14 @@ class World(_Strict):
     interception: list[Interception] = Field(default_factory=list)
     interventions: list[Intervention] = Field(default_factory=list)
     rumour_seeds: list[RumourSeed] = Field(default_factory=list)
+    propensity: list[Propensity] = Field(default_factory=list)
     #: Relative attraction of conditions in the DPRK (1 = 1960-61: work, food, settlement; Doc 3, intro).
     dprk_pull: list[DatedValue] = Field(default_factory=lambda: [DatedValue(**{"from": dt.date(1957, 1, 1), "value": 1.0})])
     ice: dict[Literal["tumen", "yalu"], IcePeriod] = Field(
         default_factory=lambda: {"tumen": IcePeriod(freeze="11-25", thaw="03-25"), "yalu": IcePeriod(freeze="12-10", thaw="03-10")}
     )
     #: Drownings of DPRK residents in the border rivers per year (source of "Korean" corpses, Doc 6).
-    nk_drownings_per_year: NonNeg = 15.0
+    nk_drownings_per_year: NonNeg = 40.0
 
 
 class Population(_Strict):
@@ -159,7 +170,7 @@ class Population(_Strict):
     )
     #: Ethnic Koreans of Liaoning's border and hinterland cities (assumed; plausible range 60,000-200,000 in all).
     liaoning_persons: dict[str, Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: {"andong": 40_000, "anshan": 12_000, "fushun": 15_000, "benxi": 10_000, "shenyang": 35_000, "luda": 8_000}
+        default_factory=lambda: {"andong": 60_000, "anshan": 12_000, "fushun": 15_000, "benxi": 10_000, "shenyang": 35_000, "luda": 8_000}
     )
     household_size_mean: Annotated[float, Field(gt=1.0, le=15.0)] = 4.9
     #: Share of household members who are labourers (for the 40-yuan allowance).
@@ -192,17 +203,19 @@ class Parameters(_Strict):
 
     #: Ration that counts as enough, catties/person/year (Doc 6: the 360 originally stipulated).
     food_need: Pos = 360.0
+    #: Days over which a ration shortfall is felt in full (stocks run down, resentment builds; Doc 4).
+    hunger_memory_days: Pos = 45.0
     #: Hazard of a household move intention per unit food shortfall, for households with kin (Doc 4 reason 1).
-    rate_food_kin: NonNeg = 0.004
+    rate_food_kin: NonNeg = 0.016
     #: Hazard per unit rumour belief (Doc 4 reason 2), scaled by (shortfall + rumour_floor).
-    rate_rumour: NonNeg = 0.006
+    rate_rumour: NonNeg = 0.023
     rumour_floor: NonNeg = 0.15
     #: Background hazard for households with kin and proper reasons (Doc 4 reason 3).
-    rate_proper: NonNeg = 0.00003
+    rate_proper: NonNeg = 0.0001
     #: Same three, for one member applying to travel (Doc 4's individual applications).
-    travel_rate_food_kin: NonNeg = 0.0012
-    travel_rate_rumour: NonNeg = 0.0006
-    travel_rate_proper: NonNeg = 0.0001
+    travel_rate_food_kin: NonNeg = 0.013
+    travel_rate_rumour: NonNeg = 0.007
+    travel_rate_proper: NonNeg = 0.0008
     #: Weight of perceived risk (guard effort x punishment) against leaving.
     risk_aversion: NonNeg = 0.8
     #: Hazard multiplier for households that have come back (returned, sent back, persuaded back).
@@ -210,7 +223,7 @@ class Parameters(_Strict):
     #: Mean days between forming an intention and choosing a route.
     deliberation_days: Pos = 10.0
     #: Probability that an intending household without an authorization letter prepares an illegal crossing.
-    p_illegal: Prob = 0.35
+    p_illegal: Prob = 0.1
     #: Same after a refused legal application.
     p_illegal_after_refusal: Prob = 0.3
     #: DPRK authorization letters per kin household per year (Doc 6: 2,667 received in Yanbian in 1961).
@@ -223,8 +236,10 @@ class Parameters(_Strict):
     prep_days: Pos = 25.0
     #: Share of individual (non-group) crossings made at night (Docs 3, 5: "secretly at night").
     p_night: Prob = 0.85
-    #: Persons attempting at one post on one day above which they gather and force the crossing by day (Docs 3, 5).
+    #: Persons per day attempting at a post at which half of the households join organised groups (Docs 3, 5).
     group_threshold_persons: Pos = 40.0
+    #: Persons in an organised group (Docs 3, 5: "two groups of fifty people at Jiulian City").
+    group_size: Pos = 50.0
     #: Detection intensity per unit guard effort at night; day and ice multiply it.
     detection_base: NonNeg = 1.0
     day_visibility: NonNeg = 2.5
@@ -233,26 +248,26 @@ class Parameters(_Strict):
     stop_rate: NonNeg = 0.5
     group_force: NonNeg = 2.0
     #: Drowning probability per person per crossing of open water; multiplied by route risk, night and season.
-    drown_base: Prob = 0.01
+    drown_base: Prob = 0.02
     ice_drown_factor: NonNeg = 0.15
     flood_drown_factor: NonNeg = 2.0
     night_drown_factor: NonNeg = 1.5
     #: Corpses: found (Doc 6: "we found 243 corpses"), found after a delay, identified by nationality.
-    corpse_found_prob: Prob = 0.6
+    corpse_found_prob: Prob = 0.7
     corpse_delay_days: Pos = 12.0
     corpse_identify_prob: Prob = 0.38
     #: Days at a reception station before the DPRK decides; longest wait before being sent back.
     reception_days: Pos = 7.0
     max_reception_days: Pos = 60.0
     #: Hazard that a settled household goes home on its own (Doc 6: family or property left in China).
-    return_rate: NonNeg = 0.003
+    return_rate: NonNeg = 0.002
     return_family_factor: NonNeg = 1.0
     return_property_factor: NonNeg = 1.0
     #: Share of households that leave close family behind when they cross (Doc 6: "still have family [in China]").
     family_left_share: Prob = 0.5
     #: Letters home from settled crossers (Doc 5 (3)): hazard per settled household; belief added to contacts.
-    letter_send_rate: NonNeg = 0.02
-    letter_boost: Prob = 0.15
+    letter_send_rate: NonNeg = 0.05
+    letter_boost: Prob = 0.2
     #: Disappointed returnees lower their contacts' belief by this share (brief; Doc 6).
     returnee_damp: Prob = 0.1
     #: Weekly rumour dynamics: weight of neighbours' mean belief; forgetting.
