@@ -254,7 +254,7 @@ def _firing_day(clock, thresh, h, today: int) -> np.ndarray:
         k /= h  # +inf where h == 0
     np.ceil(k, out=k)
     k -= 1.0
-    np.clip(k, 0.0, float(NEVER - today - 1), out=k)
+    np.clip(k, 0.0, float(NEVER - today), out=k)
     k += today
     return k.astype(np.int32)
 

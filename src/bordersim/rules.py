@@ -129,7 +129,8 @@ def load_rule_set(name: str, overrides: dict | None = None, search: list[Path] |
             break
     else:
         raise ScenarioError(
-            f"rule set {name!r}", f"not found in {', '.join(str(d) for d in dirs)} (available: {', '.join(available_rule_sets())})"
+            f"rule set {name!r}",
+            f"unknown rule set {name!r} (available: {', '.join(available_rule_sets())}; searched {', '.join(str(d) for d in dirs)})",
         )
     data = _read_yaml(path)
     if data.get("name") != name:

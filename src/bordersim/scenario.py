@@ -215,7 +215,7 @@ class Parameters(_Strict):
     #: Same three, for one member applying to travel (Doc 4's individual applications).
     travel_rate_food_kin: NonNeg = 0.013
     travel_rate_rumour: NonNeg = 0.007
-    travel_rate_proper: NonNeg = 0.0008
+    travel_rate_proper: NonNeg = 0.0003
     #: Weight of perceived risk (guard effort x punishment) against leaving.
     risk_aversion: NonNeg = 0.8
     #: Hazard multiplier for households that have come back (returned, sent back, persuaded back).

@@ -1,0 +1,273 @@
+"""Each mechanism against a hand-computed case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+
+from bordersim.authorities import resolve_schedule
+from bordersim.border import detection_prob, drowning_prob, stop_prob
+from bordersim.geography import TREE
+from bordersim.households import NEVER, Households, State, _firing_day
+from bordersim.model import BorderModel
+from bordersim.observation import MEASURE_INDEX
+from bordersim.rules import RuleTimeline, load_rule_set
+from bordersim.rumours import RumourNetwork
+from bordersim.scenario import Parameters, validate_scenario
+
+from .conftest import small_scenario_dict
+
+
+def build(mutate=None, **run) -> BorderModel:
+    d = small_scenario_dict(**run)
+    if mutate:
+        mutate(d)
+    return BorderModel(validate_scenario(d))
+
+
+def total(model: BorderModel, measure: str) -> float:
+    return float(model.recorder.data[:, :, MEASURE_INDEX[measure]].sum())
+
+
+# -- decision ------------------------------------------------------------------------------------
+def _no_cut_no_kin_no_rumour(d):
+    d["world"]["rations"] = [{"from": "1960-01-01", "region": "china", "catties": 360}]
+    d["world"]["rumour_seeds"] = []
+    d["population"].update({"kin_share": 0.0, "kin_share_liaoning": 0.0, "nk_national_share": 0.0, "single_han_men": 0})
+
+
+def test_no_kin_full_ration_no_rumour_never_leaves():
+    m = build(_no_cut_no_kin_no_rumour, end="1961-12-31").run()
+    assert m.households.n > 4000
+    for meas in ("intending_households", "travel_applications", "attempted", "legal_applications", "authorization_letters"):
+        assert total(m, meas) == 0, meas
+    assert np.all(m.households.state == State.HOME)
+
+
+def test_hazard_matches_hand_computation():
+    def mutate(d):
+        d["parameters"] = {"hunger_memory_days": 1.0}
+        d["world"]["rations"] = [{"from": "1960-01-01", "region": "china", "catties": 210}]
+        d["world"]["interception"] = [{"from": "1960-01-01", "region": "china", "effort": 1.0}]
+        d["world"]["interventions"] = []
+        d["world"]["poor_brigades"] = []
+        d["world"]["propensity"] = []
+
+    m = build(mutate)
+    m.step()
+    hh, p = m.households, m.params
+    i = int(np.flatnonzero((hh.state == State.HOME) & hh.kin)[0])
+    hh.belief[i] = 0.5
+    short = (360 - 210) / 360
+    push = 1.0 * 1.0 * math.exp(-p.risk_aversion * (1.0 + 0.5))  # pull, education, effort + punishment (practice_1961)
+    expected = push * (p.rate_food_kin * short + p.rate_rumour * 0.5 * (short + p.rumour_floor)) + p.rate_proper
+    ch = hh.channels(np.array([i]), m.ctx)[:, 0]
+    assert ch == pytest.approx([push * p.rate_food_kin * short, push * p.rate_rumour * 0.5 * (short + p.rumour_floor), p.rate_proper])
+    hm, _ = hh._hazards(np.array([i]), m.ctx)
+    assert hm[0] == pytest.approx(expected)
+
+
+def test_raising_the_ration_lowers_intentions():
+    def ration(c):
+        def mutate(d):
+            d["world"]["rations"] = [{"from": "1960-01-01", "region": "china", "catties": c}]
+        return mutate
+
+    low = build(ration(210), end="1961-03-31").run()
+    high = build(ration(300), end="1961-03-31").run()
+    assert total(high, "intending_households_food_kin") < 0.6 * total(low, "intending_households_food_kin")
+    assert total(high, "intending_households") < total(low, "intending_households")
+
+
+def test_firing_day_hand_case():
+    # clock 0, threshold 1, hazard 0.3/day from day 10: 0.3 * 4 = 1.2 >= 1 on day 13, 0.9 < 1 on day 12.
+    got = _firing_day(np.array([0.0, 0.5, 0.0]), np.array([1.0, 1.0, 1.0]), np.array([0.3, 0.5, 0.0]), 10)
+    assert list(got) == [13, 10, NEVER]
+
+
+def test_reasons_drawn_in_proportion_to_channels():
+    m = build()
+    m.step()
+    hh = m.households
+    i = np.flatnonzero(hh.kin)[:1]
+    idx = np.repeat(i, 20000)
+    ch = hh.channels(i, m.ctx)[:, 0]
+    r = hh.draw_reasons(idx, m.rng, m.ctx, travel=False)
+    shares = np.bincount(r, minlength=3) / len(r)
+    assert shares == pytest.approx(ch / ch.sum(), abs=0.015)
+
+
+# -- border ---------------------------------------------------------------------------------------
+def test_detection_and_stop_hand_computed():
+    p = Parameters()
+    # A household of 5 at night, effort 1, open water: 1 - exp(-detection_base).
+    assert detection_prob(p, 1.0, True, False, 5) == pytest.approx(1 - math.exp(-p.detection_base))
+    # By day, on ice: visibility multiplies.
+    assert detection_prob(p, 1.0, False, True, 5) == pytest.approx(1 - math.exp(-p.detection_base * p.day_visibility * p.ice_visibility))
+    # A group of fifty forcing the crossing is harder to stop than a household.
+    assert stop_prob(p, 1.0, False, 5) == pytest.approx(1 - math.exp(-p.stop_rate))
+    assert stop_prob(p, 1.0, True, 50) == pytest.approx(1 - math.exp(-p.stop_rate / (1 + p.group_force)))
+    assert stop_prob(p, 2.0, False, 5) > stop_prob(p, 1.0, False, 5)
+
+
+def test_frozen_river_lowers_drowning():
+    p = Parameters()
+    open_water = drowning_prob(p, 1.0, True, False, 5)
+    ice = drowning_prob(p, 1.0, True, True, 1)
+    flood = drowning_prob(p, 1.0, True, False, 7)
+    assert open_water == pytest.approx(p.drown_base * p.night_drown_factor)
+    assert ice == pytest.approx(p.drown_base * p.night_drown_factor * p.ice_drown_factor)
+    assert ice < open_water < flood
+
+
+def test_crossings_on_ice_drown_fewer():
+    def run(month_day):
+        m = build(start=month_day, end=month_day)
+        m.step()  # take today's context
+        hh = m.households
+        idx = np.flatnonzero(hh.state == State.HOME)[:3000]
+        hh.post[idx] = m.tree.post_index["gulouzi"]
+        before = total(m, "drowned")
+        from bordersim.border import resolve_crossings
+
+        resolve_crossings(m, idx)
+        return total(m, "drowned") - before, total(m, "crossed")
+
+    drowned_ice, _ = run("1961-01-15")
+    drowned_open, _ = run("1961-05-15")
+    assert drowned_ice < 0.5 * drowned_open
+
+
+# -- North Korean settlement ----------------------------------------------------------------------
+def test_settlement_pays_40_yuan_per_labourer_and_returns_single_han_men():
+    def mutate(d):
+        d["rule_overrides"] = {"dprk": {"send_back_prob": 0.0}}
+
+    m = build(mutate)
+    m.step()
+    hh = m.households
+    fam = int(np.flatnonzero(~hh.han_single & (hh.labourers >= 2))[0])
+    han = int(np.flatnonzero(hh.han_single)[0])
+    for i in (fam, han):
+        hh.set_state(np.array([i]), State.AT_RECEPTION, m.today)
+    y0, s0, b0 = total(m, "allowance_yuan"), total(m, "settled"), total(m, "sent_back_single_han")
+    m.settlement.decide(np.array([fam, han]))
+    assert hh.state[fam] == State.SETTLED
+    assert total(m, "allowance_yuan") - y0 == pytest.approx(40.0 * hh.labourers[fam] * hh.weight[fam])
+    assert total(m, "settled") - s0 == pytest.approx(hh.size[fam] * hh.weight[fam])
+    assert hh.state[han] == State.SENT_BACK
+    assert total(m, "sent_back_single_han") - b0 == pytest.approx(hh.weight[han])
+
+
+def test_settlement_capacity_limits_settling():
+    def mutate(d):
+        d["rule_overrides"] = {"dprk": {"send_back_prob": 0.0, "capacity_households_per_month": 0}}
+
+    m = build(mutate)
+    m.step()
+    hh = m.households
+    idx = np.flatnonzero(~hh.han_single)[:10]
+    hh.set_state(idx, State.AT_RECEPTION, m.today)
+    m.settlement.decide(idx)
+    assert np.all(hh.state[idx] == State.AT_RECEPTION)  # waiting: no capacity
+    hh.since[idx] = m.today - 100  # waited too long
+    m.settlement.decide(idx)
+    assert np.all(hh.state[idx] == State.SENT_BACK)
+
+
+# -- rumours ----------------------------------------------------------------------------------------
+def test_weekly_belief_update_hand_computed():
+    hh = Households(3)
+    hh.leaf[:] = 0
+    net = RumourNetwork(hh, np.random.default_rng(0), village_households=3, village_degree=0, kin_degree=0, lishu_leaf=None)
+    import scipy.sparse as sp
+
+    a = sp.csr_matrix(np.array([[0, 1, 1], [1, 0, 0], [1, 0, 0]], dtype=float))
+    net.adjacency, net.degree = a, np.array([2.0, 1.0, 1.0])
+    net.mean_op = sp.diags(1 / net.degree) @ a
+    hh.belief[:] = [0.0, 1.0, 0.5]
+    net.weekly_update(hh, today=0, contact_weight=0.5, decay=0.1, rebuttal_share=np.array([0.0, 0.0, 0.5]))
+    # household 0: 0.9 * (0.5*0 + 0.5*0.75); 1: 0.9 * (0.5*1 + 0.5*0); 2: 0.9 * 0.5 * (0.5*0.5 + 0.5*0)
+    assert hh.belief == pytest.approx([0.3375, 0.45, 0.1125])
+    net.letters(hh, np.array([1]), boost=0.2)  # household 1 writes to household 0
+    assert hh.belief[0] == pytest.approx(1 - (1 - 0.3375) * 0.8)
+    net.disappoint(hh, np.array([2]), damp=0.5)
+    assert hh.belief[0] == pytest.approx((1 - (1 - 0.3375) * 0.8) * 0.5)
+
+
+def test_rumour_seeds_raise_belief_and_intentions():
+    def no_seeds(d):
+        d["world"]["rumour_seeds"] = []
+        d["parameters"] = {"letter_send_rate": 0.0}  # letters from settled crossers also raise belief
+
+    seeded = build(end="1961-03-31").run()
+    unseeded = build(no_seeds, end="1961-03-31").run()
+    assert total(unseeded, "intending_households_rumour") == 0
+    assert total(seeded, "intending_households_rumour") > 0
+
+
+# -- authorities -------------------------------------------------------------------------------------
+def test_schedule_latest_instruction_wins():
+    sc = validate_scenario(small_scenario_dict())
+    start = dt.date(1960, 10, 1)
+    entries = sc.world.rations
+    arr = resolve_schedule(entries, TREE, start, 400, lambda e: e.catties, 360.0)
+    yan = TREE.leaf_index["yanji_city"]
+    andong = TREE.leaf_index["andong"]
+    assert arr[0, yan] == 360  # 1 Oct 1960: before the cut
+    assert arr[(dt.date(1960, 11, 1) - start).days, yan] == 210  # Doc 4: November 1960
+    assert arr[(dt.date(1960, 11, 1) - start).days, andong] == 240
+    assert arr[(dt.date(1961, 10, 1) - start).days, yan] == 360  # Doc 6: Jilin's 360 from Oct 1961
+
+
+def test_schedule_entry_expires():
+    from bordersim.scenario import Interception
+
+    e = [Interception(**{"from": dt.date(1961, 1, 1), "region": "china", "effort": 1.0}),
+         Interception(**{"from": dt.date(1961, 1, 10), "to": dt.date(1961, 1, 19), "region": "andong", "effort": 3.0})]
+    arr = resolve_schedule(e, TREE, dt.date(1961, 1, 1), 30, lambda x: x.effort, 0.0)
+    a = TREE.leaf_index["andong"]
+    # index 9 is 10 January, index 18 is 19 January (inclusive)
+    assert list(arr[[8, 9, 18, 19], a]) == [1.0, 3.0, 3.0, 1.0]
+    assert arr[15, TREE.leaf_index["hunchun"]] == 1.0
+
+
+def test_legal_channel_follows_the_rule():
+    def rule(prob):
+        def mutate(d):
+            d["rule_overrides"] = {"china": {"legal_approval_prob": prob, "legal_processing_days": 5}}
+        return mutate
+
+    yes = build(rule(1.0), end="1961-06-30").run()
+    no = build(rule(0.0), end="1961-06-30").run()
+    assert total(yes, "legal_approved") > 0 and total(yes, "legal_refused") == 0
+    assert total(no, "legal_refused") > 0 and total(no, "legal_approved") == 0
+    assert total(no, "legal_emigrated") == 0
+
+
+def test_rule_timeline_switches_on_its_day():
+    a = load_rule_set("practice_1961")
+    b = load_rule_set("practice_1961", {"dprk": {"allowance_yuan_per_labourer": 0}})
+    tl = RuleTimeline([(dt.date(1960, 1, 1), a), (dt.date(1962, 3, 24), b)])
+    assert tl.active(dt.date(1962, 3, 23)) is a
+    assert tl.active(dt.date(1962, 3, 24)) is b
+
+
+# -- population ---------------------------------------------------------------------------------------
+def test_lishu_is_whole_at_any_scale():
+    m = build(scale=0.1)
+    hh = m.households
+    lishu = hh.leaf == TREE.leaf_index["lishu"]
+    assert lishu.sum() == 192 and hh.size[lishu].sum() == 936  # Doc 4
+    assert np.all(hh.weight[lishu] == 1.0)
+    other = ~lishu
+    assert hh.weight[other].min() > 5  # the rest is a 10% sample
+
+
+def test_scaled_population_matches_full():
+    full = build(scale=1.0)
+    tenth = build(scale=0.1)
+    assert tenth.initial_persons == pytest.approx(full.initial_persons, rel=0.03)
