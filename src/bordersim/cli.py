@@ -1,6 +1,7 @@
 """The ``bordersim`` command.
 
     bordersim run SCENARIO.yaml [--out DIR] [--seed N] [--replicates R] [--scale F] [--workers N] [--force]
+    bordersim fit OUT_DIR [--targets calibration/targets.yaml]
     bordersim validate SCENARIO.yaml
     bordersim rules
     bordersim measures
@@ -47,6 +48,28 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_fit(args) -> int:
+    import json
+
+    from .fit import fit_report, summary_line
+    from .targets import load_targets
+
+    out = Path(args.out_dir)
+    if not (out / "flows.csv").exists():
+        print(f"bordersim: error: {out}: no flows.csv here (run `bordersim run` first)", file=sys.stderr)
+        return EXIT_USAGE
+    targets = Path(args.targets) if args.targets else None
+    if targets is None:
+        man = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
+        rel, src = man.get("scenario", {}).get("targets"), man.get("scenario_file")
+        targets = (Path(src).parent / rel) if rel and src else Path("calibration") / "targets.yaml"
+    load_targets(targets)  # validate first: a clear error before any work
+    fit = fit_report(out, targets)
+    print(f"bordersim: {summary_line(fit)}", file=sys.stderr)
+    print(f"bordersim: wrote {out}/fit.csv, fit.md and fit_*.png", file=sys.stderr)
+    return 0
+
+
 def cmd_validate(args) -> int:
     from .scenario import load_scenario
 
@@ -90,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="replace an existing output directory")
     r.add_argument("--quiet", action="store_true", help="no progress output")
     r.set_defaults(func=cmd_run)
+    f = sub.add_parser("fit", help="compare a run with the archival targets: fit.csv, fit.md, figures")
+    f.add_argument("out_dir", help="a run's output directory (with flows.csv)")
+    f.add_argument("--targets", help="targets file (default: the scenario's, else calibration/targets.yaml)")
+    f.set_defaults(func=cmd_fit)
     v = sub.add_parser("validate", help="check a scenario file and exit")
     v.add_argument("scenario")
     v.set_defaults(func=cmd_validate)

@@ -109,6 +109,27 @@ def run_replicates(sc: Scenario, workers: int = 1, progress: bool = True) -> lis
     return sorted(results, key=lambda r: r.replicate)
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same directory, then ``os.replace``)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def targets_path_of(sc: Scenario, source: str | None) -> Path | None:
+    """The scenario's targets file, resolved relative to the scenario file."""
+    if not sc.targets:
+        return None
+    base = Path(source).parent if source else Path(".")
+    return base / sc.targets
+
+
 def write_atomic_dir(dest: Path, fill, force: bool = False) -> Path:
     """Create ``dest`` atomically: ``fill(tmpdir)`` writes into a temporary sibling that is renamed into place."""
     dest = Path(dest)
@@ -167,5 +188,10 @@ def run_scenario(sc: Scenario, out: Path, force: bool = False, workers: int = 1,
         from .figures import flow_figures
 
         flow_figures(flows, tmp, title=sc.name)
+        tp = targets_path_of(sc, source)
+        if tp is not None:
+            from .fit import write_fit
+
+            write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name)
 
     return write_atomic_dir(out, fill, force=force)
