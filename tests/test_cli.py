@@ -25,7 +25,8 @@ REQUIRED = [
 def test_run_writes_everything(small_file, tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(small_file), "--out", str(out), "--replicates", "2", "--quiet"]) == 0
-    for f in ("flows.csv", "summary.csv", "manifest.json", "flows_by_province.png", "stocks_in_north_korea.png", "lishu_requests.png"):
+    for f in ("flows.csv", "summary.csv", "manifest.json", "flows_by_province.png", "stocks_in_north_korea.png", "lishu_requests.png",
+              "fit.csv", "fit.md", "fit_targets.png", "fit_series.png", "fit_lishu.png", "fit_jilin_fates.png"):
         assert (out / f).stat().st_size > 0, f
     flows = pd.read_csv(out / "flows.csv")
     assert list(flows.columns) == ["replicate", "period", "region", "measure", "value"]
@@ -88,3 +89,21 @@ def test_help_and_listing_commands(capsys):
     assert main(["rules"]) == 0 and "practice_1961" in capsys.readouterr().out
     assert main(["measures"]) == 0 and "persuaded_back" in capsys.readouterr().out
     assert main(["validate", str(BASELINE)]) == 0 and "ok" in capsys.readouterr().out
+
+
+def test_fit_command_and_ablation(small_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(small_file), "--out", str(out), "--quiet"]) == 0
+    (out / "fit.md").unlink()
+    assert main(["fit", str(out)]) == 0
+    assert "calibration targets inside their 90% interval" in capsys.readouterr().err
+    fit = pd.read_csv(out / "fit.csv")
+    assert "jilin_1961_discovered" in set(fit.id) and "inside_90" in fit.columns
+    assert "withheld" in (out / "fit.md").read_text()
+    abl = tmp_path / "abl"
+    assert main(["run", str(small_file), "--out", str(abl), "--quiet", "--ablate", "rumours"]) == 0
+    flows = pd.read_csv(abl / "flows.csv")
+    rumour = flows[(flows.measure == "intending_households_rumour") & (flows.region == "china")].value.sum()
+    assert rumour == 0
+    assert json.loads((abl / "manifest.json").read_text())["scenario"]["name"] == "small-no_rumours"
+    assert main(["fit", str(tmp_path / "nothing")]) == 2

@@ -129,9 +129,17 @@ class ChineseAuthorities(mesa.Agent):
             rebuttal_leaf=self.rebuttal[t],
             permits_leaf=self.permits[t],
             effort_post=effort_leaf[m.tree.post_location],
-            pull=float(self.pull[t]),
+            pull=float(self.pull[t]) * self._settlement_offer(rules),
             frozen={r: _frozen(day, p.freeze, p.thaw) for r, p in self.ice.items()},
         )
+
+    def _settlement_offer(self, rules) -> float:
+        """Share of the DPRK's pull owed to its settlement offer (Doc 5 (3): the 40 yuan and grain "have had
+        a great effect upon the Korean minority in China"): ``1 - a + a * offer``, where ``offer`` is the
+        allowance relative to 40 yuan (0 if households are not settled) and ``a`` is ``allowance_pull``."""
+        a = self.model.params.allowance_pull
+        offer = rules.dprk.allowance_yuan_per_labourer / 40.0 if rules.dprk.settle_households else 0.0
+        return 1.0 - a + a * offer
 
     def changed(self, t: int) -> bool:
         """Did any input of the households' hazards change today?"""

@@ -1,6 +1,7 @@
 """The ``bordersim`` command.
 
-    bordersim run SCENARIO.yaml [--out DIR] [--seed N] [--replicates R] [--scale F] [--workers N] [--force]
+    bordersim run SCENARIO.yaml [--out DIR] [--seed N] [--replicates R] [--scale F] [--workers N] [--force] [--ablate M]
+    bordersim ablations SCENARIO.yaml [MECHANISM ...] [--replicates R] [--scale F]
     bordersim fit OUT_DIR [--targets calibration/targets.yaml]
     bordersim validate SCENARIO.yaml
     bordersim rules
@@ -33,7 +34,7 @@ def cmd_run(args) -> int:
     from .runner import run_scenario
     from .scenario import load_scenario
 
-    sc = load_scenario(args.scenario, _overrides(args))
+    sc = load_scenario(args.scenario, _overrides(args), ablations=args.ablate)
     out = Path(args.out) if args.out else Path("outputs") / sc.name
     if out.exists() and not args.force:
         print(f"bordersim: error: {out} exists (use --force to replace it, or --out DIR)", file=sys.stderr)
@@ -70,6 +71,44 @@ def cmd_fit(args) -> int:
     return 0
 
 
+def cmd_ablations(args) -> int:
+    """Run the scenario with and without each mechanism; say which targets each ablation breaks."""
+    from .fit import ablation_table, fit_report, summary_line
+    from .runner import atomic_write_text, run_scenario
+    from .scenario import ABLATIONS, load_scenario
+
+    base = load_scenario(args.scenario, _overrides(args))
+    if not base.targets:
+        print(f"bordersim: error: {args.scenario}: targets: the scenario names no targets file", file=sys.stderr)
+        return EXIT_USAGE
+    out = Path(args.out) if args.out else Path("outputs") / f"{base.name}-ablations"
+    if out.exists() and not args.force:
+        print(f"bordersim: error: {out} exists (use --force to replace it, or --out DIR)", file=sys.stderr)
+        return EXIT_USAGE
+    out.mkdir(parents=True, exist_ok=True)
+    runs = {"baseline": base}
+    for mech in args.mechanisms or list(ABLATIONS):
+        runs[f"no_{mech}"] = load_scenario(args.scenario, _overrides(args), ablations=[mech])
+    fits = {}
+    from .runner import targets_path_of
+
+    for name, sc in runs.items():
+        print(f"bordersim: {name}", file=sys.stderr)
+        run_scenario(sc, out / name, force=True, workers=args.workers, progress=not args.quiet, source=str(args.scenario))
+        fits[name] = fit_report(out / name, targets_path_of(sc, str(args.scenario)))
+    table = ablation_table(fits["baseline"], {k: v for k, v in fits.items() if k != "baseline"})
+    atomic_write_text(out / "ablations.csv", table.to_csv(index=False, lineterminator="\n"))
+    # The baseline's fit report states which targets each ablation breaks.
+    fit_report(out / "baseline", targets_path_of(base, str(args.scenario)), ablations=table)
+    lines = [f"# Ablations: {base.name}", "", f"Baseline: {summary_line(fits['baseline'])}.", "",
+             "| ablation | what is switched off | targets broken | targets repaired | inside 90 | Δ log score |", "|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        lines.append(f"| {r.ablation} | {ABLATIONS[r.ablation[3:]]} | {r.broken or '-'} | {r.repaired or '-'} | {r.inside_90} | {r.delta_log_score:+.1f} |")
+    atomic_write_text(out / "ablations.md", "\n".join(lines) + "\n")
+    print(f"bordersim: wrote {out}/ablations.md and a run per ablation", file=sys.stderr)
+    return 0
+
+
 def cmd_validate(args) -> int:
     from .scenario import load_scenario
 
@@ -97,6 +136,8 @@ def cmd_measures(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .scenario import ABLATIONS
+
     p = argparse.ArgumentParser(
         prog="bordersim",
         description="Agent-based simulation of migration across the China-North Korea border, 1957-1970 "
@@ -112,7 +153,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=1, help="processes for replicates (results do not depend on it)")
     r.add_argument("--force", action="store_true", help="replace an existing output directory")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--ablate", action="append", choices=sorted(ABLATIONS), metavar="MECHANISM",
+                   help=f"switch a mechanism off (repeatable): {', '.join(sorted(ABLATIONS))}")
     r.set_defaults(func=cmd_run)
+    a = sub.add_parser("ablations", help="run with each mechanism switched off; report which targets each breaks")
+    a.add_argument("scenario")
+    a.add_argument("mechanisms", nargs="*", choices=sorted(ABLATIONS) + [], metavar="MECHANISM", help="default: all")
+    a.add_argument("--out", help="output directory (default: outputs/<scenario name>-ablations/)")
+    a.add_argument("--seed", type=int)
+    a.add_argument("--replicates", type=int)
+    a.add_argument("--scale", type=float)
+    a.add_argument("--workers", type=int, default=1)
+    a.add_argument("--force", action="store_true")
+    a.add_argument("--quiet", action="store_true")
+    a.set_defaults(func=cmd_ablations)
     f = sub.add_parser("fit", help="compare a run with the archival targets: fit.csv, fit.md, figures")
     f.add_argument("out_dir", help="a run's output directory (with flows.csv)")
     f.add_argument("--targets", help="targets file (default: the scenario's, else calibration/targets.yaml)")

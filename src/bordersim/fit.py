@@ -249,6 +249,22 @@ def _fig_fates(flows: pd.DataFrame, path: Path) -> pd.DataFrame:
     return tab
 
 
+def ablation_table(base: pd.DataFrame, ablated: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """For each ablation: calibration targets it breaks (inside 90% with the mechanism, outside without)."""
+    b = base[(base.role == "calibration") & base.observed.notna()].set_index("id")
+    rows = []
+    for name, fit in ablated.items():
+        a = fit[(fit.role == "calibration") & fit.observed.notna()].set_index("id").reindex(b.index)
+        broken = [i for i in b.index if b.inside_90[i] and not a.inside_90[i]]
+        repaired = [i for i in b.index if not b.inside_90[i] and a.inside_90[i]]
+        lb = b.log_score.astype(float).clip(lower=-1e3).sum()
+        la = a.log_score.astype(float).clip(lower=-1e3).sum()
+        rows.append({"ablation": name, "broken": ", ".join(f"`{i}`" for i in broken), "n_broken": len(broken),
+                     "repaired": ", ".join(f"`{i}`" for i in repaired), "inside_90": f"{int(a.inside_90.sum())} of {len(a)}",
+                     "delta_log_score": float(la - lb)})
+    return pd.DataFrame(rows)
+
+
 def fit_report(out_dir: str | Path, targets_path: str | Path, seed: int | None = None, ablations: pd.DataFrame | None = None) -> pd.DataFrame:
     """Compare the run in ``out_dir`` with the targets; write fit.csv, fit.md and the figures there."""
     out_dir = Path(out_dir)

@@ -21,8 +21,8 @@ Sources for the tree:
   not modelled.)
 
 The North Korean towns opposite each segment (reception stations, Docs 3/5: "reception stations
-along the border crossing routes") are geographical assumptions, not named in the dossier except
-Sinuiju (Doc 5).
+along the border crossing routes") are geographical assumptions: the dossier names none of them
+(Sinuiju, opposite Andong, appears in Doc 5 only as the place of the March and April 1961 talks).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Post:
     id: str
     name: str
     river: str  # "tumen" or "yalu"
-    station: str  # North Korean reception station opposite (assumed geography; Sinuiju from Doc 5)
+    station: str  # North Korean town opposite (assumed geography; labels only)
     #: Relative drowning risk of the route (wide lower Yalu at Andong > narrow upper Tumen).
     route_risk: float
     #: Home region the post stands in (its guards' effort follows that region's interception entries).

@@ -99,6 +99,7 @@ class Households:
         self.post = np.full(n, -1, dtype=np.int16)
         self.reason = np.full(n, -1, dtype=np.int8)
         self.disaster = np.zeros(n, dtype=bool)  # forced across by a disaster (Doc 10 Art. 1, 4)
+        self.screened = np.zeros(n, dtype=bool)  # screened at a reception station (Han men, send-back)
         self.attempts = np.zeros(n, dtype=np.int16)
         self.drowned = np.zeros(n, dtype=np.int16)
         self.away = np.zeros(n, dtype=np.int16)  # members visiting the DPRK on a pass
@@ -330,7 +331,7 @@ def build_households(sc: Scenario, tree: RegionTree, rng: np.random.Generator) -
         hh.han_single[sl] = True
         i += n_han
     hh.kin |= hh.nk_national
-    # Labourers: working members (at least one in a household of two or more adults' size).
+    # Labourers: working members, binomial in the household size, at least one per household.
     hh.labourers = np.maximum(rng.binomial(hh.size, sc.population.labourer_share), np.minimum(hh.size, 1)).astype(np.int16)
     hh.family_left = rng.random(n) < sc.parameters.family_left_share
     hh.thresh_move = rng.exponential(1.0, size=n)

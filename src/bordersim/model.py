@@ -92,6 +92,9 @@ class BorderModel(mesa.Model):
         if rules is not self.rules:
             self.rules = rules
             self.hazards_dirty = True
+            if not rules.dprk.settled_may_stay:
+                # The new regime does not let settled crossers stay: they are returned (Doc 11 (6)).
+                self.settlement.repatriate_settled(rules.dprk.return_illegal_prob)
         self.ctx = self.authorities.context(t, self.date)
         if self.authorities.changed(t):
             self.hazards_dirty = True

@@ -46,8 +46,8 @@ class ChinaRules(_Strict):
     persuasion_prob: Prob = 0.9
     #: Perceived severity of punishment of illegal crossing, in units of the risk scale (Doc 1: "punished severely").
     punishment: NonNeg = 0.5
-    #: Households whose approved move takes their property with them (Doc 7 (3): "even with their property").
-    legal_moves_with_property: bool = False
+    #: Families of settled crossers may follow them (Doc 7 (4b)): family left in China no longer pulls them home.
+    families_may_follow: bool = False
     #: DPRK nationals in China asking to return are approved (Doc 8 (2), Doc 11 (7)).
     approve_nk_nationals_return: bool = False
 

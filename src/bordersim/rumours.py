@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .households import Households
+from .households import IS_HOME, Households, State
 
 
 class RumourNetwork:
@@ -84,8 +84,6 @@ class RumourNetwork:
         deg = np.asarray(a.sum(axis=1)).ravel()
         self.adjacency = a.tocsr()
         self.degree = deg
-        inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1), 0.0)
-        self.mean_op = sp.diags(inv) @ self.adjacency  # row-normalised
         self.stubborn_until = np.full(n, -1, dtype=np.int32)
         self.stubborn_belief = np.zeros(n)
 
@@ -97,10 +95,15 @@ class RumourNetwork:
 
     def weekly_update(self, hh: Households, today: int, contact_weight: float, decay: float,
                       rebuttal_share: np.ndarray) -> None:
-        """One week of social influence, forgetting and rebuttal (``rebuttal_share`` per household)."""
+        """One week of social influence, forgetting and rebuttal (``rebuttal_share`` per household).
+
+        Only contacts at home in China are met; those who left reach home only by letter.
+        """
         b = hh.belief
-        mean_nb = self.mean_op @ b
-        has_nb = self.degree > 0
+        present = IS_HOME[hh.state] | (hh.state == State.INTENDING) | (hh.state == State.APPLIED) | (hh.state == State.PREPARING)
+        both = self.adjacency @ np.column_stack([b * present, present.astype(np.float64)])
+        has_nb = both[:, 1] > 0
+        mean_nb = np.divide(both[:, 0], both[:, 1], out=np.zeros(len(b)), where=has_nb)
         new = np.where(has_nb, (1 - contact_weight) * b + contact_weight * mean_nb, b)
         new *= (1 - decay) * (1 - rebuttal_share)
         active = self.stubborn_until >= today

@@ -149,7 +149,7 @@ class World(_Strict):
         default_factory=lambda: {"tumen": IcePeriod(freeze="11-25", thaw="03-25"), "yalu": IcePeriod(freeze="12-10", thaw="03-10")}
     )
     #: Drownings of DPRK residents in the border rivers per year (source of "Korean" corpses, Doc 6).
-    nk_drownings_per_year: NonNeg = 40.0
+    nk_drownings_per_year: NonNeg = 60.0
 
 
 class Population(_Strict):
@@ -216,6 +216,8 @@ class Parameters(_Strict):
     travel_rate_food_kin: NonNeg = 0.013
     travel_rate_rumour: NonNeg = 0.007
     travel_rate_proper: NonNeg = 0.0003
+    #: Share of the DPRK's pull owed to the settlement offer (allowance, grain, work; Doc 5 (3)); assumed.
+    allowance_pull: Prob = 0.3
     #: Weight of perceived risk (guard effort x punishment) against leaving.
     risk_aversion: NonNeg = 0.8
     #: Hazard multiplier for households that have come back (returned, sent back, persuaded back).
@@ -230,8 +232,8 @@ class Parameters(_Strict):
     letter_rate: NonNeg = 0.04
     #: Share of letter holders who apply (Doc 6: about 1,778 applications on 2,667 letters).
     p_apply_on_letter: Prob = 0.67
-    #: Share of preparing households that sell all their property (Docs 3, 5: 153 of 1,843 in Andong).
-    p_sell_property: Prob = 0.09
+    #: Share of preparing households that sell all their property (Docs 3, 5: 153 of 1,843 in Andong = 0.083).
+    p_sell_property: Prob = 0.083
     #: Mean days of preparation before setting off.
     prep_days: Pos = 25.0
     #: Share of individual (non-group) crossings made at night (Docs 3, 5: "secretly at night").
@@ -276,7 +278,7 @@ class Parameters(_Strict):
     #: Social ties per household: within the village and kin elsewhere in the county.
     village_degree: Annotated[int, Field(ge=0)] = 6
     kin_degree: Annotated[int, Field(ge=0)] = 2
-    #: One-month transit passes (Doc 10 Art. 3): days away; share who stay.
+    #: Visits on a permit: days away (Doc 4 (4): "return at a set-time"; one month in Doc 10 Art. 3); share who stay.
     visit_days: Annotated[int, Field(ge=1)] = 30
     overstay_prob: Prob = 0.1
 
@@ -319,12 +321,49 @@ class Scenario(_Strict):
         return v
 
 
-def load_scenario(path: str | Path, overrides: dict | None = None) -> Scenario:
+#: Mechanisms that ``--ablate`` can switch off, and how (pattern-oriented testing).
+ABLATIONS = {
+    "rumours": "no rumour seeds, no rumour channel, no letters from settled crossers (Docs 4 (2), 5 (3))",
+    "kin": "no household has kin in the DPRK: no food-and-kin or proper-reason channel, no authorization letters (Docs 4, 6)",
+    "interception": "guards make no effort: nobody is discovered or stopped (Docs 3, 5, 6)",
+    "allowance": "the DPRK pays no settling-in allowance (Docs 3, 5)",
+}
+
+
+def ablate(data: dict, mechanisms: list[str]) -> dict:
+    """Return a copy of a raw scenario dict with the named mechanisms switched off."""
+    import copy
+
+    d = copy.deepcopy(data)
+    for mech in mechanisms:
+        if mech not in ABLATIONS:
+            raise ScenarioError("--ablate", f"unknown mechanism {mech!r} (known: {', '.join(ABLATIONS)})")
+        params = d.setdefault("parameters", {})
+        world = d.setdefault("world", {})
+        over = d.setdefault("rule_overrides", {})
+        if mech == "rumours":
+            world["rumour_seeds"] = []
+            params.update(rate_rumour=0.0, travel_rate_rumour=0.0, letter_send_rate=0.0)
+        elif mech == "kin":
+            d.setdefault("population", {}).update(kin_share=0.0, kin_share_liaoning=0.0, nk_national_share=0.0)
+        elif mech == "interception":
+            world["interception"] = [{"from": d["run"]["start"], "region": "china", "effort": 0.0}]
+            over.setdefault("china", {})["interception_multiplier"] = 0.0
+        elif mech == "allowance":
+            over.setdefault("dprk", {})["allowance_yuan_per_labourer"] = 0.0
+    if mechanisms:
+        d["name"] = f"{d.get('name', 'scenario')}-no_{'-no_'.join(mechanisms)}"
+    return d
+
+
+def load_scenario(path: str | Path, overrides: dict | None = None, ablations: list[str] | None = None) -> Scenario:
     """Read and validate a scenario file; ``overrides`` (nested dict) is merged first (e.g. from the CLI)."""
     path = Path(path)
     data = _read_yaml(path)
     if overrides:
         data = deep_merge(data, overrides)
+    if ablations:
+        data = ablate(data, ablations)
     return validate_scenario(data, path)
 
 

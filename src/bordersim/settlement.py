@@ -52,6 +52,7 @@ class SettlementAgent(mesa.Agent):
         if len(idx) == 0:
             return
         m.recorder.add("arrived_reception", hh.leaf[idx].astype(np.int64), hh.persons(idx))
+        hh.screened[idx] = False
         wait = m.rng.geometric(1.0 / m.params.reception_days, size=len(idx))
         hh.set_state(idx, State.AT_RECEPTION, m.today, m.today + wait)
 
@@ -64,17 +65,21 @@ class SettlementAgent(mesa.Agent):
         p = m.params
         if len(idx) == 0:
             return
-        n = len(idx)
-        u = rng.random((3, n))
-        han = hh.han_single[idx] & rules.return_single_han_men
-        exempt = hh.disaster[idx] & rules.disaster_exempt
+        # Screening happens once, on the first decision; those waiting for a place are not re-screened.
+        first = ~hh.screened[idx]
+        new, waiting_before = idx[first], idx[~first]
+        hh.screened[new] = True
+        n = len(new)
+        u = rng.random((2, n))
+        han = hh.han_single[new] & rules.return_single_han_men
+        exempt = hh.disaster[new] & rules.disaster_exempt
         repat = ~han & ~exempt & (u[0] < rules.return_illegal_prob)
         back = ~han & ~repat & (u[1] < rules.send_back_prob)
         rest = ~(han | repat | back)
-        self._send_back(idx[han], "sent_back_single_han")
-        self._send_back(idx[repat], "repatriated")
-        self._send_back(idx[back], None)
-        cand = idx[rest]
+        self._send_back(new[han], "sent_back_single_han")
+        self._send_back(new[repat], "repatriated")
+        self._send_back(new[back], None)
+        cand = np.concatenate([waiting_before, new[rest]])
         if not rules.settle_households:
             cand_settle = np.zeros(len(cand), dtype=bool)
         else:
@@ -98,9 +103,9 @@ class SettlementAgent(mesa.Agent):
             m.recorder.add("grain_catties", leaf, grain)
             self.yuan_paid += float(yuan.sum())
             self.people_settled += float(hh.persons(settle).sum())
-            rate = p.return_rate * (
-                1.0 + p.return_family_factor * hh.family_left[settle] + p.return_property_factor * ~hh.property_sold[settle]
-            )
+            # Family left in China raises the pull home unless families may follow (Doc 7 (4b)).
+            family = hh.family_left[settle] & ~m.rules.china.families_may_follow
+            rate = p.return_rate * (1.0 + p.return_family_factor * family + p.return_property_factor * ~hh.property_sold[settle])
             stay = rng.exponential(1.0 / np.maximum(rate, 1e-12))
             due = np.where(rate > 0, m.today + np.minimum(stay, 1e6).astype(np.int64) + 1, -1)
             hh.set_state(settle, State.SETTLED, m.today, due)
@@ -127,7 +132,7 @@ class SettlementAgent(mesa.Agent):
         m.rumours.disappoint(hh, idx, m.params.returnee_damp)
 
     def repatriate_settled(self, share: float) -> None:
-        """Return a share of settled illegal crossers (a rule switch that revokes ``settled_may_stay``)."""
+        """Return a share of settled illegal crossers (when a rule set says settled crossers may not stay)."""
         m = self.model
         hh = m.households
         idx = np.flatnonzero(hh.state == State.SETTLED)
