@@ -187,6 +187,7 @@ def test_weekly_belief_update_hand_computed():
 
     a = sp.csr_matrix(np.array([[0, 1, 1], [1, 0, 0], [1, 0, 0]], dtype=float))
     net.adjacency, net.degree = a, np.array([2.0, 1.0, 1.0])
+    net.inv_degree = 1 / net.degree
     hh.belief[:] = [0.0, 1.0, 0.5]
     net.weekly_update(hh, today=0, contact_weight=0.5, decay=0.1, rebuttal_share=np.array([0.0, 0.0, 0.5]))
     # household 0: 0.9 * (0.5*0 + 0.5*0.75); 1: 0.9 * (0.5*1 + 0.5*0); 2: 0.9 * 0.5 * (0.5*0.5 + 0.5*0)

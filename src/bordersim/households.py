@@ -112,6 +112,7 @@ class Households:
         self.thresh_travel = np.zeros(n)
         self.h_move = np.zeros(n)
         self.h_travel = np.zeros(n)
+        self._code_base: np.ndarray | None = None
         # Clocks hold the hazard of days before ``sync``; ``next_*`` is the day each clock fires.
         self.sync = np.zeros(n, dtype=np.int32)
         self.next_move = np.full(n, NEVER, dtype=np.int32)
@@ -206,14 +207,22 @@ class Households:
         g1m = np.broadcast_to(prop * p.rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
         g0t = (prop * (pu * p.travel_rate_food_kin * short * kin + p.travel_rate_proper * kin)).reshape(-1)
         g1t = np.broadcast_to(prop * p.travel_rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
-        poor = self.brigade_u[idx] < ctx.poor_share_leaf[leaf]
-        code = leaf.astype(np.int64) * 4 + poor * 2 + self.kin[idx]
+        if self._code_base is None:  # region and kin do not change during a run
+            self._code_base = self.leaf.astype(np.intp) * 4 + self.kin
+        code = self._code_base[idx]
+        if ctx.poor_share_leaf.any():
+            code = code + 2 * (self.brigade_u[idx] < ctx.poor_share_leaf[leaf])
         belief = self.belief[idx]
         state = self.state[idx]
         home_factor = np.where(IS_BACK, p.repeat_factor, 1.0) * IS_HOME  # by state
-        h_move = (g0m[code] + g1m[code] * belief) * home_factor[state]
-        can_travel = IS_HOME[state] & (self.away[idx] == 0) & (self.size[idx] - self.stayed[idx] >= 2)
-        h_travel = (g0t[code] + g1t[code] * belief) * can_travel
+        h_move = g1m[code]
+        h_move *= belief
+        h_move += g0m[code]
+        h_move *= home_factor[state]
+        h_travel = g1t[code]
+        h_travel *= belief
+        h_travel += g0t[code]
+        h_travel *= IS_HOME[state] & (self.away[idx] == 0) & (self.size[idx] - self.stayed[idx] >= 2)
         return h_move, h_travel
 
     def fire(self, rng: np.random.Generator, ctx, today: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

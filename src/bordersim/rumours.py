@@ -84,6 +84,7 @@ class RumourNetwork:
         deg = np.asarray(a.sum(axis=1)).ravel()
         self.adjacency = a.tocsr()
         self.degree = deg
+        self.inv_degree = np.where(deg > 0, 1.0 / np.maximum(deg, 1.0), 0.0)
         self.stubborn_until = np.full(n, -1, dtype=np.int32)
         self.stubborn_belief = np.zeros(n)
 
@@ -97,13 +98,13 @@ class RumourNetwork:
                       rebuttal_share: np.ndarray) -> None:
         """One week of social influence, forgetting and rebuttal (``rebuttal_share`` per household).
 
-        Only contacts at home in China are met; those who left reach home only by letter.
+        Each contact weighs ``1 / degree``; contacts who have left (in the DPRK, on the way, drowned) are
+        not met and weigh nothing: they reach home only by letter.
         """
         b = hh.belief
         present = IS_HOME[hh.state] | (hh.state == State.INTENDING) | (hh.state == State.APPLIED) | (hh.state == State.PREPARING)
-        both = self.adjacency @ np.column_stack([b * present, present.astype(np.float64)])
-        has_nb = both[:, 1] > 0
-        mean_nb = np.divide(both[:, 0], both[:, 1], out=np.zeros(len(b)), where=has_nb)
+        has_nb = self.degree > 0
+        mean_nb = (self.adjacency @ (b * present)) * self.inv_degree
         new = np.where(has_nb, (1 - contact_weight) * b + contact_weight * mean_nb, b)
         new *= (1 - decay) * (1 - rebuttal_share)
         active = self.stubborn_until >= today
@@ -114,8 +115,11 @@ class RumourNetwork:
         """All contacts of households ``idx`` (with repetition if several share a contact)."""
         if len(idx) == 0:
             return np.zeros(0, dtype=np.int64)
-        sub = self.adjacency[idx]
-        return sub.indices.astype(np.int64)
+        ip = self.adjacency.indptr
+        starts = ip[idx].astype(np.int64)
+        lens = ip[np.asarray(idx) + 1] - starts
+        offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(int(lens.sum()))
+        return self.adjacency.indices[offsets].astype(np.int64)
 
     def letters(self, hh: Households, senders: np.ndarray, boost: float) -> int:
         """Letters from settled crossers raise their contacts' belief (Doc 5 (3)). Returns letters delivered."""
