@@ -125,7 +125,8 @@ class ChineseAuthorities(mesa.Agent):
             poor_share_leaf=self.poor_share[t],
             poor_catties_leaf=self.poor_catties[t],
             education_leaf=self.education[t],
-            risk_leaf=effort_leaf + rules.china.punishment,
+            # Perceived risk: guards, punishment, and being sent back under a return obligation (Doc 10 Art. 4).
+            risk_leaf=effort_leaf + rules.china.punishment + m.params.return_deterrence * rules.dprk.return_illegal_prob,
             rebuttal_leaf=self.rebuttal[t],
             permits_leaf=self.permits[t],
             effort_post=effort_leaf[m.tree.post_location],
@@ -219,7 +220,21 @@ class ChineseAuthorities(mesa.Agent):
         m.recorder.add("travel_refused", leaf[~ok], w[~ok])
         go = idx[ok]
         hh.away[go] += 1
-        hh.away_until[go] = m.today + m.params.visit_days
+        days = m.rules.border.transit_pass_days or m.params.visit_days  # Doc 10 Art. 3 (3): one-month pass
+        hh.away_until[go] = m.today + days
+
+    def marriage_crossings(self) -> None:
+        """DPRK women crossing into China to marry Chinese men (Doc 2): repatriated "in principle" or, with
+        special circumstances, allowed to marry and stay."""
+        m = self.model
+        rate = m.config.world.nk_marriage_crossings_per_year / 365.0
+        k = m.rng.poisson(rate)
+        if k == 0:
+            return
+        leaves = m.tree.post_location[m.rng.integers(len(m.tree.post_location), size=k)].astype(np.int64)
+        m.recorder.add("marriage_crossings_in", leaves, 1.0)
+        back = m.rng.random(k) < m.rules.china.repatriate_marriage_crossers
+        m.recorder.add("marriage_repatriated", leaves[back], 1.0)
 
     def visits_end(self) -> None:
         """Travellers whose pass expires today come back, or stay (``overstay_prob``)."""

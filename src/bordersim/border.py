@@ -158,7 +158,9 @@ class Corpses:
             return
         leaves, counts, weights, korean = leaves[sel], counts[sel], weights[sel], korean[sel]
         found = m.rng.binomial(counts, p.corpse_found_prob)
-        ident = m.rng.binomial(found, p.corpse_identify_prob)
+        # Doc 10 Art. 1 (5): corpses investigated for nationality and cause of death.
+        p_ident = p.corpse_identify_prob_investigated if m.rules.border.corpses_investigated else p.corpse_identify_prob
+        ident = m.rng.binomial(found, p_ident)
         delay = m.rng.geometric(1.0 / p.corpse_delay_days, size=len(found))
         for d in np.unique(delay):
             s = delay == d

@@ -3,6 +3,7 @@
     bordersim run SCENARIO.yaml [--out DIR] [--seed N] [--replicates R] [--scale F] [--workers N] [--force] [--ablate M]
     bordersim ablations SCENARIO.yaml [MECHANISM ...] [--replicates R] [--scale F]
     bordersim fit OUT_DIR [--targets calibration/targets.yaml]
+    bordersim compare OUT_A OUT_B [...] [--region china] [--out DIR]
     bordersim validate SCENARIO.yaml
     bordersim rules
     bordersim measures
@@ -109,6 +110,21 @@ def cmd_ablations(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from .compare import compare_runs
+
+    dirs = [Path(d) for d in args.out_dirs]
+    out = Path(args.out) if args.out else Path("outputs") / ("compare-" + "-vs-".join(d.name for d in dirs))[:120]
+    try:
+        _, text = compare_runs(dirs, out, region=args.region)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"bordersim: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    print(text)
+    print(f"bordersim: wrote {out}/compare.csv, compare.md and compare_flows.png", file=sys.stderr)
+    return 0
+
+
 def cmd_validate(args) -> int:
     from .scenario import load_scenario
 
@@ -171,11 +187,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("out_dir", help="a run's output directory (with flows.csv)")
     f.add_argument("--targets", help="targets file (default: the scenario's, else calibration/targets.yaml)")
     f.set_defaults(func=cmd_fit)
+    c = sub.add_parser("compare", help="compare runs: headline totals with intervals, monthly flows side by side")
+    c.add_argument("out_dirs", nargs="+", help="output directories of `bordersim run`")
+    c.add_argument("--region", default="china", help="region to compare (default: china)")
+    c.add_argument("--out", help="where to write compare.csv/.md/.png (default: outputs/compare-A-vs-B/)")
+    c.set_defaults(func=cmd_compare)
     v = sub.add_parser("validate", help="check a scenario file and exit")
     v.add_argument("scenario")
     v.set_defaults(func=cmd_validate)
     sub.add_parser("rules", help="list the built-in rule sets").set_defaults(func=cmd_rules)
     sub.add_parser("measures", help="list the measures written to flows.csv").set_defaults(func=cmd_measures)
+    from .sweep import register as _register_sweep
+    _register_sweep(sub)
     return p
 
 

@@ -87,6 +87,7 @@ class Households:
         self.kin = np.zeros(n, dtype=bool)  # kin in the DPRK
         self.han_single = np.zeros(n, dtype=bool)
         self.nk_national = np.zeros(n, dtype=bool)
+        self.criminal = np.zeros(n, dtype=bool)  # pending criminal case or "five elements" (Docs 1 (3), 5; Doc 10 Art. 5)
         self.brigade_u = np.ones(n)  # uniform draw of the household's brigade: poor if below the poor share
         self.family_left = np.zeros(n, dtype=bool)  # close family stays behind if the household crosses
         self.village = np.zeros(n, dtype=np.int32)
@@ -340,6 +341,7 @@ def build_households(sc: Scenario, tree: RegionTree, rng: np.random.Generator) -
         hh.han_single[sl] = True
         i += n_han
     hh.kin |= hh.nk_national
+    hh.criminal = rng.random(n) < pop.criminal_share
     # Labourers: working members, binomial in the household size, at least one per household.
     hh.labourers = np.maximum(rng.binomial(hh.size, sc.population.labourer_share), np.minimum(hh.size, 1)).astype(np.int16)
     hh.family_left = rng.random(n) < sc.parameters.family_left_share

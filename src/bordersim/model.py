@@ -76,6 +76,9 @@ class BorderModel(mesa.Model):
         self._seeds = {}
         for s in scenario.world.rumour_seeds:
             self._seeds.setdefault((s.date - self.start).days, []).append(s)
+        self._disasters = {}
+        for d in scenario.world.disasters:
+            self._disasters.setdefault((d.date - self.start).days, []).append(d)
         cum = np.cumsum(self.tree.post_weights, axis=1)
         self._post_cum = cum / cum[:, -1:]
 
@@ -103,6 +106,9 @@ class BorderModel(mesa.Model):
         self.settlement.step()
         for seed in self._seeds.get(t, []):
             self._seed_rumours(seed)
+        for disaster in self._disasters.get(t, []):
+            self._disaster(disaster)
+        self.authorities.marriage_crossings()
         if t % 7 == 0:
             self._weekly()
         if self.hazards_dirty:
@@ -217,6 +223,18 @@ class BorderModel(mesa.Model):
         chosen = cand[self.rng.random(len(cand)) < seed.share]
         self.rumours.seed(hh, chosen, seed.belief, self.today + seed.active_days)
         self.hazards_dirty = True
+
+    def _disaster(self, d) -> None:
+        """A disaster forces a share of a region's households at home across the border (Doc 10 Art. 1)."""
+        hh = self.households
+        leaves = self.tree.leaves_under(d.region)
+        cand = np.flatnonzero(np.isin(hh.leaf, leaves) & hh.at_home())
+        hit = cand[self.rng.random(len(cand)) < d.share]
+        if len(hit) == 0:
+            return
+        hh.disaster[hit] = True
+        self.recorder.add("disaster_crossers", hh.leaf[hit].astype(np.int64), hh.persons(hit))
+        self.settlement.receive(hit)
 
     # -- stocks ------------------------------------------------------------------------------------
     def _record_stocks(self) -> None:

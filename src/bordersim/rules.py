@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ScenarioError, from_validation
 
@@ -50,6 +50,9 @@ class ChinaRules(_Strict):
     families_may_follow: bool = False
     #: DPRK nationals in China asking to return are approved (Doc 8 (2), Doc 11 (7)).
     approve_nk_nationals_return: bool = False
+    #: Share of DPRK women who crossed illegally to marry Chinese men who are sent back (Doc 2 (3):
+    #: "in principle we will repatriate all of them", special circumstances excepted).
+    repatriate_marriage_crossers: Prob = 0.5
 
 
 class DPRKRules(_Strict):
@@ -71,8 +74,43 @@ class DPRKRules(_Strict):
     return_illegal_prob: Prob = 0.0
     #: Those forced across by a disaster are not illegal crossers (Doc 10 Art. 1 and 4).
     disaster_exempt: bool = False
-    #: Settled crossers may stay if the DPRK will settle them (Doc 7 (4a)).
+    #: Settled crossers may stay if the DPRK will settle them (Doc 7 (4a)); if not, a rule switch returns them.
     settled_may_stay: bool = True
+    #: Crossers with a pending criminal case are returned (Doc 1 (3): "absolutely repatriate"; Doc 10 Art. 5).
+    return_criminals: bool = False
+    #: Returned crossers are handed over with information on their identity (Doc 10 Art. 4 (2)).
+    identity_information: bool = False
+    #: Mean days at a reception station before the DPRK decides (Doc 11 (6): "in a timely manner").
+    screening_days: Annotated[float, Field(gt=0)] = 7.0
+    #: Longest wait for a place before being sent back (Doc 6: "most of them cannot settle down").
+    max_wait_days: Annotated[float, Field(gt=0)] = 60.0
+
+
+class Hours(_Strict):
+    """Opening hours of the agreed crossing points, Beijing time (Doc 10 Art. 3 (4) (a))."""
+
+    april_september: Annotated[tuple[int, int], Field(strict=False)] = (8, 17)
+    october_march: Annotated[tuple[int, int], Field(strict=False)] = (9, 16)
+
+    @model_validator(mode="after")
+    def _order(self):
+        for name in ("april_september", "october_march"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo < hi <= 24:
+                raise ValueError(f"{name}: opening hours must satisfy 0 <= open < close <= 24, got {lo}-{hi}")
+        return self
+
+
+class BorderRules(_Strict):
+    """How crossings are classified and handled at the line itself (Doc 10 Arts. 1, 3, 4)."""
+
+    #: Crossing only at agreed points, within agreed hours, with documents (Doc 10 Art. 3 (1)-(4), Art. 4 (1)).
+    agreed_points_and_hours: bool = False
+    hours: Hours = Hours()
+    #: Validity of a border resident's transit pass to visit relatives, days (Doc 10 Art. 3 (3): one month).
+    transit_pass_days: Annotated[int, Field(ge=1)] | None = None
+    #: Corpses are investigated for nationality and cause of death (Doc 10 Art. 1 (5)).
+    corpses_investigated: bool = False
 
 
 class RuleSet(_Strict):
@@ -85,6 +123,27 @@ class RuleSet(_Strict):
     description: str = ""
     china: ChinaRules = ChinaRules()
     dprk: DPRKRules = DPRKRules()
+    border: BorderRules = BorderRules()
+
+
+def crossing_is_legal(rules: RuleSet, documents: bool, agreed_point: bool, hour: float, month: int, disaster: bool = False) -> bool:
+    """Is a crossing legal under ``rules``?
+
+    Doc 10 Art. 4 (1): "Those who do not hold legal documents or have used a crossing point not
+    specified in the documents will be treated as illegal border crossers. However, those who were
+    forced to cross the border as a result of a disaster will not be treated as illegal border
+    crossers." Art. 3 (4): crossings only from 8:00 to 17:00 (April-September) or 9:00 to 16:00
+    (October-March), Beijing time. Before the Protocol, a crossing is legal with documents alone.
+    """
+    if disaster and rules.dprk.disaster_exempt:
+        return True
+    if not documents:
+        return False
+    b = rules.border
+    if not b.agreed_points_and_hours:
+        return True
+    lo, hi = b.hours.april_september if 4 <= month <= 9 else b.hours.october_march
+    return agreed_point and lo <= hour < hi
 
 
 class RuleSwitch(_Strict):

@@ -113,6 +113,18 @@ class RumourSeed(_Strict):
     _v_region = field_validator("region")(classmethod(lambda cls, v: _check_region(v)))
 
 
+class Disaster(_Strict):
+    """A flood, fire or other disaster that forces people across the border (Doc 10 Art. 1 (1), Art. 4 (1))."""
+
+    date: Date
+    region: Region
+    kind: Literal["flood", "fire", "typhoon", "labour incident", "other"] = "flood"
+    #: Share of the region's households at home forced across.
+    share: Prob
+
+    _v_region = field_validator("region")(classmethod(lambda cls, v: _check_region(v)))
+
+
 class DatedValue(_Strict):
     from_: Date = Field(alias="from")
     value: NonNeg
@@ -150,6 +162,9 @@ class World(_Strict):
     )
     #: Drownings of DPRK residents in the border rivers per year (source of "Korean" corpses, Doc 6).
     nk_drownings_per_year: NonNeg = 60.0
+    #: DPRK women crossing into China illegally to marry Chinese men, per year (Doc 2; level assumed).
+    nk_marriage_crossings_per_year: NonNeg = 20.0
+    disasters: list[Disaster] = Field(default_factory=list)
 
 
 class Population(_Strict):
@@ -183,6 +198,9 @@ class Population(_Strict):
     single_han_men: Annotated[int, Field(ge=0)] = 1500
     #: Share of households that are DPRK nationals living in China (Docs 1, 8, 11).
     nk_national_share: Prob = 0.02
+    #: Share of households with a pending criminal case or among "the five social elements and smugglers"
+    #: (Doc 5); treated differently by Doc 1 (3) and Doc 10 Art. 5. Assumed.
+    criminal_share: Prob = 0.002
     #: Include the Lishu Administrative Area (Doc 4) as an explicit, always fully simulated village.
     lishu: bool = True
     #: Households per village (hamlet) in the social network.
@@ -258,9 +276,10 @@ class Parameters(_Strict):
     corpse_found_prob: Prob = 0.7
     corpse_delay_days: Pos = 12.0
     corpse_identify_prob: Prob = 0.38
-    #: Days at a reception station before the DPRK decides; longest wait before being sent back.
-    reception_days: Pos = 7.0
-    max_reception_days: Pos = 60.0
+    #: Weight of the return obligation in perceived risk: those who will be sent back are deterred (Doc 10 Art. 4).
+    return_deterrence: NonNeg = 1.0
+    #: Identification probability of a corpse when corpses are investigated (Doc 10 Art. 1 (5)).
+    corpse_identify_prob_investigated: Prob = 0.8
     #: Hazard that a settled household goes home on its own (Doc 6: family or property left in China).
     return_rate: NonNeg = 0.002
     return_family_factor: NonNeg = 1.0
@@ -312,6 +331,8 @@ class Scenario(_Strict):
     parameters: Parameters = Parameters()
     #: Archival targets to compare with (path relative to the scenario file).
     targets: str | None = None
+    #: The scenario this one was built on (resolved path; informational, set by the loader).
+    extends: str | None = None
 
     @field_validator("rules")
     @classmethod
@@ -359,12 +380,40 @@ def ablate(data: dict, mechanisms: list[str]) -> dict:
 def load_scenario(path: str | Path, overrides: dict | None = None, ablations: list[str] | None = None) -> Scenario:
     """Read and validate a scenario file; ``overrides`` (nested dict) is merged first (e.g. from the CLI)."""
     path = Path(path)
-    data = _read_yaml(path)
+    data = read_with_extends(path)
     if overrides:
         data = deep_merge(data, overrides)
     if ablations:
         data = ablate(data, ablations)
     return validate_scenario(data, path)
+
+
+def read_with_extends(path: Path, _seen: tuple = ()) -> dict:
+    """Read a scenario file; ``extends: other.yaml`` deep-merges this file over that one.
+
+    Mappings merge key by key; lists (rations, rules, ...) are replaced whole. A ``targets`` path
+    inherited from the base is rewritten relative to this file.
+    """
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ScenarioError(path, f"extends: circular chain {' -> '.join(str(p) for p in _seen + (path,))}")
+    data = _read_yaml(path)
+    base_ref = data.pop("extends", None)
+    if base_ref is None:
+        return data
+    if not isinstance(base_ref, str):
+        raise ScenarioError(path, "extends: expected the path of a scenario file")
+    base_path = path.parent / base_ref
+    if not base_path.exists():
+        raise ScenarioError(path, f"extends: file not found: {base_path}")
+    base = read_with_extends(base_path, _seen + (path.resolve(),))
+    if "targets" in base and "targets" not in data and base["targets"]:
+        import os
+
+        base["targets"] = os.path.relpath(base_path.parent / base["targets"], path.parent)
+    merged = deep_merge(base, data)
+    merged["extends"] = str(base_path)
+    return merged
 
 
 def validate_scenario(data: dict, path: str | Path = "<scenario>") -> Scenario:

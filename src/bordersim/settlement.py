@@ -10,11 +10,12 @@ in China", and 7,528 "returned [to China] on their own initiative". Under the 19
 Art. 4) and the 1970 State Council opinions (Doc 11 (6)) illegal crossers are returned, except those
 forced across by a disaster.
 
-Arrivals wait ``reception_days`` at a station. Then, in order: a single Han man is returned (if the
-rule says so); an illegal crosser is repatriated with probability ``return_illegal_prob`` unless
-disaster-exempt; others are sent back with probability ``send_back_prob``; the rest are settled while
+Arrivals wait ``screening_days`` (rule) at a station. Then, in order: people forced across by a
+disaster are assisted and go home where the rule exempts them (Doc 10 Arts. 1, 4); a single Han man is
+returned (if the rule says so); a crosser with a pending criminal case is returned (Doc 1 (3), Doc 10
+Art. 5); an illegal crosser is repatriated with probability ``return_illegal_prob``; others are sent back with probability ``send_back_prob``; the rest are settled while
 the month's capacity lasts, each labourer paid the allowance, each person given grain; those who
-cannot be settled wait and are sent back after ``max_reception_days``. Settled households go home on
+cannot be settled wait and are sent back after ``max_wait_days`` (rule). Settled households go home on
 their own at a rate raised by family and property left in China, and write letters home.
 """
 
@@ -24,6 +25,7 @@ import mesa
 import numpy as np
 
 from .households import Households, State
+from .rules import crossing_is_legal
 
 
 class SettlementAgent(mesa.Agent):
@@ -53,7 +55,7 @@ class SettlementAgent(mesa.Agent):
             return
         m.recorder.add("arrived_reception", hh.leaf[idx].astype(np.int64), hh.persons(idx))
         hh.screened[idx] = False
-        wait = m.rng.geometric(1.0 / m.params.reception_days, size=len(idx))
+        wait = m.rng.geometric(1.0 / m.rules.dprk.screening_days, size=len(idx))
         hh.set_state(idx, State.AT_RECEPTION, m.today, m.today + wait)
 
     def decide(self, idx: np.ndarray) -> None:
@@ -71,13 +73,18 @@ class SettlementAgent(mesa.Agent):
         hh.screened[new] = True
         n = len(new)
         u = rng.random((2, n))
-        han = hh.han_single[new] & rules.return_single_han_men
-        exempt = hh.disaster[new] & rules.disaster_exempt
-        repat = ~han & ~exempt & (u[0] < rules.return_illegal_prob)
-        back = ~han & ~repat & (u[1] < rules.send_back_prob)
-        rest = ~(han | repat | back)
+        # Forced across by a disaster and exempt (Doc 10 Arts. 1, 4): assisted, then home.
+        disaster_legal = crossing_is_legal(m.rules, documents=False, agreed_point=False, hour=12.0, month=m.date.month, disaster=True)
+        exempt = hh.disaster[new] & disaster_legal
+        han = ~exempt & hh.han_single[new] & rules.return_single_han_men
+        crim = ~exempt & ~han & hh.criminal[new] & rules.return_criminals
+        repat = ~exempt & ~han & ~crim & (u[0] < rules.return_illegal_prob)
+        back = ~exempt & ~han & ~crim & ~repat & (u[1] < rules.send_back_prob)
+        rest = ~(exempt | han | crim | repat | back)
+        self._assist_home(new[exempt])
         self._send_back(new[han], "sent_back_single_han")
-        self._send_back(new[repat], "repatriated")
+        self._send_back(new[crim], "repatriated_criminals", obligation=True)
+        self._send_back(new[repat], "repatriated", obligation=True)
         self._send_back(new[back], None)
         cand = np.concatenate([waiting_before, new[rest]])
         if not rules.settle_households:
@@ -111,12 +118,13 @@ class SettlementAgent(mesa.Agent):
             hh.set_state(settle, State.SETTLED, m.today, due)
         if len(waiting):
             waited = m.today - hh.since[waiting]
-            too_long = waited >= p.max_reception_days
+            too_long = waited >= rules.max_wait_days
             self._send_back(waiting[too_long], None)
             keep = waiting[~too_long]
             hh.due[keep] = m.today + 7  # ask again next week
 
-    def _send_back(self, idx: np.ndarray, sub: str | None) -> None:
+    def _send_back(self, idx: np.ndarray, sub: str | None, obligation: bool = False) -> None:
+        """Households ``idx`` are handed back to China; under a return obligation with identity information."""
         m = self.model
         hh: Households = m.households
         if len(idx) == 0:
@@ -126,10 +134,23 @@ class SettlementAgent(mesa.Agent):
         m.recorder.add("sent_back", leaf, persons)
         if sub:
             m.recorder.add(sub, leaf, persons)
+        if obligation and m.rules.dprk.identity_information:
+            m.recorder.add("returned_with_identity", leaf, persons)
         self.people_sent_back += float(persons.sum())
         hh.set_state(idx, State.SENT_BACK, m.today)
         hh.reset_clocks(idx, m.rng)
         m.rumours.disappoint(hh, idx, m.params.returnee_damp)
+
+    def _assist_home(self, idx: np.ndarray) -> None:
+        """Disaster victims are assisted and go home (Doc 10 Art. 1 (1)); they are not illegal crossers."""
+        m = self.model
+        hh: Households = m.households
+        if len(idx) == 0:
+            return
+        m.recorder.add("disaster_assisted_home", hh.leaf[idx].astype(np.int64), hh.persons(idx))
+        hh.disaster[idx] = False
+        hh.set_state(idx, State.HOME, m.today)
+        hh.reset_clocks(idx, m.rng)
 
     def repatriate_settled(self, share: float) -> None:
         """Return a share of settled illegal crossers (when a rule set says settled crossers may not stay)."""
@@ -137,7 +158,7 @@ class SettlementAgent(mesa.Agent):
         hh = m.households
         idx = np.flatnonzero(hh.state == State.SETTLED)
         sel = idx[m.rng.random(len(idx)) < share]
-        self._send_back(sel, "repatriated")
+        self._send_back(sel, "repatriated", obligation=True)
 
     def return_home(self, idx: np.ndarray) -> None:
         """Settled households ``idx`` go home on their own initiative (Doc 6: 7,528)."""

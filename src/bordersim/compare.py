@@ -1,0 +1,131 @@
+"""Comparing runs: headline totals with intervals across replicates, and monthly flows side by side.
+
+``bordersim compare OUT_A OUT_B [...]`` answers questions such as "what would the 1961 exodus have
+looked like under the 1964 rules?": each output directory is a run (``bordersim run``), typically the
+same world, parameters and seed under different rules or counterfactuals.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.dates as mdates  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+#: Headline flows (summed over the compared period) and stocks (at its last month).
+HEADLINE_FLOWS = ["attempted", "stopped", "crossed", "settled", "sent_back", "repatriated", "returned_own", "drowned", "legal_emigrated"]
+HEADLINE_STOCKS = ["in_north_korea_illegal", "in_north_korea"]
+FIGURE_MEASURES = [
+    ("crossed", "got across"), ("stopped", "stopped at the border"), ("settled", "settled by the DPRK"),
+    ("sent_back", "sent back / repatriated by the DPRK"), ("returned_own", "returned on own initiative"),
+    ("drowned", "drowned"), ("in_north_korea_illegal", "crossers in the DPRK (month end)"),
+]
+
+
+def load_run(out_dir: Path) -> tuple[str, pd.DataFrame]:
+    out_dir = Path(out_dir)
+    flows_path = out_dir / "flows.csv"
+    if not flows_path.exists():
+        raise FileNotFoundError(f"{out_dir}: no flows.csv here (run `bordersim run` first)")
+    import json
+
+    name = out_dir.name
+    man = out_dir / "manifest.json"
+    if man.exists():
+        name = json.loads(man.read_text()).get("scenario", {}).get("name", name)
+    return name, pd.read_csv(flows_path, dtype={"period": str})
+
+
+def headline(runs: dict[str, pd.DataFrame], region: str, start: str, end: str) -> pd.DataFrame:
+    """Median and 5-95% range across replicates of each headline total, one row per run and measure."""
+    rows = []
+    for name, flows in runs.items():
+        f = flows[(flows.region == region) & (flows.period >= start) & (flows.period <= end)]
+        for m in HEADLINE_FLOWS + HEADLINE_STOCKS:
+            x = f[f.measure == m]
+            if m in HEADLINE_STOCKS:
+                x = x[x.period == x.period.max()]
+            per_rep = x.groupby("replicate").value.sum()
+            if per_rep.empty:
+                continue
+            rows.append({"run": name, "measure": m, "kind": "stock at " + end if m in HEADLINE_STOCKS else "total",
+                         "median": per_rep.median(), "p05": per_rep.quantile(0.05), "p95": per_rep.quantile(0.95),
+                         "replicates": len(per_rep)})
+    return pd.DataFrame(rows)
+
+
+def table_text(tab: pd.DataFrame) -> str:
+    """A plain-text table: measures as rows, runs as columns, 'median [p05-p95]'."""
+    runs = list(dict.fromkeys(tab.run))
+    cell = {(r.run, r.measure): f"{r.median:,.0f} [{r.p05:,.0f}-{r.p95:,.0f}]" for r in tab.itertuples()}
+    measures = list(dict.fromkeys(tab.measure))
+    width = max(len(m) for m in measures) + 2
+    cols = [max(len(r), *(len(cell.get((r, m), "")) for m in measures)) + 2 for r in runs]
+    lines = ["".ljust(width) + "".join(r.rjust(c) for r, c in zip(runs, cols))]
+    for m in measures:
+        lines.append(m.ljust(width) + "".join(cell.get((r, m), "-").rjust(c) for r, c in zip(runs, cols)))
+    return "\n".join(lines)
+
+
+def compare_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: str, path: Path) -> None:
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    n = len(FIGURE_MEASURES)
+    ncol = 2
+    nrow = int(np.ceil(n / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(12, 2.6 * nrow + 1), sharex=True)
+    axes = axes.ravel()
+    for ax, (m, label) in zip(axes, FIGURE_MEASURES):
+        for i, (name, flows) in enumerate(runs.items()):
+            x = flows[(flows.region == region) & (flows.measure == m) & (flows.period >= start) & (flows.period <= end)]
+            g = x.groupby("period").value
+            med, lo, hi = g.median(), g.quantile(0.05), g.quantile(0.95)
+            idx = pd.to_datetime(med.index + "-15")
+            c = colors[i % len(colors)]
+            ax.plot(idx, med.values, color=c, lw=1.8, label=name)
+            if flows.replicate.nunique() > 1:
+                ax.fill_between(idx, lo.values, hi.values, color=c, alpha=0.15, lw=0)
+        ax.set_title(label, loc="left", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
+        ax.set_ylabel("persons" + (" per month" if m not in HEADLINE_STOCKS else ""))
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for i in range(n):  # date labels under the last visible panel of each column
+        if i + ncol >= n:
+            axes[i].tick_params(labelbottom=True)
+    axes[0].legend(fontsize=9, frameon=False)
+    fig.suptitle(f"Monthly flows compared ({region}, {start} to {end}); lines: median over replicates, shading: 5-95%", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def compare_runs(out_dirs: list[Path], out: Path, region: str = "china") -> tuple[pd.DataFrame, str]:
+    """Compare runs over the months they share; write compare.csv, compare.md and compare_flows.png into ``out``."""
+    from .runner import atomic_write_text
+
+    runs: dict[str, pd.DataFrame] = {}
+    for d in out_dirs:
+        name, flows = load_run(d)
+        while name in runs:
+            name += "'"
+        runs[name] = flows
+    start = max(f.period.min() for f in runs.values())
+    end = min(f.period.max() for f in runs.values())
+    if start > end:
+        raise ValueError("the runs share no month")
+    tab = headline(runs, region, start, end)
+    text = table_text(tab)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "compare.csv", tab.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
+    md = [f"# Runs compared: {', '.join(runs)}", "", f"Region {region}, {start} to {end}. Totals over the period; "
+          f"stocks at {end}. Median over replicates [5%-95%].", "", "```text", text, "```", "",
+          "![monthly flows](compare_flows.png)", ""]
+    atomic_write_text(out / "compare.md", "\n".join(md))
+    compare_figure(runs, region, start, end, out / "compare_flows.png")
+    return tab, text
