@@ -116,7 +116,8 @@ def _markdown(table: pd.DataFrame, notes: dict, info: dict, conf_level: float) -
     pct = f"{conf_level:.0%}"
     lines = [f"# Sensitivity: {info['name']}", "",
              f"Design: {design}, {info['n_points']} points x {info['replicates']} replicate(s); factors sampled in [0, 1] and "
-             f"mapped to their ranges, so effects are per unit of a factor's range. ± is the {pct} bootstrap interval.", ""]
+             f"mapped to their ranges: a Morris effect is the change in the outcome over a factor's full range. "
+             f"± is the {pct} bootstrap interval.", ""]
     for name, note in notes.items():
         lines.append(f"## {name}")
         lines.append("")
@@ -165,7 +166,7 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
     ncols = min(2, len(names))
     nrows = math.ceil(len(names) / ncols)
     nf = info["problem"]["num_vars"]
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, (0.42 * nf + 1.6) * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.2 * ncols, max(3.0, 0.45 * nf + 1.8) * nrows + 0.6), squeeze=False)
     colours = {"lever": "tab:blue", "uncertainty": "tab:orange"}
     for ax, name in zip(axes.flat, names):
         t = table[table.outcome == name]
@@ -173,7 +174,7 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
             m = t[t["index"] == "mu_star"].sort_values("value")
             y = np.arange(len(m))
             ax.barh(y, m.value, xerr=m.conf, color=[colours.get(r, "0.5") for r in m.role], capsize=3, alpha=0.85)
-            ax.set_xlabel(f"mu* (mean |elementary effect|, outcome units; ± {conf_level:.0%} CI)")
+            ax.set_xlabel(f"mu*: mean |effect| of a factor's full range\n(outcome units; ± {conf_level:.0%} CI)", fontsize=9)
         else:
             s1 = t[t["index"] == "S1"].set_index("factor")
             st = t[t["index"] == "ST"].set_index("factor").sort_values("value")
@@ -185,7 +186,6 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
                     alpha=0.45, hatch="//", label="first order (S1)")
             ax.axvline(0, color="0.3", lw=0.8)
             ax.set_xlabel(f"Sobol index (± {conf_level:.0%} CI)")
-            ax.legend(fontsize=7, loc="lower right")
             m = st
         ax.set_yticks(y)
         ax.set_yticklabels(m.index if design != "morris" else m.factor, fontsize=8)
@@ -195,9 +195,12 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
         ax.set_visible(False)
     from matplotlib.patches import Patch
 
-    fig.legend(handles=[Patch(color=c, label=r) for r, c in colours.items()], loc="upper right", fontsize=8, ncol=2)
-    fig.suptitle(f"{'Morris elementary effects' if design == 'morris' else 'Sobol indices'}: {info['name']}", fontsize=11, x=0.4)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    handles = [Patch(color=c, label=r) for r, c in colours.items()]
+    if design != "morris":
+        handles += [Patch(facecolor="0.35", label="total (ST)"), Patch(facecolor="0.8", hatch="//", label="first order (S1)")]
+    fig.legend(handles=handles, loc="lower center", fontsize=8, ncol=len(handles), frameon=False)
+    fig.suptitle(f"{'Morris elementary effects' if design == 'morris' else 'Sobol indices'}: {info['name']}", fontsize=11)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

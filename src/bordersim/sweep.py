@@ -560,10 +560,14 @@ def load_sweep(path: str | Path) -> Sweep:
     scenario_path = (source.parent / spec.scenario).resolve()
     if not scenario_path.exists():
         raise _sweep_error(source, f"scenario: file not found: {scenario_path}")
-    base = _read_yaml(scenario_path)
-    base = copy.deepcopy(base)
+    from . import scenario as _scenario
+
+    reader = getattr(_scenario, "read_with_extends", _read_yaml)  # follows `extends:` chains
+    base = copy.deepcopy(reader(scenario_path))
     # A sweep records outcomes, not fits: the targets file is not needed (nor checked) on the workers.
     base["targets"] = None
+    if "extends" in base:
+        base["extends"] = None  # informational only; an absolute path would tie run keys to this machine
     for p, v in spec.constants.items():
         try:
             set_path(base, p, v)
