@@ -64,6 +64,8 @@ class DailyContext:
     effort_post: np.ndarray
     pull: float
     frozen: dict = field(default_factory=dict)
+    #: Per-day derived tables (filled on first use by the households).
+    cache: dict = field(default_factory=dict)
 
 
 def _ema(x: np.ndarray, tau: float) -> np.ndarray:
@@ -111,6 +113,8 @@ class ChineseAuthorities(mesa.Agent):
             pull[max(0, (e.from_ - start).days):] = e.value
         self.pull = pull
         self.ice = w.ice
+        days = [start + dt.timedelta(days=i) for i in range(n)]
+        self.frozen = {r: np.array([_frozen(d, p.freeze, p.thaw) for d in days]) for r, p in w.ice.items()}
 
     def context(self, t: int, day: dt.date) -> DailyContext:
         m = self.model
@@ -131,7 +135,7 @@ class ChineseAuthorities(mesa.Agent):
             permits_leaf=self.permits[t],
             effort_post=effort_leaf[m.tree.post_location],
             pull=float(self.pull[t]) * self._settlement_offer(rules),
-            frozen={r: _frozen(day, p.freeze, p.thaw) for r, p in self.ice.items()},
+            frozen={r: bool(f[t]) for r, f in self.frozen.items()},
         )
 
     def _settlement_offer(self, rules) -> float:

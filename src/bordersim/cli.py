@@ -197,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_validate)
     sub.add_parser("rules", help="list the built-in rule sets").set_defaults(func=cmd_rules)
     sub.add_parser("measures", help="list the measures written to flows.csv").set_defaults(func=cmd_measures)
+    from .calibrate import register as _register_calibrate
+
+    _register_calibrate(sub)
     from .sweep import register as _register_sweep
     _register_sweep(sub)
     return p

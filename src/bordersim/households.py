@@ -198,16 +198,7 @@ class Households:
         """
         p = ctx.params
         leaf = self.leaf[idx]
-        push = _push(ctx)
-        short = np.stack([ctx.hunger_ok_leaf, ctx.hunger_poor_leaf], axis=1)[:, :, None]  # leaf x poor x 1
-        kin = np.array([0.0, 1.0])[None, None, :]  # 1 x 1 x kin
-        pu = push[:, None, None]
-        rum = pu * (short + p.rumour_floor)
-        prop = ctx.propensity_leaf[:, None, None]
-        g0m = (prop * (pu * p.rate_food_kin * short * kin + p.rate_proper * kin)).reshape(-1)
-        g1m = np.broadcast_to(prop * p.rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
-        g0t = (prop * (pu * p.travel_rate_food_kin * short * kin + p.travel_rate_proper * kin)).reshape(-1)
-        g1t = np.broadcast_to(prop * p.travel_rate_rumour * rum, (len(push), 2, 2)).reshape(-1)
+        g0m, g1m, g0t, g1t, home_factor = _group_tables(ctx)
         if self._code_base is None:  # region and kin do not change during a run
             self._code_base = self.leaf.astype(np.intp) * 4 + self.kin
         code = self._code_base[idx]
@@ -215,7 +206,6 @@ class Households:
             code = code + 2 * (self.brigade_u[idx] < ctx.poor_share_leaf[leaf])
         belief = self.belief[idx]
         state = self.state[idx]
-        home_factor = np.where(IS_BACK, p.repeat_factor, 1.0) * IS_HOME  # by state
         h_move = g1m[code]
         h_move *= belief
         h_move += g0m[code]
@@ -253,9 +243,32 @@ class Households:
         return (u[None, :] > cum).sum(axis=0).clip(0, 2).astype(np.int8)
 
 
+def _group_tables(ctx):
+    """Hazard coefficients by (region, poor brigade, kin) group for today's context (computed once a day)."""
+    cache = ctx.cache
+    if "tables" not in cache:
+        p = ctx.params
+        push = _push(ctx)
+        short = np.stack([ctx.hunger_ok_leaf, ctx.hunger_poor_leaf], axis=1)[:, :, None]  # leaf x poor x 1
+        kin = np.array([0.0, 1.0])[None, None, :]  # 1 x 1 x kin
+        pu = push[:, None, None]
+        rum = pu * (short + p.rumour_floor)
+        prop = ctx.propensity_leaf[:, None, None]
+        n = len(push)
+        g0m = (prop * (pu * p.rate_food_kin * short * kin + p.rate_proper * kin)).reshape(-1)
+        g1m = np.broadcast_to(prop * p.rate_rumour * rum, (n, 2, 2)).reshape(-1)
+        g0t = (prop * (pu * p.travel_rate_food_kin * short * kin + p.travel_rate_proper * kin)).reshape(-1)
+        g1t = np.broadcast_to(prop * p.travel_rate_rumour * rum, (n, 2, 2)).reshape(-1)
+        home_factor = np.where(IS_BACK, p.repeat_factor, 1.0) * IS_HOME  # by state
+        cache["tables"] = (g0m, g1m, g0t, g1t, home_factor)
+    return cache["tables"]
+
+
 def _push(ctx) -> np.ndarray:
     """Per home region: DPRK pull x education x deterrence ``exp(-risk_aversion * risk)``."""
-    return ctx.pull * ctx.education_leaf * np.exp(-ctx.params.risk_aversion * ctx.risk_leaf)
+    if "push" not in ctx.cache:
+        ctx.cache["push"] = ctx.pull * ctx.education_leaf * np.exp(-ctx.params.risk_aversion * ctx.risk_leaf)
+    return ctx.cache["push"]
 
 
 def _firing_day(clock, thresh, h, today: int) -> np.ndarray:

@@ -39,9 +39,55 @@ def replicate_seeds(seed: int, replicates: int) -> list[np.random.SeedSequence]:
     return np.random.SeedSequence(seed).spawn(replicates)
 
 
-def run_replicate(sc: Scenario, seed_seq: np.random.SeedSequence, replicate: int) -> ReplicateResult:
-    """Run one replicate and return its monthly table and a few end-of-run figures."""
+_POSTERIORS: dict[str, pd.DataFrame] = {}
+
+
+def _posterior_table(path: Path) -> pd.DataFrame:
+    key = str(Path(path).resolve())
+    if key not in _POSTERIORS:
+        df = pd.read_parquet(path)
+        _POSTERIORS[key] = df[df.generation == df.generation.max()].reset_index(drop=True)
+    return _POSTERIORS[key]
+
+
+def with_posterior(sc: Scenario, source: str | None, rng: np.random.Generator) -> tuple[Scenario, dict]:
+    """The scenario with behavioural parameters from its posterior (a weighted draw, or the weighted median)."""
+    from .scenario import validate_scenario
+    from .sweep import set_path
+
+    base = Path(source).parent if source else Path(".")
+    path = base / sc.posterior.file
+    post = _posterior_table(path)
+    cols = [c for c in post.columns if c not in ("generation", "weight")]
+    w = post.weight.to_numpy(float)
+    if sc.posterior.mode == "draw":
+        i = int(rng.choice(len(post), p=w / w.sum()))
+        values = {c: float(post[c].iloc[i]) for c in cols}
+    else:
+        from .calibrate import _wq
+
+        values = {c: float(_wq(post[c].to_numpy(float), w, [0.5])[0]) for c in cols}
+    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
+    d.pop("posterior")
+    d.pop("extends", None)
+    for c, v in values.items():
+        set_path(d, c, v)
+    targets = d.pop("targets", None)
+    new = validate_scenario(d, source or "<scenario>")
+    return new.model_copy(update={"targets": targets}), values
+
+
+def run_replicate(sc: Scenario, seed_seq: np.random.SeedSequence, replicate: int, source: str | None = None) -> ReplicateResult:
+    """Run one replicate and return its monthly table and a few end-of-run figures.
+
+    With a ``posterior`` in the scenario, the replicate's seed is split in two: one stream draws the
+    parameters, the other drives the model.
+    """
     t0 = time.perf_counter()
+    drawn = {}
+    if sc.posterior is not None:
+        draw_ss, seed_seq = seed_seq.spawn(2)
+        sc, drawn = with_posterior(sc, source, np.random.default_rng(draw_ss))
     model = BorderModel(sc, rng=np.random.default_rng(seed_seq))
     model.run()
     flows = model.recorder.table(model.tree, replicate)
@@ -53,6 +99,7 @@ def run_replicate(sc: Scenario, seed_seq: np.random.SeedSequence, replicate: int
         "dprk_yuan_paid": round(model.settlement.yuan_paid, 3),
         "dprk_people_settled": round(model.settlement.people_settled, 3),
         "seconds": round(time.perf_counter() - t0, 3),
+        **{f"param:{k}": v for k, v in drawn.items()},
     }
     return ReplicateResult(replicate, flows, summary)
 
@@ -87,21 +134,21 @@ class _LogProgress:
         pass
 
 
-def run_replicates(sc: Scenario, workers: int = 1, progress: bool = True) -> list[ReplicateResult]:
+def run_replicates(sc: Scenario, workers: int = 1, progress: bool = True, source: str | None = None) -> list[ReplicateResult]:
     """Run all replicates of ``sc``; results are identical whatever ``workers`` is."""
     seeds = replicate_seeds(sc.run.seed, sc.run.replicates)
     bar = _progress(len(seeds), sc.name) if progress else None
     results: list[ReplicateResult] = []
     if workers > 1 and len(seeds) > 1:
         with ProcessPoolExecutor(max_workers=workers) as ex:
-            futs = [ex.submit(run_replicate, sc, s, i) for i, s in enumerate(seeds)]
+            futs = [ex.submit(run_replicate, sc, s, i, source) for i, s in enumerate(seeds)]
             for f in futs:
                 results.append(f.result())
                 if bar:
                     bar.update(1)
     else:
         for i, s in enumerate(seeds):
-            results.append(run_replicate(sc, s, i))
+            results.append(run_replicate(sc, s, i, source))
             if bar:
                 bar.update(1)
     if bar:
@@ -160,7 +207,7 @@ def run_scenario(sc: Scenario, out: Path, force: bool = False, workers: int = 1,
         raise FileExistsError(f"{out} exists (use --force to replace it)")
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    results = run_replicates(sc, workers=workers, progress=progress)
+    results = run_replicates(sc, workers=workers, progress=progress, source=source)
     flows = pd.concat([r.flows for r in results], ignore_index=True)
     summary = pd.DataFrame([r.summary for r in results])
     wall = time.perf_counter() - t0

@@ -317,6 +317,18 @@ class RunSettings(_Strict):
         return self
 
 
+class Posterior(_Strict):
+    """Behavioural parameters from a calibration posterior (``calibration/posterior.parquet``).
+
+    ``draw``: each replicate draws one particle of the final generation (by weight), so the run's
+    intervals carry parameter uncertainty as well as stochastic noise; ``median``: every replicate
+    uses the weighted posterior median of each parameter.
+    """
+
+    file: str
+    mode: Literal["draw", "median"] = "draw"
+
+
 class Scenario(_Strict):
     """A complete, validated scenario."""
 
@@ -333,6 +345,8 @@ class Scenario(_Strict):
     targets: str | None = None
     #: The scenario this one was built on (resolved path; informational, set by the loader).
     extends: str | None = None
+    #: Draw behavioural parameters from a calibration posterior (path relative to the scenario file).
+    posterior: Posterior | None = None
 
     @field_validator("rules")
     @classmethod
@@ -435,4 +449,8 @@ def validate_scenario(data: dict, path: str | Path = "<scenario>") -> Scenario:
         tp = Path(path).parent / sc.targets
         if not tp.exists():
             raise ScenarioError(path, f"targets: file not found: {tp}")
+    if sc.posterior is not None:
+        pp = Path(path).parent / sc.posterior.file
+        if not pp.exists():
+            raise ScenarioError(path, f"posterior.file: file not found: {pp} (run `bordersim calibrate calibration/abc.yaml`)")
     return sc

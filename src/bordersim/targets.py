@@ -168,6 +168,38 @@ def load_targets(path: str | Path) -> list[Target]:
 
 
 # -- mapping a run to the targets -------------------------------------------------------------------
+class FlowIndex:
+    """A run's monthly table indexed for fast target look-ups: (region, measure) -> replicates x months."""
+
+    def __init__(self, flows: pd.DataFrame):
+        reg_c, regions = pd.factorize(flows.region)
+        mea_c, measures = pd.factorize(flows.measure)
+        self.reps, rep_c = np.unique(flows.replicate.to_numpy(), return_inverse=True)
+        self.months, mon_c = np.unique(flows.period.to_numpy().astype(str), return_inverse=True)
+        cube = np.zeros((len(regions), len(measures), len(self.reps), len(self.months)))
+        np.add.at(cube, (reg_c, mea_c, rep_c, mon_c), flows.value.to_numpy(float))
+        self.arrays = {(r, m): cube[i, j] for i, r in enumerate(regions) for j, m in enumerate(measures)}
+
+    def total(self, region: str, measures: list[str], start: str, end: str) -> np.ndarray:
+        cols = (self.months >= start) & (self.months <= end)
+        out = np.zeros(len(self.reps))
+        for m in measures:
+            a = self.arrays.get((region, m))
+            if a is not None:
+                out += a[:, cols].sum(axis=1)
+        return out
+
+    def value(self, t: "Target") -> np.ndarray:
+        """The target's quantity in each replicate."""
+        start = t.period.end if t.kind == "stock" else t.period.start
+        if t.kind == "share":
+            num = self.total(t.region, _as_list(t.numerator), start, t.period.end)
+            den = self.total(t.region, _as_list(t.denominator), start, t.period.end)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return self.total(t.region, [t.measure], start, t.period.end)
+
+
 def simulated(flows: pd.DataFrame, t: Target) -> pd.Series:
     """The target's quantity in each replicate of a run (index: replicate)."""
     reps = np.sort(flows.replicate.unique())
@@ -248,9 +280,10 @@ def predictive_draws(t: Target, sim: np.ndarray, rng: np.random.Generator, draws
 def compare(flows: pd.DataFrame, targets: list[Target], seed: int = 0, dispersion: float = DEFAULT_DISPERSION) -> pd.DataFrame:
     """Target-by-target comparison of a run with the archive (one row per target)."""
     rng = np.random.default_rng(np.random.SeedSequence([seed, 20260]))
+    index = FlowIndex(flows)
     rows = []
     for t in targets:
-        sim = simulated(flows, t).to_numpy()
+        sim = index.value(t)
         draws = predictive_draws(t, sim, rng, dispersion=dispersion)
         q = np.nanquantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95]) if np.isfinite(draws).any() else [np.nan] * 5
         obs = t.observed
