@@ -1262,20 +1262,24 @@ def _factor_panel(ax, d: pd.DataFrame, f: dict, by: str | None = None) -> None:
                 g = dd.groupby(name).value
                 mean = g.mean().reindex(cats)
                 sd = dd.groupby([name, "point_id"]).value.std().groupby(level=0).mean().reindex(cats)
-                ax.errorbar(xs, mean, yerr=sd.fillna(0) if sd.notna().any() else None, fmt="o-", color=colours[k], lw=1.6, ms=4,
+                ax.errorbar(xs, mean, yerr=sd.fillna(0) if sd.notna().any() else None, fmt="o-" if numeric else "o", color=colours[k], lw=1.6, ms=4,
                             capsize=3, label=f"{by} = {_label(lv)}")
             ax.set_title("bars: ± sd over replicates", fontsize=8, color="0.3")
         else:
             g = d.groupby(name).value
             mean = g.mean().reindex(cats)
             lo, hi = g.quantile(0.1).reindex(cats), g.quantile(0.9).reindex(cats)
-            ax.fill_between(xs, lo, hi, color="tab:blue", alpha=0.18, lw=0, label="10-90% of runs")
-            ax.plot(xs, mean, "o-", color="tab:blue", lw=1.8, ms=4, label="mean")
+            if numeric:
+                ax.fill_between(xs, lo, hi, color="tab:blue", alpha=0.18, lw=0, label="10-90% of runs")
+            else:  # categories: no lines between them
+                ax.vlines(xs, lo, hi, color="tab:blue", alpha=0.35, lw=6, label="10-90% of runs")
+            ax.plot(xs, mean, "o-" if numeric else "o", color="tab:blue", lw=1.8, ms=5, label="mean")
             # Replicate spread at each point: sd over replicates, averaged over the points at this value.
             sd = d.groupby([name, "point_id"]).value.std().groupby(level=0).mean().reindex(cats)
             if sd.notna().any():
                 ax.errorbar(xs, mean, yerr=sd.fillna(0), fmt="none", ecolor="tab:red", capsize=3, lw=1, label="± replicate sd")
         if not numeric:
+            ax.set_xlim(-0.5, len(cats) - 0.5)
             ax.set_xticks(xs)
             ax.set_xticklabels([str(c) for c in cats], rotation=20, ha="right", fontsize=8)
     else:
