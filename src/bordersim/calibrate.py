@@ -146,7 +146,7 @@ class Simulator:
     def __call__(self, params) -> dict[str, float]:
         from .runner import run_replicate
 
-        p = {k: float(params[k]) for k in self.priors}
+        p = natural(self.priors, params)
         sc = self.scenario(p)
         flows = run_replicate(sc, particle_seed(self.seed, p), 0).flows
         index = FlowIndex(flows)
@@ -206,15 +206,20 @@ class ObservationDistance:
         return float(math.sqrt(np.mean(np.square(zs))))
 
 
+def natural(priors: dict[str, Prior], params) -> dict[str, float]:
+    """Parameter values on their natural scale. pyabc samples a loguniform parameter as its log10, so that
+    its prior is flat and the SMC's Gaussian perturbation kernel suits it (a kernel on the natural scale
+    of a parameter spanning two orders of magnitude degenerates the importance weights)."""
+    return {k: float(10.0 ** params[k]) if p.dist == "loguniform" else float(params[k]) for k, p in priors.items()}
+
+
 def _prior(priors: dict[str, Prior]):
     import pyabc
 
     rvs = {}
     for name, p in priors.items():
-        if p.dist == "uniform":
-            rvs[name] = pyabc.RV("uniform", p.low, p.high - p.low)
-        else:
-            rvs[name] = pyabc.RV("loguniform", p.low, p.high)
+        lo, hi = (math.log10(p.low), math.log10(p.high)) if p.dist == "loguniform" else (p.low, p.high)
+        rvs[name] = pyabc.RV("uniform", lo, hi - lo)
     return pyabc.Distribution(**rvs)
 
 
@@ -367,6 +372,9 @@ def write_outputs(history, cfg: ABCConfig, out_dir: Path, info: dict) -> None:
     for t in range(history.max_t + 1):
         df, w = history.get_distribution(t=t)
         df = df.reset_index(drop=True)
+        for name, p in cfg.parameters.items():
+            if p.dist == "loguniform":
+                df[name] = 10.0 ** df[name]
         df.insert(0, "weight", np.asarray(w))
         df.insert(0, "generation", t)
         frames.append(df)

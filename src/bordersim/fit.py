@@ -117,7 +117,7 @@ def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
         if share:
             ax.plot(d.observed, y, "kx", ms=8, mew=2, label="archive")
             ax.set_xlabel("share")
-            ax.set_title("Shares: predictive 50% / 90% intervals, archive (x)")
+            ax.set_title("Shares (x: the archive)", fontsize=10)
         else:
             ax.axvline(1.0, color="k", lw=1.2)
             lo = d.observed_low.to_numpy(dtype=float) / ref
@@ -126,17 +126,18 @@ def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
             ax.hlines(y[ok], lo[ok], hi[ok], color="k", lw=3, alpha=0.35)
             ax.set_xscale("log")
             ax.set_xlabel("predicted record / archival value (log scale; 1 = the archive)")
-            ax.set_title("Counts: predictive 50% / 90% intervals relative to the archive")
+            ax.set_title("Counts, relative to the archive", fontsize=10)
         ax.set_yticks(y)
         ax.set_yticklabels([f"{i}  (Doc {doc})" for i, doc in zip(d.id, d.document)], fontsize=7.5)
         ax.grid(axis="x", alpha=0.3)
     from matplotlib.lines import Line2D
 
-    axes[0].legend(handles=[Line2D([], [], color="#1f77b4", lw=4, label="calibration target"),
-                            Line2D([], [], color="#ff7f0e", lw=4, label="validation target"),
-                            Line2D([], [], color="k", lw=3, alpha=0.35, label="archival interval")], fontsize=8, loc="lower right")
+    fig.legend(handles=[Line2D([], [], color="#1f77b4", lw=4, label="calibration target: 50% (thick) and 90% (thin) predictive interval"),
+                        Line2D([], [], color="#ff7f0e", lw=4, label="validation target (not fitted)"),
+                        Line2D([], [], marker="o", color="k", mfc="white", lw=0, label="predicted median"),
+                        Line2D([], [], color="k", lw=3, alpha=0.35, label="archival interval")], fontsize=8, loc="lower center", ncol=2)
     fig.suptitle("Every archival target against the model's predictive interval", fontsize=12)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
