@@ -213,16 +213,25 @@ def test_sweep_same_results_on_1_and_2_workers_and_in_process(tmp_path):
     assert main(["sweep", str(sw), "--out", str(outs[2]), "--workers", "2", "--quiet", "--no-figures"]) == 0
     assert (outs[2] / "results.csv").read_bytes() == before
     assert [r["attempts"] for r in ledger_rows(outs[2])] == [1] * 8
+    # A damaged result file (say, after a power cut) is detected and its run is run again.
+    victim = outs[2] / ledger_rows(outs[2])[5]["result_file"]
+    victim.write_bytes(victim.read_bytes()[:20])
+    assert main(["sweep", str(sw), "--out", str(outs[2]), "--workers", "1", "--quiet", "--no-figures"]) == 0
+    assert [r["attempts"] for r in ledger_rows(outs[2])] == [1] * 5 + [2] + [1] * 2
+    assert (outs[2] / "results.csv").read_bytes() == before
 
 
-def test_failed_runs_are_recorded_and_the_rest_complete(tmp_path):
+def test_failed_runs_are_recorded_and_the_rest_complete(tmp_path, capsys):
     # Each value is valid on its own, but a start after the end is not: those two points fail in the workers.
     sw = write_sweep(tmp_path, replicates=1, levers={
         "start": {"path": "run.start", "values": ["1960-10-01", "1960-12-15"]},
         "end": {"path": "run.end", "values": ["1961-01-31", "1960-11-30"]},
     }, outcomes=[{"name": "crossed", "measure": "crossed"}])
     out = tmp_path / "out"
-    assert main(["sweep", str(sw), "--out", str(out), "--workers", "2", "--quiet"]) == 0
+    assert main(["sweep", str(sw), "--out", str(out), "--workers", "2"]) == 0
+    err = capsys.readouterr().err  # the progress line: done / failed / rate / ETA
+    assert "[sw] 4/4 runs: 3 done, 1 failed; " in err and " runs/min; ETA " in err
+    assert "4 of 4 runs done" not in err and "3 of 4 runs done, 1 failed" in err and "--retry-failed" in err
     rows = ledger_rows(out)
     status = {r["run_id"]: r["status"] for r in rows}
     assert status == {0: "done", 1: "done", 2: "done", 3: "failed"}

@@ -189,7 +189,9 @@ class ChineseAuthorities(mesa.Agent):
         rules = m.rules.china
         if len(idx) == 0:
             return
+        # Doc 8 (2): DPRK nationals' requests to return approved; Doc 1 (4), Doc 11 (7): not those with a pending case.
         p_ok = np.where(hh.nk_national[idx] & rules.approve_nk_nationals_return, 1.0, rules.legal_approval_prob)
+        p_ok = np.where(hh.criminal[idx], 0.0, p_ok)
         ok = m.rng.random(len(idx)) < p_ok
         yes, no = idx[ok], idx[~ok]
         m.recorder.add("legal_approved", hh.leaf[yes].astype(np.int64), hh.weight[yes])

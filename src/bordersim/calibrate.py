@@ -6,11 +6,11 @@ parameter values (so the same parameters always give the same simulation, whatev
 worker). The summary statistics are the simulated quantities of the calibration targets
 (:mod:`bordersim.targets`), and the distance is built from the observation model:
 
-* a count is compared on the log scale, its discrepancy divided by the archival record's own
-  uncertainty: the negative-binomial coefficient of variation ``sqrt(1/k + 1/obs)``, widened for an
-  "incomplete statistics" undercount by half the log-range of the recorded fraction (the simulated
-  count is first multiplied by the prior's mean fraction); an interval or a lower bound costs nothing
-  when the simulated value is inside it;
+* a count is compared on the log scale, ``log(sim * f + 1) - log(obs + 1)``, its discrepancy divided
+  by the archival record's own uncertainty: the negative-binomial coefficient of variation
+  ``sqrt(1/k + 1/(obs + 1))``, plus, for an "incomplete statistics" undercount, half the log-range of
+  the recorded fraction (``f`` is the prior's mean fraction; 1 otherwise); an interval or a lower
+  bound costs nothing when the simulated value is inside it;
 * a share is compared in units of its binomial standard error ``sqrt(p (1 - p) / n)``;
 * the distance is the root mean square of these standardized discrepancies.
 

@@ -3,7 +3,9 @@
 A row is keyed by the run's hash (the resolved scenario, the factor values, the seed, the outcomes and
 the package version) and records the run's status (``pending``, ``running``, ``done``, ``failed``),
 the error of a failed run, its timing and the worker that ran it. Only the sweep's coordinator
-process writes to the ledger, one transaction per state change, so a sweep killed at any moment
+process writes to the ledger, one transaction per state change (or per batch of state changes that
+happen together: the runs submitted in one round, the runs that finished by one wake-up), so a sweep
+killed at any moment
 (even by SIGKILL) leaves a consistent ledger: a run is ``done`` only after its result file has been
 renamed into place; a run left ``running`` by a dead coordinator has no result and is run again.
 """
@@ -140,6 +142,30 @@ class Ledger:
         self._tx("UPDATE runs SET status = 'failed', error = ?, traceback = ?, worker = ?, started_utc = ?, "
                  "finished_utc = COALESCE(?, ?), seconds = ? WHERE run_key = ?",
                  (error, traceback, worker, started, finished, utc_now(), seconds, run_key))
+
+    # -- batches: state changes that happen together, in one transaction ------------------------------
+    def mark_running_many(self, run_keys: list[str]) -> None:
+        now = utc_now()
+        self._tx("UPDATE runs SET status = 'running', attempts = attempts + 1, submitted_utc = ?, error = NULL, traceback = NULL "
+                 "WHERE run_key = ?", [(now, k) for k in run_keys], many=True)
+
+    def finish_many(self, done: list[tuple], failed: list[tuple]) -> None:
+        """``done``: (run_key, result_file, worker, started, finished, seconds); ``failed``: (run_key, error, traceback, worker,
+        started, finished, seconds). One transaction for all of them."""
+        now = utc_now()
+        cur = self.con.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            cur.executemany("UPDATE runs SET status = 'done', result_file = ?, worker = ?, started_utc = ?, finished_utc = ?, "
+                            "seconds = ?, error = NULL, traceback = NULL WHERE run_key = ?",
+                            [(f, w, s, e, sec, k) for k, f, w, s, e, sec in done])
+            cur.executemany("UPDATE runs SET status = 'failed', error = ?, traceback = ?, worker = ?, started_utc = ?, "
+                            "finished_utc = COALESCE(?, ?), seconds = ? WHERE run_key = ?",
+                            [(err, tb, w, s, e, now, sec, k) for k, err, tb, w, s, e, sec in failed])
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
 
     # -- queries -----------------------------------------------------------------------------------
     def statuses(self) -> dict[str, str]:

@@ -96,7 +96,7 @@ class BorderModel(mesa.Model):
             self.rules = rules
             self.hazards_dirty = True
             if not rules.dprk.settled_may_stay:
-                # The new regime does not let settled crossers stay: they are returned (Doc 11 (6)).
+                # The new regime does not let settled crossers stay: they are returned (the reverse of Doc 7 (4a)).
                 self.settlement.repatriate_settled(rules.dprk.return_illegal_prob)
         self.ctx = self.authorities.context(t, self.date)
         if self.authorities.changed(t):

@@ -70,7 +70,7 @@ class DPRKRules(_Strict):
     send_back_prob: Prob = 0.1
     #: Households the reception stations can settle per month, all stations together (Doc 6: many cannot settle).
     capacity_households_per_month: NonNeg = 3000.0
-    #: Share of illegal crossers returned to China with identity information (Doc 10 Art. 4; Doc 11 (6)).
+    #: Share of illegal crossers the DPRK returns to China (Doc 10 Art. 4 (2), from 1964).
     return_illegal_prob: Prob = 0.0
     #: Those forced across by a disaster are not illegal crossers (Doc 10 Art. 1 and 4).
     disaster_exempt: bool = False
@@ -80,7 +80,7 @@ class DPRKRules(_Strict):
     return_criminals: bool = False
     #: Returned crossers are handed over with information on their identity (Doc 10 Art. 4 (2)).
     identity_information: bool = False
-    #: Mean days at a reception station before the DPRK decides (Doc 11 (6): "in a timely manner").
+    #: Mean days at a reception station before the DPRK decides (reception stations, Docs 3, 5; assumed).
     screening_days: Annotated[float, Field(gt=0)] = 7.0
     #: Longest wait for a place before being sent back (Doc 6: "most of them cannot settle down").
     max_wait_days: Annotated[float, Field(gt=0)] = 60.0

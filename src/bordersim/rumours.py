@@ -7,9 +7,10 @@ writing letters". Doc 4 (3) of the measures: rumours rebutted in public debates.
 returnees lower belief (Doc 6: many "cannot settle down" and come back).
 
 Belief ``b`` in [0, 1] is the household's belief that life in the DPRK is as the rumours say. Once a
-week (people met at markets, work and meetings, not every day) it moves towards the mean belief of
-the household's contacts and decays (forgetting):
-``b <- (1 - decay) * ((1 - w) * b + w * mean_contacts(b))``; seeded "bad elements" hold their belief
+week (people met at markets, work and meetings, not every day) it moves towards the belief of the
+household's contacts and decays (forgetting), and public rebuttal removes a share ``r``:
+``b <- (1 - decay) (1 - r) ((1 - w) b + w sum_present(b_c) / degree)``, where only contacts still in
+China count (those who left weigh nothing: they reach home by letter); seeded "bad elements" hold their belief
 for as long as they are active; public rebuttal removes a share of belief where a campaign runs;
 each letter from a settled crosser raises its contacts' belief by ``letter_boost * (1 - b)``; each
 returnee lowers its contacts' belief by ``returnee_damp``.

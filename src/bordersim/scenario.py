@@ -93,8 +93,8 @@ class Intervention(_Dated):
 class Propensity(_Dated):
     """Local intensity of the outflow not explained by the modelled causes (multiplies intention hazards).
 
-    Doc 4's Lishu was chosen for a "model investigation" because the outflow there was notable: its
-    counts come from an unusually affected village. ``value`` says how unusual (a calibrated parameter).
+    Doc 4's Lishu counts come from one village, chosen for a "model investigation": whether it was
+    typical of Yanbian or unusually affected is open, so ``value`` (1 = typical) is calibrated.
     """
 
     value: NonNeg
@@ -236,7 +236,7 @@ class Parameters(_Strict):
     travel_rate_proper: NonNeg = 0.0003
     #: Share of the DPRK's pull owed to the settlement offer (allowance, grain, work; Doc 5 (3)); assumed.
     allowance_pull: Prob = 0.3
-    #: Weight of perceived risk (guard effort x punishment) against leaving.
+    #: Weight of perceived risk against leaving; risk = guard effort + punishment + return_deterrence x return share.
     risk_aversion: NonNeg = 0.8
     #: Hazard multiplier for households that have come back (returned, sent back, persuaded back).
     repeat_factor: NonNeg = 0.5

@@ -81,10 +81,11 @@ class SettlementAgent(mesa.Agent):
         repat = ~exempt & ~han & ~crim & (u[0] < rules.return_illegal_prob)
         back = ~exempt & ~han & ~crim & ~repat & (u[1] < rules.send_back_prob)
         rest = ~(exempt | han | crim | repat | back)
+        hh.disaster[new] = False  # the disaster that forced this crossing is over once screened
         self._assist_home(new[exempt])
         self._send_back(new[han], "sent_back_single_han")
-        self._send_back(new[crim], "repatriated_criminals", obligation=True)
-        self._send_back(new[repat], "repatriated", obligation=True)
+        self._send_back(new[crim], "repatriated_criminals")
+        self._send_back(new[repat], "repatriated")
         self._send_back(new[back], None)
         cand = np.concatenate([waiting_before, new[rest]])
         if not rules.settle_households:
@@ -123,8 +124,8 @@ class SettlementAgent(mesa.Agent):
             keep = waiting[~too_long]
             hh.due[keep] = m.today + 7  # ask again next week
 
-    def _send_back(self, idx: np.ndarray, sub: str | None, obligation: bool = False) -> None:
-        """Households ``idx`` are handed back to China; under a return obligation with identity information."""
+    def _send_back(self, idx: np.ndarray, sub: str | None) -> None:
+        """Households ``idx`` are handed back to China (with identity information where the rule says so)."""
         m = self.model
         hh: Households = m.households
         if len(idx) == 0:
@@ -134,7 +135,7 @@ class SettlementAgent(mesa.Agent):
         m.recorder.add("sent_back", leaf, persons)
         if sub:
             m.recorder.add(sub, leaf, persons)
-        if obligation and m.rules.dprk.identity_information:
+        if m.rules.dprk.identity_information:  # every illegal crosser handed back (Doc 10 Art. 4 (2))
             m.recorder.add("returned_with_identity", leaf, persons)
         self.people_sent_back += float(persons.sum())
         hh.set_state(idx, State.SENT_BACK, m.today)
@@ -158,7 +159,7 @@ class SettlementAgent(mesa.Agent):
         hh = m.households
         idx = np.flatnonzero(hh.state == State.SETTLED)
         sel = idx[m.rng.random(len(idx)) < share]
-        self._send_back(sel, "repatriated", obligation=True)
+        self._send_back(sel, "repatriated")
 
     def return_home(self, idx: np.ndarray) -> None:
         """Settled households ``idx`` go home on their own initiative (Doc 6: 7,528)."""

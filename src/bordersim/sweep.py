@@ -777,6 +777,20 @@ def write_text_atomic(text: str, dest: Path) -> None:
         raise
 
 
+def _intact(path: Path) -> bool:
+    """A cheap check of a result file: present and framed by Parquet's magic bytes."""
+    try:
+        size = path.stat().st_size
+        if size < 12:
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(-4, os.SEEK_END)
+            return head == b"PAR1" and fh.read(4) == b"PAR1"
+    except OSError:
+        return False
+
+
 def result_file(key: str) -> str:
     return f"runs/{key[:2]}/{key}.parquet"
 
@@ -1022,8 +1036,8 @@ def run_sweep(sweep: Sweep, out: Path, workers: int | None = None, local_cluster
             todo = []
             for i, k in enumerate(keys):
                 s = status[k]
-                if s == "done" and not (out / result_file(k)).exists():
-                    s = "pending"  # its result file is gone: run it again
+                if s == "done" and not _intact(out / result_file(k)):
+                    s = "pending"  # its result file is gone or damaged: run it again
                 if s in ("pending", "running") or (s == "failed" and retry_failed):
                     todo.append(i)
             counts = ledger.counts(set(keys))
@@ -1074,65 +1088,70 @@ def _drive(sweep: Sweep, out: Path, ledger: Ledger, backend: Backend, todo: list
     window = max(2, 2 * backend.slots)
     finished = 0
 
-    def submit(i: int, alone: bool) -> None:
-        task = sweep.task(i)
-        ledger.mark_running(task.key)
-        inflight[ex.submit(fn, task)] = (i, alone)
+    def submit(batch: list[int], alone: bool) -> None:
+        tasks = [sweep.task(i) for i in batch]
+        ledger.mark_running_many([t.key for t in tasks])  # one transaction for the round
+        for i, t in zip(batch, tasks):
+            inflight[ex.submit(fn, t)] = (i, alone)
 
-    def record(res: dict) -> None:
+    def record(results: list[dict], lost: list[tuple[int, str, str | None]]) -> None:
+        """Write the finished runs' files, then mark them (and the lost ones) in one transaction."""
         nonlocal finished
-        key = res["key"]
-        if res["status"] == "done":
-            rel = result_file(key)
-            write_parquet_atomic(res["table"], out / rel)
-            ledger.mark_done(key, rel, res["worker"], res["started"], res["finished"], res["seconds"])
+        done, failed = [], []
+        for res in results:
+            if res["status"] == "done":
+                rel = result_file(res["key"])
+                write_parquet_atomic(res["table"], out / rel)  # in place (and synced) before the ledger says done
+                done.append((res["key"], rel, res["worker"], res["started"], res["finished"], res["seconds"]))
+            else:
+                failed.append((res["key"], res["error"], res.get("traceback"), res.get("worker"), res.get("started"),
+                               res.get("finished"), res.get("seconds")))
+        failed += [(sweep.keys()[i], err, tb, None, None, None, None) for i, err, tb in lost]
+        if done or failed:
+            ledger.finish_many(done, failed)
+        for _ in done:
             bar.update(True)
-        else:
-            ledger.mark_failed(key, res["error"], res.get("traceback"), res.get("worker"), res.get("started"), res.get("finished"),
-                               res.get("seconds"))
+        for _ in failed:
             bar.update(False)
-        finished += 1
+        finished += len(done) + len(failed)
 
     while queue or suspects or inflight:
         if suspects:
             if not inflight:
-                submit(suspects.popleft(), True)
-        else:
-            while queue and len(inflight) < window:
-                submit(queue.popleft(), False)
+                submit([suspects.popleft()], True)
+        elif queue and len(inflight) < window:
+            batch = []
+            while queue and len(inflight) + len(batch) < window:
+                batch.append(queue.popleft())
+            submit(batch, False)
         done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
         broken = False
+        results, lost = [], []
         for fut in done:
             i, alone = inflight.pop(fut)
             try:
-                res = fut.result()
+                results.append(fut.result())
             except cf.process.BrokenProcessPool:
                 broken = True
                 attempts[i] = attempts.get(i, 0) + 1
                 if alone or attempts[i] >= max_attempts:
-                    key = sweep.keys()[i]
-                    ledger.mark_failed(key, "WorkerDied: the worker process running this run died "
-                                            "(killed, out of memory, or crashed in native code)")
-                    bar.update(False)
-                    finished += 1
+                    lost.append((i, "WorkerDied: the worker process running this run died "
+                                    "(killed, out of memory, or crashed in native code)", None))
                 else:
                     suspects.append(i)
-                continue
             except Exception as exc:  # dask: KilledWorker, a lost worker, a serialisation error ...
-                key = sweep.keys()[i]
-                ledger.mark_failed(key, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=5))
-                bar.update(False)
-                finished += 1
-                continue
-            record(res)
+                lost.append((i, f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=5)))
+        record(results, lost)
         if broken:
             # The other runs in flight died with the pool too; they are re-run one at a time.
+            survivors = []
             for fut, (i, alone) in list(inflight.items()):
                 try:
-                    record(fut.result(timeout=0))
+                    survivors.append(fut.result(timeout=0))
                 except Exception:
                     attempts[i] = attempts.get(i, 0) + 1
                     suspects.append(i)
+            record(survivors, [])
             inflight.clear()
             ex = backend.restart()
     return finished
