@@ -329,7 +329,64 @@ def calibrate(config_path: str | Path, resume: bool = False, force: bool = False
         write_outputs(history, cfg, out_dir, info)
         if ppc:
             posterior_predictive(config_path, out_dir)
+        write_report(config_path)
     return info
+
+
+def write_report(config_path: str | Path) -> Path:
+    """``calibration.md``: the run (wall time, simulations, particles, epsilon), the posterior, and the
+    posterior predictive check: which targets fall inside their 90% interval and which do not."""
+    from .fit import summary_line
+    from .runner import atomic_write_text
+
+    config_path = Path(config_path)
+    cfg = load_config(config_path)
+    out_dir = config_path.parent / cfg.output_dir
+    info = json.loads((out_dir / "calibration_run.json").read_text())
+    summ = pd.read_csv(out_dir / "posterior_summary.csv")
+    lines = [
+        "# Calibration report",
+        "",
+        f"Command: `bordersim calibrate {config_path.as_posix()}` (pyabc ABC-SMC; configuration and priors in `{config_path.name}`).",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
+    labels = {"generations": "generations", "simulations": "simulations", "accepted_particles_final": "accepted particles (final)",
+              "final_epsilon": "final epsilon (RMS standardized discrepancy)", "wall_seconds_this_session": "wall time of the ABC run, s",
+              "population_size": "population size", "scale": "population scale per particle"}
+    for k, lab in labels.items():
+        v = info.get(k)
+        lines.append(f"| {lab} | {v:.3g} |" if isinstance(v, float) else f"| {lab} | {v} |")
+    lines += ["", "## Posterior (final generation, weighted)", "",
+              "| parameter | prior | median | 50% CI | 90% CI | 90% width / prior width |", "|---|---|---|---|---|---|"]
+    for r in summ.itertuples():
+        lines.append(f"| `{r.parameter}` | {r.prior} {r.prior_low:.3g}-{r.prior_high:.3g} | {r.median:.3g} | "
+                     f"{r.ci50_low:.3g}-{r.ci50_high:.3g} | {r.ci90_low:.3g}-{r.ci90_high:.3g} | {r.ci90_width_over_prior_width:.2f} |")
+    fit_path = out_dir / "ppc" / "fit.csv"
+    if fit_path.exists():
+        fit = pd.read_csv(fit_path)
+        lines += ["", "## Posterior predictive check", "",
+                  f"The baseline run with parameters drawn from the posterior ({cfg.posterior_predictive.replicates} replicates at "
+                  f"scale {cfg.posterior_predictive.scale}; full report in `ppc/fit.md`):", "",
+                  f"- **{summary_line(fit, 'calibration')}**;", f"- {summary_line(fit, 'validation')}.", ""]
+        miss = fit[(fit.role == "calibration") & fit.observed.notna() & (fit.inside_90 == False)]  # noqa: E712
+        if len(miss):
+            lines += ["Calibration targets outside their 90% interval:", "",
+                      "| target | observed | predicted median | 90% interval |", "|---|---|---|---|"]
+            for r in miss.itertuples():
+                lines.append(f"| `{r.id}` | {r.observed:.4g} | {r.predicted_median:.4g} | {r.p05:.4g}-{r.p95:.4g} |")
+            lines.append("")
+        pred = fit[fit.observed.isna()]
+        if len(pred):
+            lines += ["Withheld figures (validation, never fitted): predictions", "",
+                      "| target | predicted median | 50% interval | 90% interval |", "|---|---|---|---|"]
+            for r in pred.itertuples():
+                lines.append(f"| `{r.id}` | {r.predicted_median:.4g} | {r.p25:.4g}-{r.p75:.4g} | {r.p05:.4g}-{r.p95:.4g} |")
+            lines.append("")
+    path = out_dir / "calibration.md"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
 
 
 def _last_run_id(db: Path) -> int:
@@ -503,6 +560,9 @@ def posterior_predictive(config_path: Path, out_dir: Path) -> Path:
 
 
 def cmd_calibrate(args) -> int:
+    if args.report_only:
+        print(f"bordersim: wrote {write_report(args.config)}", file=sys.stderr)
+        return 0
     try:
         info = calibrate(args.config, resume=args.resume, force=args.force, single_core=args.single_core,
                          local_cluster=args.local_cluster, scheduler=args.scheduler, workers=args.workers,
@@ -524,4 +584,5 @@ def register(sub) -> None:
     c.add_argument("--local-cluster", type=int, metavar="N", help="start a dask LocalCluster with N workers")
     c.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing dask.distributed scheduler")
     c.add_argument("--no-ppc", action="store_true", help="skip the posterior predictive check")
+    c.add_argument("--report-only", action="store_true", help="rewrite calibration.md from the existing outputs")
     c.set_defaults(func=cmd_calibrate)
