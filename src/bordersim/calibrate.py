@@ -230,6 +230,7 @@ def setup(config_path: Path):
     sc_path = root / cfg.scenario
     base = read_with_extends(sc_path)
     base.pop("extends", None)
+    base.pop("posterior", None)  # particles set the parameters themselves, never drawn from an old posterior
     sc = validate_scenario(base, sc_path)
     tfile = root / cfg.targets_file if cfg.targets_file else (sc_path.parent / sc.targets if sc.targets else None)
     if tfile is None:
