@@ -390,3 +390,41 @@ def test_example_sweeps_are_valid():
     for f in sorted((ROOT / "sweeps").glob("*.yaml")):
         sw = load_sweep(f)
         assert sw.n_runs > 0 and sw.spec.outcomes, f
+
+
+def test_posterior_draws_as_an_uncertainty(tmp_path):
+    # As `bordersim calibrate` writes it: generations, weights, one column per scenario path.
+    post = pd.DataFrame({
+        "generation": [0, 0, 1, 1, 1],
+        "weight": [0.5, 0.5, 0.0, 0.25, 0.75],
+        "parameters.rate_rumour": [0.9, 0.9, 0.011, 0.022, 0.033],
+        "parameters.p_illegal": [0.9, 0.9, 0.11, 0.12, 0.13],
+    })
+    post.to_parquet(tmp_path / "posterior.parquet", index=False)
+    spec = dict(replicates=1, levers={}, uncertainties={"posterior": {"draws": "posterior.parquet", "n": 8}},
+                outcomes=[{"name": "crossed", "measure": "crossed"}])
+    sw = load_sweep(write_sweep(tmp_path, **spec))
+    rows = [p[0] for p in sw.points]
+    assert sw.n_points == 8
+    # Only the last generation, by weight: the zero-weight particle never appears, the heaviest most often.
+    rr = [r["parameters.rate_rumour"] for r in rows]
+    assert set(rr) <= {0.022, 0.033} and rr.count(0.033) == 6 and rr.count(0.022) == 2
+    d = sw.scenario_dict(0)
+    assert d["parameters"]["rate_rumour"] == rows[0]["parameters.rate_rumour"]
+    assert d["parameters"]["p_illegal"] == rows[0]["parameters.p_illegal"]
+    labels = sw.points_table().posterior.tolist()  # the particle (row of the last generation) each draw is
+    assert set(labels) == {"particle 1", "particle 2"} and labels.count("particle 2") == 6
+    assert load_sweep(write_sweep(tmp_path, **spec)).points == sw.points  # resampling is seeded by the sweep
+    # A plain CSV of draws: rows in order.
+    pd.DataFrame({"parameters.rate_rumour": [0.01, 0.02, 0.03]}).to_csv(tmp_path / "draws.csv", index=False)
+    spec["uncertainties"] = {"posterior": {"draws": "draws.csv"}}
+    sw = load_sweep(write_sweep(tmp_path, **spec))
+    assert [p[0]["parameters.rate_rumour"] for p in sw.points] == [0.01, 0.02, 0.03]
+    assert sw.points_table().posterior.tolist() == ["draw 0", "draw 1", "draw 2"]
+    # A bad column is a clear error.
+    pd.DataFrame({"parameters.rate_rumor": [0.01]}).to_csv(tmp_path / "bad.csv", index=False)
+    spec["uncertainties"] = {"posterior": {"draws": "bad.csv"}}
+    with pytest.raises(ScenarioError, match=r"uncertainties.posterior \(draws\) = .*parameters.rate_rumor: unknown key"):
+        load_sweep(write_sweep(tmp_path, **spec))
+    done = execute(load_sweep(write_sweep(tmp_path, **{**spec, "uncertainties": {"posterior": {"draws": "draws.csv"}}})).task(2))
+    assert done["status"] == "done", done.get("error")

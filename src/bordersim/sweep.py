@@ -77,7 +77,7 @@ class FactorSpec(_Spec):
     integer: bool = False
     #: A table of posterior draws (CSV or Parquet; columns are scenario paths, one row per draw).
     draws: str | None = None
-    #: Use the first ``n`` draws (default: all).
+    #: Use ``n`` draws (default: all): the first n, or n resampled by weight from a weighted posterior.
     n: int | None = Field(default=None, ge=1)
     description: str = ""
 
@@ -384,18 +384,36 @@ class Factor:
                 set_path(data, p, copy.deepcopy(value))
 
 
-def _read_draws(path: Path, n: int | None) -> list[dict]:
+def _read_draws(path: Path, n: int | None, seed: int) -> tuple[list[dict], list[str]]:
+    """Rows of a draws table (columns: scenario paths). A weighted posterior (``weight``, and ``generation``
+    as written by ``bordersim calibrate``) is reduced to its last generation and resampled by weight
+    (systematic resampling, seeded by the sweep seed), so that its rows are equally likely."""
     if not path.exists():
         raise ValueError(f"draws file not found: {path}")
     df = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+    if "generation" in df.columns:
+        df = df[df.generation == df.generation.max()].drop(columns="generation")
+    weights = df.pop("weight").to_numpy(float) if "weight" in df.columns else None
     df = df.drop(columns=[c for c in ("draw", "chain", "iteration", "log_likelihood", "log_posterior") if c in df.columns])
-    if n is not None:
-        df = df.head(n)
+    df = df.reset_index(drop=True)
     if df.empty:
         raise ValueError(f"draws file {path} has no rows")
+    if weights is not None:
+        if not (np.isfinite(weights).all() and (weights >= 0).all() and weights.sum() > 0):
+            raise ValueError(f"draws file {path}: weights must be finite, non-negative and not all zero")
+        k = n or len(df)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD4A5]))
+        cum = np.cumsum(weights / weights.sum())
+        idx = np.searchsorted(cum, (rng.random() + np.arange(k)) / k, side="right").clip(0, len(df) - 1)
+        df = df.iloc[idx].reset_index(drop=True)
+        labels = [f"particle {i}" for i in idx]
+    else:
+        if n is not None:
+            df = df.head(n)
+        labels = [f"draw {i}" for i in range(len(df))]
     for c in df.columns:
         parse_path(c)
-    return [{c: _py(v) for c, v in row.items()} for row in df.to_dict(orient="records")]
+    return [{c: _py(v) for c, v in row.items()} for row in df.to_dict(orient="records")], labels
 
 
 def _unit_design(d: DesignSpec, n_factors: int, rng_seed: np.random.SeedSequence, names: list[str]) -> np.ndarray:
@@ -529,7 +547,7 @@ class Sweep:
         cols: dict[str, list] = {"point_id": list(range(self.n_points))}
         for j, f in enumerate(self.factors):
             vals = [p[j] for p in self.points]
-            cols[f.name] = vals if f.numeric else [f.label_of(v) if f.kind != "draws" else f"draw {f.values.index(v)}" for v in vals]
+            cols[f.name] = vals if f.numeric else [f.label_of(v) for v in vals]
         df = pd.DataFrame(cols)
         if self.unit is not None:
             for j, f in enumerate(self.factors):
@@ -595,10 +613,9 @@ def load_sweep(path: str | Path) -> Sweep:
             values, labels = fs.values, fs.labels
             if fs.draws is not None:
                 try:
-                    values = _read_draws((source.parent / fs.draws).resolve(), fs.n)
+                    values, labels = _read_draws((source.parent / fs.draws).resolve(), fs.n, seed)
                 except (ValueError, OSError) as err:
                     raise _sweep_error(source, f"{where}.draws: {err}") from None
-                labels = [f"draw {i}" for i in range(len(values))]
             f = Factor(name, role, fs, paths, values=values, labels=labels)
             # Check the factor's values against the schema, the other factors at their base values.
             for v in (f.extremes() if f.kind != "draws" else f.values[:100]):
@@ -718,7 +735,8 @@ def execute(task: RunTask) -> dict:
         from .scenario import validate_scenario
 
         sc = validate_scenario(copy.deepcopy(task.scenario), task.scenario_path)
-        res = run_replicate(sc, np.random.SeedSequence(task.entropy, spawn_key=task.spawn_key), task.replicate)
+        res = run_replicate(sc, np.random.SeedSequence(task.entropy, spawn_key=task.spawn_key), task.replicate,
+                            source=task.scenario_path)
         outs = [OutcomeSpec.model_validate(o) for o in task.outcomes]
         out.update(status="done", table=outcome_table(res.flows, outs, task.run_id, task.point_id, task.replicate))
     except Exception as exc:  # a failed run is a result, not a crash of the sweep
