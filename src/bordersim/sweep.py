@@ -918,7 +918,7 @@ class Backend:
                     self.client = Client(self.cluster)
                 else:
                     try:
-                        self.client = Client(self.scheduler, timeout="20s")
+                        self.client = Client(self.scheduler, timeout="60s")
                     except (OSError, TimeoutError) as err:
                         raise ScenarioError("--scheduler", f"cannot reach the dask scheduler {self.scheduler}: {err}") from None
             self.executor = self.client.get_executor(pure=False)
@@ -933,7 +933,8 @@ class Backend:
                 ctx.set_forkserver_preload(["bordersim.sweep", "bordersim.runner"])
             else:
                 ctx = mp.get_context("spawn")
-            self.executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
+            self.executor = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_watch_coordinator,
+                                                   initargs=(os.getpid(),))
         return self.executor
 
     @property
@@ -959,6 +960,23 @@ class Backend:
                 self.client.close()
             if self.cluster is not None:
                 self.cluster.close()
+
+
+def _watch_coordinator(pid: int, every: float = 1.0) -> None:
+    """Pool-worker initializer: exit when the coordinator is gone (say, killed with SIGKILL), so no idle worker lingers."""
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, name="bordersim-watch-coordinator", daemon=True).start()
 
 
 class _SerialExecutor(cf.Executor):
@@ -1008,7 +1026,8 @@ def _write_spec(sweep: Sweep, out: Path) -> None:
         "replicates": sweep.spec.replicates,
         "design": sweep.design_type,
         "spec": sweep.spec.model_dump(mode="json", by_alias=True),
-        "factors": [{"name": f.name, "role": f.role, "kind": f.kind, "paths": f.paths, "numeric": f.numeric} for f in sweep.factors],
+        "factors": [{"name": f.name, "role": f.role, "kind": f.kind, "paths": f.paths, "numeric": f.numeric, "scale": f.spec.scale}
+                    for f in sweep.factors],
         "problem": sweep.problem(),
         "n_points": sweep.n_points,
         "n_runs": sweep.n_runs,
@@ -1289,7 +1308,7 @@ def _factor_panel(ax, d: pd.DataFrame, f: dict, by: str | None = None) -> None:
         x = col.map(pos).to_numpy(dtype=float)
         span = (max(pos.values()) - min(pos.values())) or 1.0
         jitter = (np.random.default_rng(0).random(len(x)) - 0.5) * 0.04 * span
-        ax.scatter(x + jitter, d.value, s=6, color="0.6", alpha=0.5, lw=0, label="runs")
+        ax.scatter(x + jitter, d.value, s=6 if len(d) > 300 else 14, color="0.6", alpha=0.5 if len(d) > 300 else 0.7, lw=0, label="runs")
         xs = [pos[c] for c in cats]
         if by is not None:
             levels = sorted(d[by].unique()) if pd.api.types.is_numeric_dtype(d[by]) else list(dict.fromkeys(d[by]))
@@ -1320,7 +1339,14 @@ def _factor_panel(ax, d: pd.DataFrame, f: dict, by: str | None = None) -> None:
             ax.set_xticks(xs)
             ax.set_xticklabels([str(c) for c in cats], rotation=20, ha="right", fontsize=8)
     else:
-        ax.scatter(col, d.value, s=6, color="0.5", alpha=0.45, lw=0, label="runs")
+        ax.scatter(col, d.value, s=6 if len(d) > 300 else 14, color="0.5", alpha=0.45 if len(d) > 300 else 0.7, lw=0, label="runs")
+        if f.get("scale") == "log":
+            from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
         bins = pd.qcut(col, q=min(10, max(2, col.nunique() // 3)), duplicates="drop")
         g = d.groupby(bins, observed=True)
         xm, ym = g[name].mean(), g.value.mean()
