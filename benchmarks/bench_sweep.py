@@ -36,6 +36,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import datetime as dt  # noqa: E402
 import shutil  # noqa: E402
+import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -76,6 +77,7 @@ def measure(sweep_path: Path, tmp: Path, backend: str, workers: int) -> dict:
 
     sw = load_sweep(sweep_path)
     out = tmp / f"out_{backend}"
+    out.parent.mkdir(parents=True, exist_ok=True)
     kw = {"serial": {"workers": 0}, "pool": {"workers": workers}, "dask": {"local_cluster": workers}}[backend]
     t0 = time.perf_counter()
     rep = run_sweep(sw, out, progress=False, figures=False, **kw)
@@ -107,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replicates", type=int, default=2)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--serial", action="store_true", help="also run every run in this process, one after another")
+    ap.add_argument("--repeats", type=int, default=1, help="measure each backend this many times, alternating (medians reported)")
     ap.add_argument("--out", default=str(HERE / "results" / "sweep.json"))
     args = ap.parse_args(argv)
 
@@ -115,16 +118,32 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sp = sweep_file(tmp, args.scale, args.points, args.replicates)
         backends = (["serial"] if args.serial else []) + ["pool", "dask"]
+        runs = []
+        for k in range(args.repeats):
+            for b in backends:
+                if b == "serial" and k > 0:
+                    continue
+                print(f"bench_sweep: {b} (repeat {k + 1}) ...", file=sys.stderr, flush=True)
+                r = measure(sp, tmp / f"r{k}", b, args.workers)
+                r["repeat"] = k + 1
+                r["loadavg_1min_after"] = os.getloadavg()[0]
+                runs.append(r)
+                print(f"  {r['runs']} runs in {r['wall_seconds']:.1f} s: {r['runs_per_minute_whole_sweep']:.1f} runs/min whole sweep, "
+                      f"{r['runs_per_minute_steady']:.1f} runs/min steady (median run {r['run_seconds_median']:.2f} s; "
+                      f"load {r['loadavg_1min_after']:.1f})", file=sys.stderr)
+        same = len({r["results_csv"] for r in runs}) == 1
+        for r in runs:
+            r.pop("results_csv")
         results = []
         for b in backends:
-            print(f"bench_sweep: {b} ...", file=sys.stderr, flush=True)
-            r = measure(sp, tmp, b, args.workers)
-            results.append(r)
-            print(f"  {r['runs']} runs in {r['wall_seconds']:.1f} s: {r['runs_per_minute_whole_sweep']:.1f} runs/min whole sweep, "
-                  f"{r['runs_per_minute_steady']:.1f} runs/min steady (median run {r['run_seconds_median']:.2f} s)", file=sys.stderr)
-        same = len({r["results_csv"] for r in results}) == 1
-        for r in results:
-            r.pop("results_csv")
+            rs = [r for r in runs if r["backend"] == b]
+            med = {key: statistics.median(r[key] for r in rs) for key in
+                   ("wall_seconds", "runs_per_minute_whole_sweep", "runs_per_minute_steady", "startup_and_overhead_seconds",
+                    "run_seconds_median")}
+            results.append({"backend": b, "workers": rs[0]["workers"], "runs": rs[0]["runs"], "repeats": len(rs),
+                            "median": med, "each": rs})
+            print(f"bench_sweep: {b}: median {med['runs_per_minute_whole_sweep']:.1f} runs/min whole sweep, "
+                  f"{med['runs_per_minute_steady']:.1f} runs/min steady", file=sys.stderr)
         print(f"bench_sweep: results.csv identical across backends: {same}", file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
