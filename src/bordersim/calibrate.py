@@ -96,6 +96,9 @@ class ABCConfig(_Strict):
     seed: Annotated[int, Field(ge=0)] = 1961
     database: str = "abc.db"
     dispersion: Annotated[float, Field(gt=0)] = DEFAULT_DISPERSION
+    #: Scaling of the SMC perturbation kernel's covariance (pyabc MultivariateNormalTransition): above 1
+    #: smooths the proposal, which keeps importance weights from collapsing in many dimensions.
+    kernel_scaling: Annotated[float, Field(gt=0)] = 1.0
     #: Where posterior.parquet, posterior_summary.csv and the figures go (relative to this file).
     output_dir: str = "."
     posterior_predictive: PPC = PPC()
@@ -301,7 +304,8 @@ def calibrate(config_path: str | Path, resume: bool = False, force: bool = False
         np.random.seed(cfg.seed)  # pyabc samples particles from numpy's global generator
     try:
         abc = pyabc.ABCSMC(sim, _prior(cfg.parameters), pyabc.distance.FunctionDistance(distance),
-                           population_size=cfg.population_size, sampler=sampler)
+                           population_size=cfg.population_size, sampler=sampler,
+                           transitions=pyabc.MultivariateNormalTransition(scaling=cfg.kernel_scaling))
         t0 = time.perf_counter()
         if resume and db.exists():
             abc.load(f"sqlite:///{db}", _last_run_id(db))
@@ -353,7 +357,7 @@ def write_report(config_path: str | Path) -> Path:
         "| | |",
         "|---|---|",
     ]
-    labels = {"generations": "generations", "simulations": "simulations", "accepted_particles_final": "accepted particles (final)",
+    labels = {"effective_sample_size_final": "effective sample size of the final population", "generations": "generations", "simulations": "simulations", "accepted_particles_final": "accepted particles (final)",
               "final_epsilon": "final epsilon (RMS standardized discrepancy)", "wall_seconds_this_session": "wall time of the ABC run, s",
               "population_size": "population size", "scale": "population scale per particle"}
     for k, lab in labels.items():
@@ -403,7 +407,9 @@ def _last_run_id(db: Path) -> int:
 def run_info(history, wall: float, cfg: ABCConfig) -> dict:
     pops = history.get_all_populations()
     pops = pops[pops.t >= 0]
+    w = np.asarray(history.get_distribution()[1], dtype=float)
     return {
+        "effective_sample_size_final": round(float(w.sum() ** 2 / np.sum(w ** 2)), 1),
         "generations": int(history.n_populations),
         "simulations": int(history.total_nr_simulations),
         "accepted_particles_final": int(len(history.get_distribution()[1])),
