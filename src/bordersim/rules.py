@@ -35,7 +35,7 @@ class ChinaRules(_Strict):
     #: Share of applications on DPRK authorization letters approved (Doc 6: 1,053 of 1,788 decided in 1961).
     legal_approval_prob: Prob = 0.59
     #: Mean days to decide an application (Docs 6-7: "too strict ... and too slow").
-    legal_processing_days: Annotated[float, Field(gt=0)] = 90.0
+    legal_processing_days: Annotated[float, Field(ge=1, le=3650)] = 90.0
     #: Share of individual travel applications approved (Doc 4 (4): permits for proper reasons).
     travel_approval_prob: Prob = 0.3
     #: Same, for applicants with proper reasons (visiting the sick, the elderly joining children).
@@ -81,9 +81,9 @@ class DPRKRules(_Strict):
     #: Returned crossers are handed over with information on their identity (Doc 10 Art. 4 (2)).
     identity_information: bool = False
     #: Mean days at a reception station before the DPRK decides (reception stations, Docs 3, 5; assumed).
-    screening_days: Annotated[float, Field(gt=0)] = 7.0
+    screening_days: Annotated[float, Field(ge=1, le=3650)] = 7.0
     #: Longest wait for a place before being sent back (Doc 6: "most of them cannot settle down").
-    max_wait_days: Annotated[float, Field(gt=0)] = 60.0
+    max_wait_days: Annotated[float, Field(ge=1, le=3650)] = 60.0
 
 
 class Hours(_Strict):
@@ -108,7 +108,7 @@ class BorderRules(_Strict):
     agreed_points_and_hours: bool = False
     hours: Hours = Hours()
     #: Validity of a border resident's transit pass to visit relatives, days (Doc 10 Art. 3 (3): one month).
-    transit_pass_days: Annotated[int, Field(ge=1)] | None = None
+    transit_pass_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     #: Corpses are investigated for nationality and cause of death (Doc 10 Art. 1 (5)).
     corpses_investigated: bool = False
 

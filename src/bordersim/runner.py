@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
+from .atomic import write_text
 from .model import BorderModel
 from .scenario import Scenario
 
@@ -157,16 +158,8 @@ def run_replicates(sc: Scenario, workers: int = 1, progress: bool = True, source
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same directory, then ``os.replace``)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` to ``path`` atomically (see :mod:`bordersim.atomic`)."""
+    write_text(path, text)
 
 
 def targets_path_of(sc: Scenario, source: str | None) -> Path | None:

@@ -26,6 +26,8 @@ from .rules import RuleSwitch, _read_yaml, deep_merge
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
 Pos = Annotated[float, Field(gt=0.0)]
+#: A mean duration in days: at least a day, at most ten years.
+Days = Annotated[float, Field(ge=1.0, le=3650.0)]
 Date = Annotated[dt.date, Field(strict=False)]
 
 
@@ -222,7 +224,7 @@ class Parameters(_Strict):
     #: Ration that counts as enough, catties/person/year (Doc 6: the 360 originally stipulated).
     food_need: Pos = 360.0
     #: Days over which a ration shortfall is felt in full (stocks run down, resentment builds; Doc 4).
-    hunger_memory_days: Pos = 45.0
+    hunger_memory_days: Days = 45.0
     #: Hazard of a household move intention per unit food shortfall, for households with kin (Doc 4 reason 1).
     rate_food_kin: NonNeg = 0.016
     #: Hazard per unit rumour belief (Doc 4 reason 2), scaled by (shortfall + rumour_floor).
@@ -241,7 +243,7 @@ class Parameters(_Strict):
     #: Hazard multiplier for households that have come back (returned, sent back, persuaded back).
     repeat_factor: NonNeg = 0.5
     #: Mean days between forming an intention and choosing a route.
-    deliberation_days: Pos = 10.0
+    deliberation_days: Days = 10.0
     #: Probability that an intending household without an authorization letter prepares an illegal crossing.
     p_illegal: Prob = 0.1
     #: Same after a refused legal application.
@@ -253,7 +255,7 @@ class Parameters(_Strict):
     #: Share of preparing households that sell all their property (Docs 3, 5: 153 of 1,843 in Andong = 0.083).
     p_sell_property: Prob = 0.083
     #: Mean days of preparation before setting off.
-    prep_days: Pos = 25.0
+    prep_days: Days = 25.0
     #: Share of individual (non-group) crossings made at night (Docs 3, 5: "secretly at night").
     p_night: Prob = 0.85
     #: Persons per day attempting at a post at which half of the households join organised groups (Docs 3, 5).
@@ -274,7 +276,7 @@ class Parameters(_Strict):
     night_drown_factor: NonNeg = 1.5
     #: Corpses: found (Doc 6: "we found 243 corpses"), found after a delay, identified by nationality.
     corpse_found_prob: Prob = 0.7
-    corpse_delay_days: Pos = 12.0
+    corpse_delay_days: Days = 12.0
     corpse_identify_prob: Prob = 0.38
     #: Weight of the return obligation in perceived risk: those who will be sent back are deterred (Doc 10 Art. 4).
     return_deterrence: NonNeg = 1.0
@@ -298,7 +300,7 @@ class Parameters(_Strict):
     village_degree: Annotated[int, Field(ge=0)] = 6
     kin_degree: Annotated[int, Field(ge=0)] = 2
     #: Visits on a permit: days away (Doc 4 (4): "return at a set-time"; one month in Doc 10 Art. 3); share who stay.
-    visit_days: Annotated[int, Field(ge=1)] = 30
+    visit_days: Annotated[int, Field(ge=1, le=3650)] = 30
     overstay_prob: Prob = 0.1
 
 

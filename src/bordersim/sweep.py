@@ -42,6 +42,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import __version__
+from .atomic import write_parquet, write_text
 from .errors import ScenarioError, from_validation
 from .ledger import Ledger, PlannedRun, utc_now
 
@@ -762,37 +763,12 @@ def run_index(sweep: Sweep, run_id: int) -> dict:
 # ================================================================================================
 
 
-def _fsync_replace(tmp: str, dest: Path) -> None:
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, dest)
-
-
 def write_parquet_atomic(df: pd.DataFrame, dest: Path) -> None:
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = str(dest.parent / f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        df.to_parquet(tmp, index=False)
-        _fsync_replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_parquet(dest, df)
 
 
 def write_text_atomic(text: str, dest: Path) -> None:
-    dest = Path(dest)
-    tmp = str(dest.parent / f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        _fsync_replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(dest, text)
 
 
 def _intact(path: Path) -> bool:
