@@ -264,6 +264,46 @@ def setup(config_path: Path):
 
 
 # -- running -------------------------------------------------------------------------------------------------
+def _patch_pyabc() -> None:
+    """pyabc 0.13 reads the previous epsilon with ``DataFrame.loc``, which pandas 3 can return as a
+    Series; read it as the last float recorded for that generation instead."""
+    import pyabc.inference.smc as smc
+
+    def eps_from_hist(history, t=None):
+        pops = history.get_all_populations()
+        if len(pops) == 0 or (t is not None and t not in pops.t.values):
+            return None
+        col = pops.epsilon if t is None else pops.loc[pops.t == t, "epsilon"]
+        return float(col.to_numpy()[-1])
+
+    smc.eps_from_hist = eps_from_hist
+
+
+class _DatabaseLock:
+    """An exclusive lock beside the database: two calibrations never write into one history."""
+
+    def __init__(self, db: Path):
+        self.path = db.with_name(db.name + ".lock")
+        self.fh = None
+
+    def __enter__(self):
+        import fcntl
+
+        self.fh = open(self.path, "w")
+        try:
+            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.fh.close()
+            raise FileExistsError(f"{self.path}: another calibration is using this database") from None
+        return self
+
+    def __exit__(self, *exc):
+        import fcntl
+
+        fcntl.flock(self.fh, fcntl.LOCK_UN)
+        self.fh.close()
+
+
 def _sampler(single_core: bool, local_cluster: int | None, scheduler: str | None, workers: int | None):
     import pyabc
 
@@ -294,6 +334,16 @@ def calibrate(config_path: str | Path, resume: bool = False, force: bool = False
     cfg, base, sc_path, targets, all_targets, tfile, sim, distance, observed = setup(config_path)
     out_dir = config_path.parent / cfg.output_dir
     db = (config_path.parent / cfg.database).resolve()
+    with _DatabaseLock(db):
+        return _calibrate_locked(config_path, cfg, sim, distance, observed, out_dir, db, resume, force, single_core,
+                                 local_cluster, scheduler, workers, write, ppc)
+
+
+def _calibrate_locked(config_path, cfg, sim, distance, observed, out_dir, db, resume, force, single_core,
+                      local_cluster, scheduler, workers, write, ppc) -> dict:
+    import pyabc
+
+    _patch_pyabc()
     if db.exists() and not (resume or force):
         raise FileExistsError(f"{db} exists: use --resume to continue that calibration or --force to start again")
     if force and db.exists() and not resume:
