@@ -162,6 +162,6 @@ def test_calibration_on_a_dask_local_cluster(tmp_path):
 
 def test_the_documented_config_is_valid():
     cfg = load_config(ROOT / "calibration" / "abc.yaml")
-    assert cfg.targets == "calibration" and len(cfg.parameters) >= 10
+    assert cfg.targets == "calibration" and len(cfg.parameters) == 9
     assert all(p.why for p in cfg.parameters.values())
     setup(ROOT / "calibration" / "abc.yaml")  # every path exists in the baseline scenario
