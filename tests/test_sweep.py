@@ -249,27 +249,6 @@ def test_failed_runs_are_recorded_and_the_rest_complete(tmp_path, capsys):
     assert ledger_rows(out)[3]["attempts"] == 2 and ledger_rows(out)[3]["status"] == "failed"
 
 
-def test_a_run_that_raises_in_the_model_is_recorded(tmp_path):
-    from bordersim.rules import deep_merge
-    from bordersim.runner import run_replicate
-    from bordersim.scenario import validate_scenario
-
-    # A schema-valid value that the model cannot run with (a deliberation time of 1e-300 days).
-    probe = deep_merge(small_scenario_dict(end="1960-11-30"), {"parameters": {"deliberation_days": 1e-300}, "targets": None})
-    try:
-        run_replicate(validate_scenario(probe), np.random.SeedSequence(0), 0)
-        pytest.skip("the model now accepts deliberation_days = 1e-300; the failure path is covered by the other tests")
-    except Exception as exc:
-        expected = type(exc).__name__
-    sw = write_sweep(tmp_path, replicates=1, levers={"deliberation": {"path": "parameters.deliberation_days", "values": [10.0, 1e-300]}},
-                     outcomes=[{"name": "crossed", "measure": "crossed"}])
-    out = tmp_path / "out"
-    rep = run_sweep(load_sweep(sw), out, workers=2, progress=False, figures=False)
-    assert (rep.done, rep.failed) == (1, 1)
-    rows = ledger_rows(out)
-    assert rows[0]["status"] == "done" and rows[1]["status"] == "failed" and rows[1]["error"].startswith(expected)
-
-
 def _die_on_odd_runs(task):
     """A run function that kills its worker process for odd run ids (as a segfault or the OOM killer would)."""
     if task.run_id % 2:
