@@ -14,9 +14,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from bordersim.calibrate import ObservationDistance, calibrate, load_config, particle_seed, setup
+from bordersim.experiments.calibration.config import load_config
+from bordersim.experiments.calibration.distance import ObservationDistance
+from bordersim.experiments.calibration.run import calibrate, setup
+from bordersim.experiments.calibration.simulator import particle_seed
 from bordersim.errors import ScenarioError
-from bordersim.targets import load_targets
+from bordersim.archive.targets import load_targets
 
 from .conftest import ROOT, small_scenario_dict
 

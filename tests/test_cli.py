@@ -10,8 +10,8 @@ import pandas as pd
 import yaml
 
 from bordersim.cli import main
-from bordersim.geography import TREE
-from bordersim.observation import MEASURES
+from bordersim.world.geography import TREE
+from bordersim.model.recorder import MEASURES
 
 from .conftest import BASELINE, small_scenario_dict
 

@@ -9,10 +9,10 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bordersim.households import IS_NK, State
+from bordersim.model.households import IS_NK, State
 from bordersim.model import BorderModel
-from bordersim.observation import MEASURES
-from bordersim.scenario import validate_scenario
+from bordersim.model.recorder import MEASURES
+from bordersim.world.loader import validate_scenario
 
 from .conftest import small_scenario_dict
 

@@ -8,15 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from bordersim.authorities import resolve_schedule
-from bordersim.border import detection_prob, drowning_prob, stop_prob
-from bordersim.geography import TREE
-from bordersim.households import NEVER, Households, State, _firing_day
 from bordersim.model import BorderModel
-from bordersim.observation import MEASURE_INDEX
-from bordersim.rules import RuleTimeline, load_rule_set
-from bordersim.rumours import RumourNetwork
-from bordersim.scenario import Parameters, validate_scenario
+from bordersim.model.border import detection_prob, drowning_prob, stop_prob
+from bordersim.model.households import NEVER, Households, State, _firing_day
+from bordersim.model.recorder import MEASURE_INDEX
+from bordersim.model.rumours import RumourNetwork
+from bordersim.model.schedule import resolve_schedule
+from bordersim.world.geography import TREE
+from bordersim.world.loader import validate_scenario
+from bordersim.world.rules import RuleTimeline, load_rule_set
+from bordersim.world.scenario import Parameters
 
 from .conftest import small_scenario_dict
 
@@ -64,9 +65,9 @@ def test_hazard_matches_hand_computation():
     short = (360 - 210) / 360
     push = 1.0 * 1.0 * math.exp(-p.risk_aversion * (1.0 + 0.5))  # pull, education, effort + punishment (practice_1961)
     expected = push * (p.rate_food_kin * short + p.rate_rumour * 0.5 * (short + p.rumour_floor)) + p.rate_proper
-    ch = hh.channels(np.array([i]), m.ctx)[:, 0]
+    ch = m.decision.channels(np.array([i]), m.ctx)[:, 0]
     assert ch == pytest.approx([push * p.rate_food_kin * short, push * p.rate_rumour * 0.5 * (short + p.rumour_floor), p.rate_proper])
-    hm, _ = hh._hazards(np.array([i]), m.ctx)
+    hm, _ = m.decision.hazards(np.array([i]), m.ctx)
     assert hm[0] == pytest.approx(expected)
 
 
@@ -94,8 +95,8 @@ def test_reasons_drawn_in_proportion_to_channels():
     hh = m.households
     i = np.flatnonzero(hh.kin)[:1]
     idx = np.repeat(i, 20000)
-    ch = hh.channels(i, m.ctx)[:, 0]
-    r = hh.draw_reasons(idx, m.rng, m.ctx, travel=False)
+    ch = m.decision.channels(i, m.ctx)[:, 0]
+    r = m.decision.draw_reasons(idx, m.ctx, travel=False)
     shares = np.bincount(r, minlength=3) / len(r)
     assert shares == pytest.approx(ch / ch.sum(), abs=0.015)
 
@@ -131,9 +132,7 @@ def test_crossings_on_ice_drown_fewer():
         idx = np.flatnonzero(hh.state == State.HOME)[:3000]
         hh.post[idx] = m.tree.post_index["gulouzi"]
         before = total(m, "drowned")
-        from bordersim.border import resolve_crossings
-
-        resolve_crossings(m, idx)
+        m.arrive_at_river(idx)
         return total(m, "drowned") - before, total(m, "crossed")
 
     drowned_ice, _ = run("1961-01-15")
@@ -154,7 +153,7 @@ def test_settlement_pays_40_yuan_per_labourer_and_returns_single_han_men():
     for i in (fam, han):
         hh.set_state(np.array([i]), State.AT_RECEPTION, m.today)
     y0, s0, b0 = total(m, "allowance_yuan"), total(m, "settled"), total(m, "sent_back_single_han")
-    m.settlement.decide(np.array([fam, han]))
+    m.settlement.decide(np.array([fam, han]), m.today, m.rules, m.date.month)
     assert hh.state[fam] == State.SETTLED
     assert total(m, "allowance_yuan") - y0 == pytest.approx(40.0 * hh.labourers[fam] * hh.weight[fam])
     assert total(m, "settled") - s0 == pytest.approx(hh.size[fam] * hh.weight[fam])
@@ -171,10 +170,10 @@ def test_settlement_capacity_limits_settling():
     hh = m.households
     idx = np.flatnonzero(~hh.han_single)[:10]
     hh.set_state(idx, State.AT_RECEPTION, m.today)
-    m.settlement.decide(idx)
+    m.settlement.decide(idx, m.today, m.rules, m.date.month)
     assert np.all(hh.state[idx] == State.AT_RECEPTION)  # waiting: no capacity
     hh.since[idx] = m.today - 100  # waited too long
-    m.settlement.decide(idx)
+    m.settlement.decide(idx, m.today, m.rules, m.date.month)
     assert np.all(hh.state[idx] == State.SENT_BACK)
 
 
@@ -224,7 +223,7 @@ def test_schedule_latest_instruction_wins():
 
 
 def test_schedule_entry_expires():
-    from bordersim.scenario import Interception
+    from bordersim.world.scenario import Interception
 
     e = [Interception(**{"from": dt.date(1961, 1, 1), "region": "china", "effort": 1.0}),
          Interception(**{"from": dt.date(1961, 1, 10), "to": dt.date(1961, 1, 19), "region": "andong", "effort": 3.0})]

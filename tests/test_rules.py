@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from bordersim.cli import main
-from bordersim.households import State
+from bordersim.model.households import State
 from bordersim.model import BorderModel
-from bordersim.observation import MEASURE_INDEX
-from bordersim.rules import BorderRules, ChinaRules, DPRKRules, available_rule_sets, crossing_is_legal, library_dir, load_rule_set
-from bordersim.scenario import load_scenario, validate_scenario
+from bordersim.model.recorder import MEASURE_INDEX
+from bordersim.world.rules import BorderRules, ChinaRules, DPRKRules, available_rule_sets, crossing_is_legal, library_dir, load_rule_set
+from bordersim.world.loader import load_scenario, validate_scenario
 
 from .conftest import ROOT, small_scenario_dict
 
@@ -88,7 +88,7 @@ def test_protocol_returns_illegal_crossers_with_identity_except_disaster_victims
     fam = np.flatnonzero(~hh.han_single & ~hh.criminal)[:2]
     hh.disaster[fam[1]] = True
     _arrive(m, fam)
-    m.settlement.decide(fam)
+    m.settlement.decide(fam, m.today, m.rules, m.date.month)
     assert hh.state[fam[0]] == State.SENT_BACK
     assert total(m, "repatriated") == pytest.approx(hh.persons(fam[:1]).sum())
     assert total(m, "returned_with_identity") == pytest.approx(hh.persons(fam[:1]).sum())
@@ -105,7 +105,7 @@ def test_practice_1961_settles_households_with_40_yuan_and_returns_han_men():
     dis = np.flatnonzero(~hh.han_single & ~hh.criminal)[5:6]
     hh.disaster[dis] = True  # no disaster exemption before 1964: treated like any crosser
     _arrive(m, np.concatenate([fam, han, dis]))
-    m.settlement.decide(np.concatenate([fam, han, dis]))
+    m.settlement.decide(np.concatenate([fam, han, dis]), m.today, m.rules, m.date.month)
     assert hh.state[fam[0]] == State.SETTLED and hh.state[dis[0]] == State.SETTLED
     assert total(m, "allowance_yuan") == pytest.approx(40 * (2 * hh.weight[fam[0]] + hh.labourers[dis[0]] * hh.weight[dis[0]]))
     assert hh.state[han[0]] == State.SENT_BACK and total(m, "sent_back_single_han") == pytest.approx(hh.weight[han[0]])
@@ -119,7 +119,7 @@ def test_mfa_1957_always_returns_criminals():
     crim = np.flatnonzero(hh.criminal & ~hh.han_single)[:3]
     assert len(crim) == 3
     _arrive(m, crim)
-    m.settlement.decide(crim)
+    m.settlement.decide(crim, m.today, m.rules, m.date.month)
     assert np.all(hh.state[crim] == State.SENT_BACK)
     assert total(m, "repatriated_criminals") == pytest.approx(hh.persons(crim).sum())
 
@@ -144,7 +144,7 @@ def test_leniency_1962_lets_families_follow_so_fewer_go_home():
         idx = np.flatnonzero(~hh.han_single & ~hh.criminal)[:3000]
         hh.family_left[idx] = True
         _arrive(m, idx)
-        m.settlement.decide(idx)
+        m.settlement.decide(idx, m.today, m.rules, m.date.month)
         assert np.all(hh.state[idx] == State.SETTLED)
         return float(np.mean(hh.due[idx] - m.today))
 
@@ -157,7 +157,7 @@ def test_ccp_1963_approves_dprk_nationals_returning():
     hh = m.households
     nk = np.flatnonzero(hh.nk_national & (hh.state == State.HOME))[:5]
     other = np.flatnonzero(~hh.nk_national & (hh.state == State.HOME))[:5]
-    m.authorities.decide_applications(np.concatenate([nk, other]))
+    m.authorities.decide_applications(np.concatenate([nk, other]), m.today, m.rules)
     assert np.all(hh.state[nk] == State.EMIGRATED)
     assert not np.any(hh.state[other] == State.EMIGRATED)
 
@@ -168,7 +168,7 @@ def test_state_council_1970_returns_in_a_timely_manner():
         m = model_under(rule)
         m.step()
         idx = np.flatnonzero(m.households.state == State.HOME)[:2000]
-        m.settlement.receive(idx)
+        m.settlement.receive(idx, m.today, m.rules)
         waits[rule] = float(np.mean(m.households.due[idx] - m.today))
     assert waits["state_council_1970"] < 0.6 * waits["practice_1961"]
 

@@ -7,8 +7,10 @@ import pandas as pd
 import pytest
 
 from bordersim.cli import main
-from bordersim.sensitivity import analyse, run_sensitivity
-from bordersim.sweep import _write_spec, load_sweep, write_parquet_atomic
+from bordersim.experiments.sensitivity import analyse, run_sensitivity
+from bordersim.experiments.sweep.design import load_sweep
+from bordersim.experiments.sweep.results import write_spec
+from bordersim.io import write_parquet
 
 from .test_sweep import write_sweep
 
@@ -27,7 +29,7 @@ def fake_sweep_dir(tmp_path, design, replicates=2, fail_points=()):
                                 outcomes=[{"name": "y", "measure": "crossed"}, {"name": "flat", "measure": "crossed"}], **FACTORS))
     out = tmp_path / f"out_{design['type']}"
     out.mkdir()
-    _write_spec(sw, out)
+    write_spec(sw, out)
     rng = np.random.default_rng(0)
     rows = []
     for i in range(sw.n_runs):
@@ -37,7 +39,7 @@ def fake_sweep_dir(tmp_path, design, replicates=2, fail_points=()):
         ua, ub, uc = sw.unit[p]
         rows.append((i, p, r, "y", 100 * ua + 10 * ub + rng.normal(0, 0.01)))
         rows.append((i, p, r, "flat", 5.0))
-    write_parquet_atomic(pd.DataFrame(rows, columns=["run_id", "point_id", "replicate", "outcome", "value"]), out / "results.parquet")
+    write_parquet(out / "results.parquet", pd.DataFrame(rows, columns=["run_id", "point_id", "replicate", "outcome", "value"]))
     return sw, out
 
 

@@ -1,5 +1,5 @@
 from bordersim.model import BorderModel
-from bordersim.scenario import validate_scenario
+from bordersim.world.loader import validate_scenario
 
 
 def test_small_run_conserves_people(small_dict):

@@ -19,7 +19,9 @@ import yaml
 
 from bordersim.cli import main
 from bordersim.errors import ScenarioError
-from bordersim.sweep import execute, load_sweep, parse_path, run_sweep, set_path
+from bordersim.experiments.sweep.design import load_sweep
+from bordersim.experiments.sweep.execution import execute, run_sweep
+from bordersim.world.paths import parse_path, set_path
 
 from .conftest import ROOT, small_scenario_dict
 

@@ -12,7 +12,10 @@ import pytest
 from scipy import stats
 
 from bordersim.errors import ScenarioError
-from bordersim.targets import Target, compare, likelihood, load_targets, predictive_draws, simulated
+from bordersim.archive.extract import simulated
+from bordersim.archive.fit import compare
+from bordersim.archive.observation import likelihood, predictive_draws
+from bordersim.archive.targets import Target, load_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "calibration" / "targets.yaml"
@@ -69,8 +72,8 @@ def test_quotes_are_verbatim():
 def test_every_target_is_compared(tmp_path):
     targets = load_targets(TARGETS)
     # A fake run in which every measure is 10 per month everywhere.
-    from bordersim.geography import TREE
-    from bordersim.observation import MEASURES, month_range
+    from bordersim.model.recorder import MEASURES, month_range
+    from bordersim.world.geography import TREE
     import datetime as dt
 
     months = month_range(dt.date(1960, 9, 1), dt.date(1962, 12, 31))

@@ -10,7 +10,7 @@ import yaml
 
 from bordersim.cli import main
 from bordersim.errors import ScenarioError
-from bordersim.scenario import load_scenario
+from bordersim.world.loader import load_scenario
 
 from .conftest import small_scenario_dict
 

@@ -1,9 +1,12 @@
-"""The ``bordersim`` command.
+"""The ``bordersim`` command: it parses arguments and calls the layers below.
 
     bordersim run SCENARIO.yaml [--out DIR] [--seed N] [--replicates R] [--scale F] [--workers N] [--force] [--ablate M]
     bordersim ablations SCENARIO.yaml [MECHANISM ...] [--replicates R] [--scale F]
     bordersim fit OUT_DIR [--targets calibration/targets.yaml]
     bordersim compare OUT_A OUT_B [...] [--region china] [--out DIR]
+    bordersim calibrate calibration/abc.yaml [--resume] [--local-cluster N | --scheduler tcp://HOST:PORT]
+    bordersim sweep SWEEP.yaml [--out DIR] [--workers N | --local-cluster N | --scheduler tcp://HOST:PORT] [--resume]
+    bordersim sensitivity SWEEP_DIR
     bordersim validate SCENARIO.yaml
     bordersim rules
     bordersim measures
@@ -14,120 +17,87 @@ A malformed scenario is a one-line error naming the file, the field and what is 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from .archive.fit import summary_line
+from .archive.report import fit_run
 from .errors import ScenarioError
+from .experiments.ablations import run_ablations
+from .experiments.calibration.report import write_report
+from .experiments.calibration.run import calibrate
+from .experiments.compare import compare_runs
+from .experiments.outputs import run_scenario
+from .experiments.sensitivity import run_sensitivity
+from .experiments.sweep.design import load_sweep
+from .experiments.sweep.execution import run_sweep
+from .model.recorder import MEASURES
+from .world.loader import ABLATIONS, load_scenario
+from .world.rules import available_rule_sets, load_rule_set
 
 EXIT_USAGE = 2
 
 
+def _error(message: str) -> int:
+    print(f"bordersim: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
 def _overrides(args) -> dict:
-    run = {}
-    for key in ("seed", "replicates", "scale"):
-        v = getattr(args, key, None)
-        if v is not None:
-            run[key] = v
+    run = {key: getattr(args, key) for key in ("seed", "replicates", "scale") if getattr(args, key, None) is not None}
     return {"run": run} if run else {}
 
 
+# -- the commands -----------------------------------------------------------------------------------
 def cmd_run(args) -> int:
-    from .runner import run_scenario
-    from .scenario import load_scenario
-
     sc = load_scenario(args.scenario, _overrides(args), ablations=args.ablate)
     out = Path(args.out) if args.out else Path("outputs") / sc.name
     if out.exists() and not args.force:
-        print(f"bordersim: error: {out} exists (use --force to replace it, or --out DIR)", file=sys.stderr)
-        return EXIT_USAGE
-    print(
-        f"bordersim: running {sc.name}: {sc.run.start} to {sc.run.end}, {sc.run.replicates} replicate(s), "
-        f"scale {sc.run.scale}, seed {sc.run.seed}",
-        file=sys.stderr,
-    )
+        return _error(f"{out} exists (use --force to replace it, or --out DIR)")
+    print(f"bordersim: running {sc.name}: {sc.run.start} to {sc.run.end}, {sc.run.replicates} replicate(s), "
+          f"scale {sc.run.scale}, seed {sc.run.seed}", file=sys.stderr)
     path = run_scenario(sc, out, force=args.force, workers=args.workers, progress=not args.quiet, source=str(args.scenario))
     print(f"bordersim: wrote {path}/ (flows.csv, summary.csv, manifest.json, figures)", file=sys.stderr)
     return 0
 
 
 def cmd_fit(args) -> int:
-    import json
-
-    from .fit import fit_report, summary_line
-    from .targets import load_targets
-
     out = Path(args.out_dir)
     if not (out / "flows.csv").exists():
-        print(f"bordersim: error: {out}: no flows.csv here (run `bordersim run` first)", file=sys.stderr)
-        return EXIT_USAGE
-    targets = Path(args.targets) if args.targets else None
-    if targets is None:
-        man = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else {}
-        rel, src = man.get("scenario", {}).get("targets"), man.get("scenario_file")
-        targets = (Path(src).parent / rel) if rel and src else Path("calibration") / "targets.yaml"
-    load_targets(targets)  # validate first: a clear error before any work
-    fit = fit_report(out, targets)
+        return _error(f"{out}: no flows.csv here (run `bordersim run` first)")
+    fit = fit_run(out, args.targets)
     print(f"bordersim: {summary_line(fit)}", file=sys.stderr)
     print(f"bordersim: wrote {out}/fit.csv, fit.md and fit_*.png", file=sys.stderr)
     return 0
 
 
 def cmd_ablations(args) -> int:
-    """Run the scenario with and without each mechanism; say which targets each ablation breaks."""
-    from .fit import ablation_table, fit_report, summary_line
-    from .runner import atomic_write_text, run_scenario
-    from .scenario import ABLATIONS, load_scenario
-
     base = load_scenario(args.scenario, _overrides(args))
     if not base.targets:
-        print(f"bordersim: error: {args.scenario}: targets: the scenario names no targets file", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(f"{args.scenario}: targets: the scenario names no targets file")
     out = Path(args.out) if args.out else Path("outputs") / f"{base.name}-ablations"
     if out.exists() and not args.force:
-        print(f"bordersim: error: {out} exists (use --force to replace it, or --out DIR)", file=sys.stderr)
-        return EXIT_USAGE
-    out.mkdir(parents=True, exist_ok=True)
-    runs = {"baseline": base}
-    for mech in args.mechanisms or list(ABLATIONS):
-        runs[f"no_{mech}"] = load_scenario(args.scenario, _overrides(args), ablations=[mech])
-    fits = {}
-    from .runner import targets_path_of
-
-    for name, sc in runs.items():
-        print(f"bordersim: {name}", file=sys.stderr)
-        run_scenario(sc, out / name, force=True, workers=args.workers, progress=not args.quiet, source=str(args.scenario))
-        fits[name] = fit_report(out / name, targets_path_of(sc, str(args.scenario)))
-    table = ablation_table(fits["baseline"], {k: v for k, v in fits.items() if k != "baseline"})
-    atomic_write_text(out / "ablations.csv", table.to_csv(index=False, lineterminator="\n"))
-    # The baseline's fit report states which targets each ablation breaks.
-    fit_report(out / "baseline", targets_path_of(base, str(args.scenario)), ablations=table)
-    lines = [f"# Ablations: {base.name}", "", f"Baseline: {summary_line(fits['baseline'])}.", "",
-             "| ablation | what is switched off | targets broken | targets repaired | inside 90 | Δ log score |", "|---|---|---|---|---|---|"]
-    for r in table.itertuples():
-        lines.append(f"| {r.ablation} | {ABLATIONS[r.ablation[3:]]} | {r.broken or '-'} | {r.repaired or '-'} | {r.inside_90} | {r.delta_log_score:+.1f} |")
-    atomic_write_text(out / "ablations.md", "\n".join(lines) + "\n")
+        return _error(f"{out} exists (use --force to replace it, or --out DIR)")
+    run_ablations(args.scenario, out, args.mechanisms, _overrides(args), workers=args.workers, progress=not args.quiet,
+                  log=lambda name: print(f"bordersim: {name}", file=sys.stderr))
     print(f"bordersim: wrote {out}/ablations.md and a run per ablation", file=sys.stderr)
     return 0
 
 
 def cmd_compare(args) -> int:
-    from .compare import compare_runs
-
     dirs = [Path(d) for d in args.out_dirs]
     out = Path(args.out) if args.out else Path("outputs") / ("compare-" + "-vs-".join(d.name for d in dirs))[:120]
     try:
         _, text = compare_runs(dirs, out, region=args.region)
     except (FileNotFoundError, ValueError) as err:
-        print(f"bordersim: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(str(err))
     print(text)
     print(f"bordersim: wrote {out}/compare.csv, compare.md and compare_flows.png", file=sys.stderr)
     return 0
 
 
 def cmd_validate(args) -> int:
-    from .scenario import load_scenario
-
     sc = load_scenario(args.scenario)
     rules = ", ".join(f"{r.use} from {r.from_}" for r in sc.rules)
     print(f"{args.scenario}: ok ({sc.name}; {sc.run.start} to {sc.run.end}; rules: {rules})")
@@ -135,31 +105,61 @@ def cmd_validate(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from .rules import available_rule_sets, load_rule_set
-
     for name in available_rule_sets():
-        rs = load_rule_set(name)
-        print(f"{name:22s} {rs.title}")
+        print(f"{name:22s} {load_rule_set(name).title}")
     return 0
 
 
 def cmd_measures(args) -> int:
-    from .observation import MEASURES
-
     for name, (unit, kind, desc) in MEASURES.items():
         print(f"{name:32s} {unit:12s} {kind:6s} {desc}")
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .scenario import ABLATIONS
+def cmd_calibrate(args) -> int:
+    if args.report_only:
+        print(f"bordersim: wrote {write_report(args.config)}", file=sys.stderr)
+        return 0
+    info = calibrate(args.config, resume=args.resume, force=args.force, single_core=args.single_core,
+                     local_cluster=args.local_cluster, scheduler=args.scheduler, workers=args.workers, ppc=not args.no_ppc)
+    print("bordersim: calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
+    return 0
 
-    p = argparse.ArgumentParser(
-        prog="bordersim",
-        description="Agent-based simulation of migration across the China-North Korea border, 1957-1970 "
-        "(built from NKIDP e-Dossier No. 11).",
-    )
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+def cmd_sweep(args) -> int:
+    sweep = load_sweep(args.sweep)
+    out = Path(args.out) if args.out else Path("outputs") / "sweeps" / sweep.spec.name
+    workers = args.workers
+    if args.local_cluster is None and args.scheduler is None and workers is None:
+        workers = os.cpu_count() or 1
+    if workers is not None and workers < 0:
+        raise ScenarioError("--workers", "must be 0 (this process) or more")
+    try:
+        rep = run_sweep(sweep, out, workers=workers, local_cluster=args.local_cluster, scheduler=args.scheduler,
+                        resume=args.resume, retry_failed=args.retry_failed, progress=not args.quiet,
+                        figures=not args.no_figures)
+    except KeyboardInterrupt:
+        print(f"bordersim: interrupted; finished runs are kept in {out}/ledger.sqlite. Resume with the same command "
+              f"(or add --resume).", file=sys.stderr)
+        return 130
+    print(f"bordersim: {rep.done} of {rep.total} runs done, {rep.failed} failed ({rep.ran} run now, {rep.seconds:.1f} s); "
+          f"wrote {out}/results.csv, results.parquet, runs.csv, points.csv and figures", file=sys.stderr)
+    if rep.failed:
+        print(f"bordersim: failed runs and their errors are in {out}/runs.csv (re-run them with --retry-failed)", file=sys.stderr)
+    return 0
+
+
+def cmd_sensitivity(args) -> int:
+    if not 0 < args.conf_level < 1:
+        raise ScenarioError("--conf-level", "must be between 0 and 1")
+    _, md = run_sensitivity(Path(args.sweep_dir), args.outcome, args.conf_level, args.resamples)
+    print(md.read_text(), end="")
+    print(f"bordersim: wrote {md.parent}/sensitivity.csv, sensitivity.md and a figure", file=sys.stderr)
+    return 0
+
+
+# -- the parser: one small function per command ------------------------------------------------------
+def _add_run(sub) -> None:
     r = sub.add_parser("run", help="run a scenario and write flows, a manifest and figures")
     r.add_argument("scenario", help="scenario YAML file (e.g. scenarios/baseline_1960_1962.yaml)")
     r.add_argument("--out", help="output directory (default: outputs/<scenario name>/)")
@@ -172,6 +172,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ablate", action="append", choices=sorted(ABLATIONS), metavar="MECHANISM",
                    help=f"switch a mechanism off (repeatable): {', '.join(sorted(ABLATIONS))}")
     r.set_defaults(func=cmd_run)
+
+
+def _add_ablations(sub) -> None:
     a = sub.add_parser("ablations", help="run with each mechanism switched off; report which targets each breaks")
     a.add_argument("scenario")
     a.add_argument("mechanisms", nargs="*", choices=sorted(ABLATIONS) + [], metavar="MECHANISM", help="default: all")
@@ -183,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true")
     a.add_argument("--quiet", action="store_true")
     a.set_defaults(func=cmd_ablations)
+
+
+def _add_fit_and_compare(sub) -> None:
     f = sub.add_parser("fit", help="compare a run with the archival targets: fit.csv, fit.md, figures")
     f.add_argument("out_dir", help="a run's output directory (with flows.csv)")
     f.add_argument("--targets", help="targets file (default: the scenario's, else calibration/targets.yaml)")
@@ -192,30 +198,69 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--region", default="china", help="region to compare (default: china)")
     c.add_argument("--out", help="where to write compare.csv/.md/.png (default: outputs/compare-A-vs-B/)")
     c.set_defaults(func=cmd_compare)
+
+
+def _add_listings(sub) -> None:
     v = sub.add_parser("validate", help="check a scenario file and exit")
     v.add_argument("scenario")
     v.set_defaults(func=cmd_validate)
     sub.add_parser("rules", help="list the built-in rule sets").set_defaults(func=cmd_rules)
     sub.add_parser("measures", help="list the measures written to flows.csv").set_defaults(func=cmd_measures)
-    from .calibrate import register as _register_calibrate
 
-    _register_calibrate(sub)
-    from .sweep import register as _register_sweep
-    _register_sweep(sub)
+
+def _add_calibrate(sub) -> None:
+    c = sub.add_parser("calibrate", help="ABC-SMC calibration against the archival counts (pyabc)")
+    c.add_argument("config", help="calibration config, e.g. calibration/abc.yaml")
+    c.add_argument("--resume", action="store_true", help="continue the calibration in the config's database")
+    c.add_argument("--force", action="store_true", help="discard an existing database and start again")
+    c.add_argument("--single-core", action="store_true", help="one process, reproducible with the config's seed")
+    c.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    c.add_argument("--local-cluster", type=int, metavar="N", help="start a dask LocalCluster with N workers")
+    c.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing dask.distributed scheduler")
+    c.add_argument("--no-ppc", action="store_true", help="skip the posterior predictive check")
+    c.add_argument("--report-only", action="store_true", help="rewrite calibration.md from the existing outputs")
+    c.set_defaults(func=cmd_calibrate)
+
+
+def _add_sweep(sub) -> None:
+    s = sub.add_parser("sweep", help="run a parameter sweep (grid, LHS, Sobol, Morris) with a resumable run ledger")
+    s.add_argument("sweep", help="sweep YAML file (e.g. sweeps/interception_allowance.yaml)")
+    s.add_argument("--out", help="sweep directory (default: outputs/sweeps/<sweep name>/)")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, help="local process pool size (default: all cores; 0 runs in this process)")
+    g.add_argument("--local-cluster", type=int, metavar="N", help="start a dask LocalCluster with N worker processes here")
+    g.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="send runs to an existing dask.distributed scheduler")
+    s.add_argument("--resume", action="store_true", help="continue the sweep in --out (re-running the same command does too)")
+    s.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    s.add_argument("--no-figures", action="store_true", help="skip the figures")
+    s.add_argument("--quiet", action="store_true", help="no progress output")
+    s.set_defaults(func=cmd_sweep)
+    e = sub.add_parser("sensitivity", help="Morris effects or Sobol indices of a finished sweep (SALib)")
+    e.add_argument("sweep_dir", help="a sweep directory (written by `bordersim sweep`)")
+    e.add_argument("--outcome", action="append", help="analyse only this outcome (repeatable; default: every total)")
+    e.add_argument("--conf-level", type=float, default=0.95, help="confidence level of the bootstrap intervals")
+    e.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    e.set_defaults(func=cmd_sensitivity)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bordersim",
+        description="Agent-based simulation of migration across the China-North Korea border, 1957-1970 "
+        "(built from NKIDP e-Dossier No. 11).",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_run, _add_ablations, _add_fit_and_compare, _add_listings, _add_calibrate, _add_sweep):
+        add(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ScenarioError as err:
-        print(f"bordersim: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
-    except FileExistsError as err:
-        print(f"bordersim: error: {err}", file=sys.stderr)
-        return EXIT_USAGE
+    except (ScenarioError, FileExistsError) as err:
+        return _error(str(err))
 
 
 if __name__ == "__main__":  # pragma: no cover

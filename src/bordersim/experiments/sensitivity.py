@@ -22,20 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ScenarioError
+from ..errors import ScenarioError
+from ..io import pyplot, write_text
+from .sweep.results import read_sweep_dir
 
 COLUMNS = ["outcome", "method", "factor", "role", "index", "value", "conf"]
-
-
-def _load(out: Path):
-    out = Path(out)
-    for f in ("sweep.json", "points.parquet", "results.parquet"):
-        if not (out / f).exists():
-            raise ScenarioError(out, f"no {f} here (is this a sweep directory? run `bordersim sweep` first)")
-    info = json.loads((out / "sweep.json").read_text())
-    points = pd.read_parquet(out / "points.parquet")
-    results = pd.read_parquet(out / "results.parquet")
-    return info, points, results
 
 
 def _unit_matrix(info: dict, points: pd.DataFrame) -> np.ndarray:
@@ -45,7 +36,7 @@ def _unit_matrix(info: dict, points: pd.DataFrame) -> np.ndarray:
 
 def analyse(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.95, resamples: int = 1000) -> tuple[pd.DataFrame, dict]:
     """Sensitivity indices of every total outcome: a tidy table and notes per outcome."""
-    info, points, results = _load(out)
+    info, points, results = read_sweep_dir(out)
     design = info["design"]
     if design not in ("morris", "sobol"):
         raise ScenarioError(out, f"the design is {design!r}: Morris effects need design type 'morris' and Sobol indices need type "
@@ -154,11 +145,7 @@ def _markdown(table: pd.DataFrame, notes: dict, info: dict, conf_level: float) -
 
 
 def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level: float) -> Path | None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = [n for n in notes if "skipped" not in notes[n]]
     if not names:
         return None
@@ -207,31 +194,11 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
 
 
 def run_sensitivity(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.95, resamples: int = 1000) -> tuple[pd.DataFrame, Path]:
-    from .sweep import write_text_atomic
-
     out = Path(out)
     table, notes = analyse(out, outcomes, conf_level, resamples)
     info = json.loads((out / "sweep.json").read_text())
-    write_text_atomic(table.to_csv(index=False, lineterminator="\n"), out / "sensitivity.csv")
+    write_text(out / "sensitivity.csv", table.to_csv(index=False, lineterminator="\n"))
     md = _markdown(table, notes, info, conf_level)
-    write_text_atomic(md + "\n", out / "sensitivity.md")
+    write_text(out / "sensitivity.md", md + "\n")
     figure(table, notes, info, out / f"sensitivity_{info['design']}.png", conf_level)
     return table, out / "sensitivity.md"
-
-
-def cmd_sensitivity(args) -> int:
-    if not 0 < args.conf_level < 1:
-        raise ScenarioError("--conf-level", "must be between 0 and 1")
-    table, md = run_sensitivity(Path(args.sweep_dir), args.outcome, args.conf_level, args.resamples)
-    print(md.read_text(), end="")
-    print(f"bordersim: wrote {md.parent}/sensitivity.csv, sensitivity.md and a figure", file=sys.stderr)
-    return 0
-
-
-def register(sub) -> None:
-    s = sub.add_parser("sensitivity", help="Morris effects or Sobol indices of a finished sweep (SALib)")
-    s.add_argument("sweep_dir", help="a sweep directory (written by `bordersim sweep`)")
-    s.add_argument("--outcome", action="append", help="analyse only this outcome (repeatable; default: every total)")
-    s.add_argument("--conf-level", type=float, default=0.95, help="confidence level of the bootstrap intervals")
-    s.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
-    s.set_defaults(func=cmd_sensitivity)

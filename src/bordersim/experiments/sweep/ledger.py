@@ -124,25 +124,6 @@ class Ledger:
             raise
         return len(stale)
 
-    # -- state changes (one transaction each) --------------------------------------------------------
-    def mark_running(self, run_key: str) -> None:
-        self._tx("UPDATE runs SET status = 'running', attempts = attempts + 1, submitted_utc = ?, error = NULL, traceback = NULL "
-                 "WHERE run_key = ?", (utc_now(), run_key))
-
-    def mark_pending(self, run_key: str) -> None:
-        self._tx("UPDATE runs SET status = 'pending' WHERE run_key = ?", (run_key,))
-
-    def mark_done(self, run_key: str, result_file: str, worker: str | None, started: str | None, finished: str | None,
-                  seconds: float | None) -> None:
-        self._tx("UPDATE runs SET status = 'done', result_file = ?, worker = ?, started_utc = ?, finished_utc = ?, seconds = ?, "
-                 "error = NULL, traceback = NULL WHERE run_key = ?", (result_file, worker, started, finished, seconds, run_key))
-
-    def mark_failed(self, run_key: str, error: str, traceback: str | None = None, worker: str | None = None,
-                    started: str | None = None, finished: str | None = None, seconds: float | None = None) -> None:
-        self._tx("UPDATE runs SET status = 'failed', error = ?, traceback = ?, worker = ?, started_utc = ?, "
-                 "finished_utc = COALESCE(?, ?), seconds = ? WHERE run_key = ?",
-                 (error, traceback, worker, started, finished, utc_now(), seconds, run_key))
-
     # -- batches: state changes that happen together, in one transaction ------------------------------
     def mark_running_many(self, run_keys: list[str]) -> None:
         now = utc_now()

@@ -1,4 +1,4 @@
-"""Observation: what happened, kept apart from what an archive would record.
+"""The recorder of what happened: the measures and their monthly counts by home region.
 
 The recorder accumulates every event of a run by month and home region, in persons (weighted back to
 the full population when a run is scaled) unless a measure's name says households, applications or
@@ -6,7 +6,8 @@ letters. *Actual* measures (``attempted``, ``crossed``, ``drowned``) are what ha
 measures (``detected``, ``crossed_detected``, ``corpses_found`` and the nationality split) are what
 Chinese border guards could have written down: Doc 3's "according to incomplete statistics ... we
 discovered 4,701 people crossing", Doc 6's "found 243 corpses". The archival observation model
-(undercount of what was discovered, conflicting reports) sits on top of these in the targets layer.
+(undercount of what was discovered, conflicting reports) sits on top of these in
+:mod:`bordersim.archive.observation`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+
+from .households import IS_NK, Households, State
 
 #: name -> (unit, kind, description). kind: "flow" (sum over the month) or "stock" (at month end).
 MEASURES: dict[str, tuple[str, str, str]] = {
@@ -119,6 +122,26 @@ class Recorder:
         den = np.bincount(leaves, weights=weights, minlength=self.n_leaves)
         self.data[self.month, :, MEASURE_INDEX[measure]] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         self.weights_for_avg[self.month] = den
+
+    def take_stock(self, hh: Households, ctx) -> None:
+        """The month-end stocks: who is in North Korea, at reception, preparing, in China; mean belief and ration."""
+        leaf = hh.leaf.astype(np.int64)
+        w = hh.weight
+        in_nk_state = IS_NK[hh.state]
+        home = hh.present()
+        abroad_members = (hh.away + hh.stayed) * ~in_nk_state
+        self.set_stock("in_north_korea", leaf, w * (hh.size * in_nk_state + abroad_members))
+        illegal = (hh.state == State.AT_RECEPTION) | (hh.state == State.SETTLED)
+        self.set_stock("in_north_korea_illegal", leaf, w * hh.size * illegal)
+        self.set_stock("at_reception", leaf, w * hh.size * (hh.state == State.AT_RECEPTION))
+        prep = (hh.state == State.PREPARING) | (hh.state == State.TRAVELLING)
+        self.set_stock("preparing_stock_households", leaf, w * prep)
+        in_china = ~in_nk_state & (hh.state != State.DROWNED)
+        self.set_stock("population_china", leaf, w * (hh.size - abroad_members) * in_china)
+        pw = w * hh.size * home
+        self.set_average("mean_belief", leaf, hh.belief, pw)
+        ration = ctx.effective_ration(hh.leaf, hh.in_poor_brigade(slice(None), ctx))
+        self.set_average("mean_ration", leaf, ration, pw)
 
     def table(self, tree, replicate: int) -> pd.DataFrame:
         """The tidy monthly table: replicate, period, region, measure, value (every node of the tree)."""

@@ -3,7 +3,7 @@
 A rule set holds the policy levers the model reads, split by who applies them: the Chinese side
 (approval of legal departures, interception, persuasion, punishment) and the North Korean side
 (settling crossers, the 40-yuan allowance, sending people back, returning single Han men). Each
-rule file in ``bordersim/data/rules/`` cites the document and article it encodes. A scenario's
+rule file in ``bordersim/world/data/rules/`` cites the document and article it encodes. A scenario's
 ``rules:`` timeline switches rule sets by date (at the start of the given day), and
 ``rule_overrides`` changes single levers for one scenario.
 """
@@ -15,10 +15,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ScenarioError, from_validation
+from ..errors import ScenarioError, from_validation
+from ..io import read_yaml
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -157,31 +157,26 @@ class RuleSwitch(_Strict):
 
 def library_dir() -> Path:
     """Directory of the built-in rule library."""
-    return Path(str(resources.files("bordersim") / "data" / "rules"))
+    return Path(str(resources.files("bordersim.world") / "data" / "rules"))
 
 
 def available_rule_sets() -> list[str]:
     return sorted(p.stem for p in library_dir().glob("*.yaml"))
 
 
-def _read_yaml(path: Path) -> dict:
-    if not path.exists():
-        raise ScenarioError(path, "file not found")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ScenarioError(path, f"{where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(path, "expected a mapping at the top level")
-    return data
+def rule_search_path(scenario_file: str | Path | None) -> list[Path]:
+    """Where a scenario's rule sets are looked up: ``rules/`` beside the scenario file, then the library.
+
+    The one search path: validation (:func:`bordersim.world.loader.validate_scenario`) and the model
+    (:class:`bordersim.model.BorderModel`) both use it, so a rule set that validates also runs.
+    """
+    local = [Path(scenario_file).parent / "rules"] if scenario_file is not None else []
+    return local + [library_dir()]
 
 
 def load_rule_set(name: str, overrides: dict | None = None, search: list[Path] | None = None) -> RuleSet:
-    """Load the rule set ``name`` from ``search`` dirs (then the built-in library), applying ``overrides``."""
-    dirs = list(search or []) + [library_dir()]
+    """Load the rule set ``name`` from the first of ``search`` that has it (default: the library), applying ``overrides``."""
+    dirs = list(search) if search is not None else [library_dir()]
     for d in dirs:
         path = Path(d) / f"{name}.yaml"
         if path.exists():
@@ -189,9 +184,10 @@ def load_rule_set(name: str, overrides: dict | None = None, search: list[Path] |
     else:
         raise ScenarioError(
             f"rule set {name!r}",
-            f"unknown rule set {name!r} (available: {', '.join(available_rule_sets())}; searched {', '.join(str(d) for d in dirs)})",
+            f"unknown rule set {name!r} (available: {', '.join(available_rule_sets())}; "
+            f"searched {', '.join(str(d) for d in dirs)})",
         )
-    data = _read_yaml(path)
+    data = read_yaml(path)
     if data.get("name") != name:
         raise ScenarioError(path, f"name: must be {name!r} (the file name), got {data.get('name')!r}")
     if overrides:

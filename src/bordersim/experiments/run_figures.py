@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from ..archive.extract import monthly_band
+from ..io import pyplot
 
 FLOW_STYLE = {
     "attempted": ("attempted (actual)", "#444444", "-"),
@@ -22,16 +20,9 @@ FLOW_STYLE = {
 }
 
 
-def _series(flows: pd.DataFrame, region: str, measure: str) -> pd.DataFrame:
-    """Median and 5-95% range across replicates, by month."""
-    x = flows[(flows.region == region) & (flows.measure == measure)]
-    g = x.groupby("period").value
-    out = pd.DataFrame({"median": g.median(), "lo": g.quantile(0.05), "hi": g.quantile(0.95)})
-    out.index = pd.to_datetime(out.index + "-15")
-    return out
-
-
 def _dates(ax) -> None:
+    import matplotlib.dates as mdates
+
     ax.xaxis.set_major_locator(mdates.MonthLocator(bymonth=(1, 4, 7, 10)))
     ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
     ax.grid(alpha=0.3)
@@ -42,11 +33,12 @@ def flow_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pat
     outdir = Path(outdir)
     n_rep = flows.replicate.nunique()
     band = f"lines: median of {n_rep} replicates; shading: 5-95% range" if n_rep > 1 else "one replicate"
+    plt = pyplot()
     paths = []
     fig, axes = plt.subplots(2, 1, figsize=(11, 8.5), sharex=True)
     for ax, (region, label) in zip(axes, [("jilin", "Jilin"), ("liaoning", "Liaoning")]):
         for m, (lab, color, ls) in FLOW_STYLE.items():
-            s = _series(flows, region, m)
+            s = monthly_band(flows, region, m)
             ax.plot(s.index, s["median"], color=color, ls=ls, lw=1.8, label=lab)
             if n_rep > 1:
                 ax.fill_between(s.index, s["lo"], s["hi"], color=color, alpha=0.15, lw=0)
@@ -64,7 +56,7 @@ def flow_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pat
     fig, ax = plt.subplots(figsize=(11, 4.5))
     for region, color in [("jilin", "#1f77b4"), ("liaoning", "#d62728")]:
         for m, ls, lab in [("in_north_korea_illegal", "-", "crossers in the DPRK"), ("in_north_korea", ":", "all from China in the DPRK (incl. legal)")]:
-            s = _series(flows, region, m)
+            s = monthly_band(flows, region, m)
             ax.plot(s.index, s["median"], color=color, ls=ls, lw=1.8, label=f"{region.capitalize()}: {lab}")
             if n_rep > 1:
                 ax.fill_between(s.index, s["lo"], s["hi"], color=color, alpha=0.12, lw=0)
@@ -83,7 +75,7 @@ def flow_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pat
         for ax, base, unit in [(axes[0], "intending_households", "households"), (axes[1], "travel_applications", "persons")]:
             bottom = None
             for reason, color in [("food_kin", "#1f77b4"), ("rumour", "#d62728"), ("proper", "#2ca02c")]:
-                s = _series(flows, "lishu", f"{base}_{reason}")["median"]
+                s = monthly_band(flows, "lishu", f"{base}_{reason}")["median"]
                 ax.bar(s.index, s.values, width=25, bottom=bottom, color=color, label=reason.replace("_", " + "))
                 bottom = s.values if bottom is None else bottom + s.values
             ax.set_ylabel(f"{unit} per month (median)")

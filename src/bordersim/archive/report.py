@@ -1,10 +1,9 @@
-"""The fit report: target by target, how close a run is to the archive and how sure.
+"""The fit report: ``fit.csv``, ``fit.md`` and figures of a run against the archival targets.
 
-``fit_report(out_dir)`` reads a run's ``flows.csv``, compares it with the archival targets through
-the observation model (:mod:`bordersim.targets`) and writes ``fit.csv``, ``fit.md`` and figures:
-every target's observed value against its predictive interval; the monthly simulated series with the
-archival counts drawn over their periods; Doc 4's Lishu monthly requests; and the fate of the Jilin
-crossers of 1961 beside Doc 6's breakdown.
+``fit_report(out_dir)`` reads a run's ``flows.csv``, builds the fit table (:func:`.fit.compare`) and
+writes ``fit.csv``, ``fit.md`` and figures: every target's observed value against its predictive
+interval; the monthly simulated series with the archival counts drawn over their periods; Doc 4's Lishu
+monthly requests; and the fate of the Jilin crossers of 1961 beside Doc 6's breakdown.
 """
 
 from __future__ import annotations
@@ -12,16 +11,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from .runner import atomic_write_text  # noqa: E402
-from .targets import DEFAULT_DISPERSION, Target, compare, load_targets, simulated  # noqa: E402
+from ..io import pyplot, write_text
+from .extract import monthly_band
+from .fit import compare, jilin_fates, summary_line
+from .observation import DEFAULT_DISPERSION
+from .targets import Target, load_targets
 
 
 def _fmt(x, share=False) -> str:
@@ -30,15 +27,6 @@ def _fmt(x, share=False) -> str:
     if share:
         return f"{x:.3f}"
     return f"{x:,.0f}" if abs(x) >= 10 else f"{x:.2f}"
-
-
-def summary_line(fit: pd.DataFrame, role: str = "calibration") -> str:
-    f = fit[(fit.role == role) & fit.observed.notna()]
-    n = len(f)
-    k = int(f.inside_90.sum())
-    k50 = int(f.inside_50.sum())
-    med = float(np.nanmedian(np.abs(f.relative_error.astype(float)))) if n else float("nan")
-    return f"{k} of {n} {role} targets inside their 90% interval ({k50} inside 50%); median |relative error| {med:.0%}"
 
 
 def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: int, ablations: pd.DataFrame | None = None) -> str:
@@ -100,8 +88,8 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
     return "\n".join(lines)
 
 
-# -- figures -------------------------------------------------------------------------------------------
 def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
+    plt = pyplot()
     f = fit[fit.observed.notna() & (fit.kind != "share")].copy()
     s = fit[fit.observed.notna() & (fit.kind == "share")].copy()
     fig, axes = plt.subplots(1, 2, figsize=(13, max(5, 0.32 * max(len(f), len(s)) + 1.5)), gridspec_kw={"width_ratios": [1.4, 1]})
@@ -142,20 +130,16 @@ def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def _monthly(flows: pd.DataFrame, region: str, measure: str) -> pd.DataFrame:
-    x = flows[(flows.region == region) & (flows.measure == measure)].groupby("period").value
-    out = pd.DataFrame({"median": x.median(), "lo": x.quantile(0.05), "hi": x.quantile(0.95)})
-    out.index = pd.to_datetime(out.index + "-15")
-    return out
-
-
 def _fig_series(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
     panels = [("jilin", "detected", "Jilin: discovered crossing (Docs 3, 6)"), ("liaoning", "detected", "Liaoning: discovered crossing (Docs 3, 5)"),
               ("jilin", "persuaded_back", "Jilin: persuaded back (Doc 6)"), ("jilin", "returned_own", "Jilin: returned on own initiative (Doc 6)"),
               ("jilin", "sent_back", "Jilin: sent back by the DPRK (Doc 6)"), ("jilin", "corpses_found", "Jilin: corpses found (Doc 6)")]
+    import matplotlib.dates as mdates
+
+    plt = pyplot()
     fig, axes = plt.subplots(3, 2, figsize=(12, 10), sharex=True)
     for ax, (region, measure, title) in zip(axes.ravel(), panels):
-        s = _monthly(flows, region, measure)
+        s = monthly_band(flows, region, measure)
         ax.plot(s.index, s["median"], color="#1f77b4", lw=1.8, label="model (median)")
         ax.fill_between(s.index, s["lo"], s["hi"], color="#1f77b4", alpha=0.2, lw=0, label="model 5-95%")
         for t in targets:
@@ -179,9 +163,10 @@ def _fig_series(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
 
 
 def _fig_lishu(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
     for ax, measure, unit in [(axes[0], "intending_households", "households"), (axes[1], "travel_applications", "persons")]:
-        s = _monthly(flows, "lishu", measure)
+        s = monthly_band(flows, "lishu", measure)
         s = s[(s.index >= "1960-09-01") & (s.index <= "1961-06-30")]
         x = np.arange(len(s))
         ax.bar(x, s["median"], color="#9ecae1", label="model median")
@@ -209,30 +194,9 @@ def _fig_lishu(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
     plt.close(fig)
 
 
-def jilin_fates(flows: pd.DataFrame) -> pd.DataFrame:
-    """Doc 6's breakdown of Jilin's 1961 crossers, computed the same way from the model (median over replicates)."""
-    def q(measure, start, end, stock=False):
-        t = Target.model_construct(region="jilin", kind="stock" if stock else "flow", measure=measure,
-                                   period=type("P", (), {"start": start, "end": end})(), id=measure)
-        return simulated(flows, t)
-
-    disc = q("detected", "1961-01", "1961-12")
-    parts = {
-        "persuaded back": q("persuaded_back", "1961-01", "1961-12"),
-        "returned on own initiative": q("returned_own", "1961-01", "1961-12"),
-        "sent back by the DPRK": q("sent_back", "1961-01", "1961-12"),
-        "still in the DPRK": q("in_north_korea_illegal", "1962-02", "1962-02", stock=True),
-    }
-    rest = disc - sum(parts.values())
-    model = {k: float(v.median()) for k, v in parts.items()}
-    model["unexplained (discovered minus the four)"] = float(rest.median())
-    archive = {"persuaded back": 7939, "returned on own initiative": 7528, "sent back by the DPRK": 2361, "still in the DPRK": 7034,
-               "unexplained (discovered minus the four)": 28028 - 24862}
-    return pd.DataFrame({"archive (Doc 6)": archive, "model (median)": model})
-
-
 def _fig_fates(flows: pd.DataFrame, path: Path) -> pd.DataFrame:
     tab = jilin_fates(flows)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 4.2))
     y = np.arange(len(tab))
     ax.barh(y + 0.2, tab["archive (Doc 6)"], height=0.38, color="#444444", label="archive (Doc 6, 1961; stock early 1962)")
@@ -248,22 +212,6 @@ def _fig_fates(flows: pd.DataFrame, path: Path) -> pd.DataFrame:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return tab
-
-
-def ablation_table(base: pd.DataFrame, ablated: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """For each ablation: calibration targets it breaks (inside 90% with the mechanism, outside without)."""
-    b = base[(base.role == "calibration") & base.observed.notna()].set_index("id")
-    rows = []
-    for name, fit in ablated.items():
-        a = fit[(fit.role == "calibration") & fit.observed.notna()].set_index("id").reindex(b.index)
-        broken = [i for i in b.index if b.inside_90[i] and not a.inside_90[i]]
-        repaired = [i for i in b.index if not b.inside_90[i] and a.inside_90[i]]
-        lb = b.log_score.astype(float).clip(lower=-1e3).sum()
-        la = a.log_score.astype(float).clip(lower=-1e3).sum()
-        rows.append({"ablation": name, "broken": ", ".join(f"`{i}`" for i in broken), "n_broken": len(broken),
-                     "repaired": ", ".join(f"`{i}`" for i in repaired), "inside_90": f"{int(a.inside_90.sum())} of {len(a)}",
-                     "delta_log_score": float(la - lb)})
-    return pd.DataFrame(rows)
 
 
 def fit_report(out_dir: str | Path, targets_path: str | Path, seed: int | None = None, ablations: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -282,10 +230,24 @@ def write_fit(flows: pd.DataFrame, out_dir: Path, targets_path: str | Path, seed
         seed = int(meta.get("seed", 0))
     title = title or meta.get("scenario", {}).get("name", out_dir.name)
     fit = compare(flows, targets, seed=seed)
-    atomic_write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    atomic_write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
+    write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
     _fig_targets(fit, out_dir / "fit_targets.png")
     _fig_series(flows, targets, out_dir / "fit_series.png")
     _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
     _fig_fates(flows, out_dir / "fit_jilin_fates.png")
     return fit
+
+
+def fit_run(out_dir: str | Path, targets: str | Path | None = None) -> pd.DataFrame:
+    """The fit table of the run in ``out_dir`` against ``targets`` (default: the targets its scenario names).
+
+    Writes ``fit.csv``, ``fit.md`` and the figures into ``out_dir``, as ``bordersim fit`` does.
+    """
+    out_dir = Path(out_dir)
+    if targets is None:
+        man = json.loads((out_dir / "manifest.json").read_text()) if (out_dir / "manifest.json").exists() else {}
+        rel, src = man.get("scenario", {}).get("targets"), man.get("scenario_file")
+        targets = (Path(src).parent / rel) if rel and src else Path("calibration") / "targets.yaml"
+    load_targets(targets)  # validate first: a clear error before any work
+    return fit_report(out_dir, targets)

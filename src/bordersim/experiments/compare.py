@@ -7,15 +7,14 @@ same world, parameters and seed under different rules or counterfactuals.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.dates as mdates  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from ..archive.extract import monthly_band
+from ..io import pyplot, write_text
 
 #: Headline flows (summed over the compared period) and stocks (at its last month).
 HEADLINE_FLOWS = ["attempted", "stopped", "crossed", "settled", "sent_back", "repatriated", "returned_own", "drowned", "legal_emigrated"]
@@ -32,8 +31,6 @@ def load_run(out_dir: Path) -> tuple[str, pd.DataFrame]:
     flows_path = out_dir / "flows.csv"
     if not flows_path.exists():
         raise FileNotFoundError(f"{out_dir}: no flows.csv here (run `bordersim run` first)")
-    import json
-
     name = out_dir.name
     man = out_dir / "manifest.json"
     if man.exists():
@@ -73,6 +70,9 @@ def table_text(tab: pd.DataFrame) -> str:
 
 
 def compare_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: str, path: Path) -> None:
+    import matplotlib.dates as mdates
+
+    plt = pyplot()
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     n = len(FIGURE_MEASURES)
     ncol = 2
@@ -81,14 +81,11 @@ def compare_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: 
     axes = axes.ravel()
     for ax, (m, label) in zip(axes, FIGURE_MEASURES):
         for i, (name, flows) in enumerate(runs.items()):
-            x = flows[(flows.region == region) & (flows.measure == m) & (flows.period >= start) & (flows.period <= end)]
-            g = x.groupby("period").value
-            med, lo, hi = g.median(), g.quantile(0.05), g.quantile(0.95)
-            idx = pd.to_datetime(med.index + "-15")
+            s = monthly_band(flows, region, m, start, end)
             c = colors[i % len(colors)]
-            ax.plot(idx, med.values, color=c, lw=1.8, label=name)
+            ax.plot(s.index, s["median"].values, color=c, lw=1.8, label=name)
             if flows.replicate.nunique() > 1:
-                ax.fill_between(idx, lo.values, hi.values, color=c, alpha=0.15, lw=0)
+                ax.fill_between(s.index, s["lo"].values, s["hi"].values, color=c, alpha=0.15, lw=0)
         ax.set_title(label, loc="left", fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
@@ -107,8 +104,6 @@ def compare_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: 
 
 def compare_runs(out_dirs: list[Path], out: Path, region: str = "china") -> tuple[pd.DataFrame, str]:
     """Compare runs over the months they share; write compare.csv, compare.md and compare_flows.png into ``out``."""
-    from .runner import atomic_write_text
-
     runs: dict[str, pd.DataFrame] = {}
     for d in out_dirs:
         name, flows = load_run(d)
@@ -122,10 +117,10 @@ def compare_runs(out_dirs: list[Path], out: Path, region: str = "china") -> tupl
     tab = headline(runs, region, start, end)
     text = table_text(tab)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "compare.csv", tab.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
+    write_text(out / "compare.csv", tab.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
     md = [f"# Runs compared: {', '.join(runs)}", "", f"Region {region}, {start} to {end}. Totals over the period; "
           f"stocks at {end}. Median over replicates [5%-95%].", "", "```text", text, "```", "",
           "![monthly flows](compare_flows.png)", ""]
-    atomic_write_text(out / "compare.md", "\n".join(md))
+    write_text(out / "compare.md", "\n".join(md))
     compare_figure(runs, region, start, end, out / "compare_flows.png")
     return tab, text

@@ -22,16 +22,24 @@ The first two are scaled by the attraction of the DPRK, by education campaigns a
 three channels, so the model can be held to Doc 4's reason shares. Events are drawn exactly with
 cumulative-hazard clocks (an Exp(1) threshold per household), so a day costs a few array operations
 whatever the number of households.
+
+What follows a firing clock is the household's decision too, and reads here in order
+(:class:`HouseholdDecision`): a household that asks to move deliberates, then applies on an
+authorization letter if it holds one, prepares an illegal crossing (``p_illegal``; some sell
+everything, Docs 3, 5) or gives up; after ``prep_days`` it sets off for a crossing point. A household
+whose application is refused prepares to cross with ``p_illegal_after_refusal``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 
 import numpy as np
 
-from .geography import RegionTree
-from .scenario import Scenario
+from ..world.geography import RegionTree
+from ..world.rules import RuleSet
+from ..world.scenario import Parameters
 
 
 class State(IntEnum):
@@ -58,10 +66,14 @@ HOME_STATES = np.array([State.HOME, State.PERSUADED_BACK, State.STOPPED, State.R
 BACK_STATES = np.array([State.PERSUADED_BACK, State.STOPPED, State.RETURNED, State.SENT_BACK])
 #: States in which the household is in North Korea.
 NK_STATES = np.array([State.AT_RECEPTION, State.SETTLED, State.EMIGRATED])
+#: States in which the household is present in China: at home, or deciding, applying or preparing to go
+#: (its contacts meet it; it counts among those at home for the month-end averages).
+PRESENT_STATES = np.concatenate([HOME_STATES, [State.INTENDING, State.APPLIED, State.PREPARING]])
 #: Lookup tables: ``IS_HOME[state]`` is faster than ``np.isin``.
 IS_HOME = np.isin(np.arange(len(State)), HOME_STATES)
 IS_BACK = np.isin(np.arange(len(State)), BACK_STATES)
 IS_NK = np.isin(np.arange(len(State)), NK_STATES)
+IS_PRESENT = np.isin(np.arange(len(State)), PRESENT_STATES)
 
 
 class Reason(IntEnum):
@@ -113,7 +125,6 @@ class Households:
         self.thresh_travel = np.zeros(n)
         self.h_move = np.zeros(n)
         self.h_travel = np.zeros(n)
-        self._code_base: np.ndarray | None = None
         # Clocks hold the hazard of days before ``sync``; ``next_*`` is the day each clock fires.
         self.sync = np.zeros(n, dtype=np.int32)
         self.next_move = np.full(n, NEVER, dtype=np.int32)
@@ -126,6 +137,18 @@ class Households:
 
     def at_home(self) -> np.ndarray:
         return IS_HOME[self.state]
+
+    def at_home_in(self, leaves: list[int]) -> np.ndarray:
+        """Indices of the households at home in the home regions ``leaves``."""
+        return np.flatnonzero(np.isin(self.leaf, leaves) & self.at_home())
+
+    def present(self) -> np.ndarray:
+        """Mask of the households present in China (see ``PRESENT_STATES``)."""
+        return IS_PRESENT[self.state]
+
+    def in_poor_brigade(self, idx, ctx) -> np.ndarray:
+        """Are households ``idx`` in a brigade that can supply only the poor ration today (Doc 6)?"""
+        return self.brigade_u[idx] < ctx.poor_share_leaf[self.leaf[idx]]
 
     def set_state(self, idx: np.ndarray, state: State, today: int, due: np.ndarray | int = -1) -> None:
         self.state[idx] = state
@@ -142,70 +165,63 @@ class Households:
     def total_persons(self) -> float:
         return float(np.sum(self.weight * self.size))
 
-    # -- decision --------------------------------------------------------------------------------
-    def _shortfall_push(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
-        """Felt food shortfall (hunger) and push factor of households ``idx``."""
-        leaf = self.leaf[idx]
-        poor = self.brigade_u[idx] < ctx.poor_share_leaf[leaf]
-        short = np.where(poor, ctx.hunger_poor_leaf[leaf], ctx.hunger_ok_leaf[leaf])
-        return short, _push(ctx)[leaf]
 
+class HouseholdDecision:
+    """The household's decision to leave, in the order it happens: hazards, clocks, reasons, intentions,
+    the route (legal, illegal or none), preparations and setting off.
+
+    Given the households, the run's parameters, the region tree (crossing points, travel days), the
+    recorder and the run's random generator; per call, the day, the day's context and the rules.
+    """
+
+    def __init__(self, households: Households, params: Parameters, tree: RegionTree, recorder,
+                 rng: np.random.Generator):
+        self.hh = households
+        self.params = params
+        self.recorder = recorder
+        self.rng = rng
+        self.travel_days = tree.travel_days
+        cum = np.cumsum(tree.post_weights, axis=1)
+        self._post_cum = cum / cum[:, -1:]
+        self._code_base: np.ndarray | None = None
+
+    # -- hazards -----------------------------------------------------------------------------------
     def channels(self, idx, ctx, travel: bool = False) -> np.ndarray:
         """Hazard of each reason channel for households ``idx`` (shape: 3 x len(idx)), per day.
 
-        ``ctx`` is the model's daily context (rations, risk, education, pull, parameters).
+        ``ctx`` is the day's context (rations, risk, education, pull, parameters).
         """
+        hh = self.hh
         p = ctx.params
-        short, push = self._shortfall_push(idx, ctx)
-        kin = self.kin[idx]
+        leaf = hh.leaf[idx]
+        poor = hh.in_poor_brigade(idx, ctx)
+        short = np.where(poor, ctx.hunger_poor_leaf[leaf], ctx.hunger_ok_leaf[leaf])
+        push = _push(ctx)[leaf]
+        kin = hh.kin[idx]
         if travel:
             a, b, c = p.travel_rate_food_kin, p.travel_rate_rumour, p.travel_rate_proper
         else:
             a, b, c = p.rate_food_kin, p.rate_rumour, p.rate_proper
         food_kin = a * short * kin * push
-        rumour = b * self.belief[idx] * (short + p.rumour_floor) * push
+        rumour = b * hh.belief[idx] * (short + p.rumour_floor) * push
         proper = c * kin
-        return np.vstack([food_kin, rumour, proper]) * ctx.propensity_leaf[self.leaf[idx]]
+        return np.vstack([food_kin, rumour, proper]) * ctx.propensity_leaf[leaf]
 
-    def update_hazards(self, ctx, today: int) -> None:
-        """Recompute both hazards for every household (when rations, risk, rules or beliefs change)."""
-        self._set_hazards(slice(None), *self._hazards(slice(None), ctx), today)
-
-    def refresh(self, idx: np.ndarray, ctx, today: int) -> None:
-        """Recompute the hazards of households ``idx`` only (after their state changed)."""
-        self._set_hazards(idx, *self._hazards(idx, ctx), today)
-
-    def _set_hazards(self, idx, h_move, h_travel, today: int) -> None:
-        """Bring the clocks up to ``today`` under the old hazards, then set the new ones and the firing days.
-
-        Hazards are constant between updates, so the day a clock reaches its Exp(1) threshold is known in
-        advance: the daily cost is a comparison, not an addition over every household.
-        """
-        elapsed = today - self.sync[idx]
-        self.clock_move[idx] += self.h_move[idx] * elapsed
-        self.clock_travel[idx] += self.h_travel[idx] * elapsed
-        self.sync[idx] = today
-        self.h_move[idx] = h_move
-        self.h_travel[idx] = h_travel
-        self.next_move[idx] = _firing_day(self.clock_move[idx], self.thresh_move[idx], h_move, today)
-        self.next_travel[idx] = _firing_day(self.clock_travel[idx], self.thresh_travel[idx], h_travel, today)
-
-    def _hazards(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
+    def hazards(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
         """Total move and travel hazards (the sums of :meth:`channels`, computed in one pass).
 
         The hazard is affine in belief within a (region, poor brigade, kin) group, so the group
         coefficients are computed on small arrays and gathered: ``h = g0[code] + g1[code] * belief``.
         """
-        p = ctx.params
-        leaf = self.leaf[idx]
+        hh = self.hh
         g0m, g1m, g0t, g1t, home_factor = _group_tables(ctx)
         if self._code_base is None:  # region and kin do not change during a run
-            self._code_base = self.leaf.astype(np.intp) * 4 + self.kin
+            self._code_base = hh.leaf.astype(np.intp) * 4 + hh.kin
         code = self._code_base[idx]
         if ctx.poor_share_leaf.any():
-            code = code + 2 * (self.brigade_u[idx] < ctx.poor_share_leaf[leaf])
-        belief = self.belief[idx]
-        state = self.state[idx]
+            code = code + 2 * hh.in_poor_brigade(idx, ctx)
+        belief = hh.belief[idx]
+        state = hh.state[idx]
         h_move = g1m[code]
         h_move *= belief
         h_move += g0m[code]
@@ -213,34 +229,125 @@ class Households:
         h_travel = g1t[code]
         h_travel *= belief
         h_travel += g0t[code]
-        h_travel *= IS_HOME[state] & (self.away[idx] == 0) & (self.size[idx] - self.stayed[idx] >= 2)
+        h_travel *= IS_HOME[state] & (hh.away[idx] == 0) & (hh.size[idx] - hh.stayed[idx] >= 2)
         return h_move, h_travel
 
-    def fire(self, rng: np.random.Generator, ctx, today: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def update_hazards(self, ctx, today: int) -> None:
+        """Recompute both hazards for every household (when rations, risk, rules or beliefs change)."""
+        self._set_hazards(slice(None), *self.hazards(slice(None), ctx), today)
+
+    def refresh(self, idx: np.ndarray, ctx, today: int) -> None:
+        """Recompute the hazards of households ``idx`` only (after their state changed)."""
+        self._set_hazards(idx, *self.hazards(idx, ctx), today)
+
+    def _set_hazards(self, idx, h_move, h_travel, today: int) -> None:
+        """Bring the clocks up to ``today`` under the old hazards, then set the new ones and the firing days.
+
+        Hazards are constant between updates, so the day a clock reaches its Exp(1) threshold is known in
+        advance: the daily cost is a comparison, not an addition over every household.
+        """
+        hh = self.hh
+        elapsed = today - hh.sync[idx]
+        hh.clock_move[idx] += hh.h_move[idx] * elapsed
+        hh.clock_travel[idx] += hh.h_travel[idx] * elapsed
+        hh.sync[idx] = today
+        hh.h_move[idx] = h_move
+        hh.h_travel[idx] = h_travel
+        hh.next_move[idx] = _firing_day(hh.clock_move[idx], hh.thresh_move[idx], h_move, today)
+        hh.next_travel[idx] = _firing_day(hh.clock_travel[idx], hh.thresh_travel[idx], h_travel, today)
+
+    # -- the clocks fire ---------------------------------------------------------------------------
+    def fire(self, ctx, today: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The clocks that fire today. Returns (movers, their reasons, travellers, their reasons)."""
-        movers = np.flatnonzero(self.next_move == today)
-        travellers = np.flatnonzero(self.next_travel == today)
+        hh, rng = self.hh, self.rng
+        movers = np.flatnonzero(hh.next_move == today)
+        travellers = np.flatnonzero(hh.next_travel == today)
         # A household whose mover clock fires does not also send a traveller today.
         if len(movers) and len(travellers):
             travellers = np.setdiff1d(travellers, movers, assume_unique=True)
-        r_move = self.draw_reasons(movers, rng, ctx, travel=False)
-        r_trav = self.draw_reasons(travellers, rng, ctx, travel=True)
-        self.reset_clocks(movers, rng)
-        self.clock_travel[travellers] = 0.0
-        self.h_travel[travellers] = 0.0
-        self.next_travel[travellers] = NEVER
-        self.thresh_travel[travellers] = rng.exponential(1.0, size=len(travellers))
+        r_move = self.draw_reasons(movers, ctx, travel=False)
+        r_trav = self.draw_reasons(travellers, ctx, travel=True)
+        hh.reset_clocks(movers, rng)
+        hh.clock_travel[travellers] = 0.0
+        hh.h_travel[travellers] = 0.0
+        hh.next_travel[travellers] = NEVER
+        hh.thresh_travel[travellers] = rng.exponential(1.0, size=len(travellers))
         return movers, r_move, travellers, r_trav
 
-    def draw_reasons(self, idx, rng, ctx, travel: bool) -> np.ndarray:
+    def draw_reasons(self, idx, ctx, travel: bool) -> np.ndarray:
         """Main reason of each event, drawn in proportion to the channels' hazards."""
         if len(idx) == 0:
             return np.zeros(0, dtype=np.int8)
         ch = self.channels(idx, ctx, travel=travel)
         tot = ch.sum(axis=0)
         cum = np.cumsum(ch, axis=0) / np.where(tot > 0, tot, 1.0)
-        u = rng.random(len(idx))
+        u = self.rng.random(len(idx))
         return (u[None, :] > cum).sum(axis=0).clip(0, 2).astype(np.int8)
+
+    # -- what a household does next ----------------------------------------------------------------
+    def intend(self, idx: np.ndarray, reasons: np.ndarray, today: int) -> None:
+        """Households ``idx`` ask to move (Doc 4's "requested a complete household move") and deliberate."""
+        hh, rec = self.hh, self.recorder
+        if len(idx) == 0:
+            return
+        leaf = hh.leaf[idx].astype(np.int64)
+        w = hh.weight[idx]
+        rec.add("intending_households", leaf, w)
+        for r, name in enumerate(REASON_NAMES):
+            s = reasons == r
+            rec.add(f"intending_households_{name}", leaf[s], w[s])
+        hh.reason[idx] = reasons
+        delay = self.rng.geometric(1.0 / self.params.deliberation_days, size=len(idx))
+        hh.set_state(idx, State.INTENDING, today, today + delay)
+
+    def choose_route(self, idx: np.ndarray, today: int, rules: RuleSet,
+                     apply_legally: Callable[[np.ndarray], None]) -> None:
+        """Deliberation over: apply on a letter (``apply_legally``), prepare an illegal crossing, or give up."""
+        hh = self.hh
+        if len(idx) == 0:
+            return
+        legal = hh.letter_held[idx] | (hh.nk_national[idx] & rules.china.approve_nk_nationals_return)
+        apply_legally(idx[legal])
+        rest = idx[~legal]
+        illegal = self.rng.random(len(rest)) < self.params.p_illegal
+        self.start_preparing(rest[illegal], today)
+        lapse = rest[~illegal]
+        self.recorder.add("lapsed_households", hh.leaf[lapse].astype(np.int64), hh.weight[lapse])
+        hh.set_state(lapse, State.HOME, today)
+        hh.reset_clocks(lapse, self.rng)
+
+    def after_refusal(self, idx: np.ndarray, today: int) -> None:
+        """Households whose legal application was refused: some prepare to cross illegally, the others stay."""
+        hh = self.hh
+        if len(idx) == 0:
+            return
+        illegal = self.rng.random(len(idx)) < self.params.p_illegal_after_refusal
+        self.start_preparing(idx[illegal], today)
+        hh.set_state(idx[~illegal], State.HOME, today)
+        hh.reset_clocks(idx[~illegal], self.rng)
+
+    def start_preparing(self, idx: np.ndarray, today: int) -> None:
+        """Households ``idx`` prepare an illegal crossing; some sell everything (Docs 3, 5)."""
+        hh, rec = self.hh, self.recorder
+        if len(idx) == 0:
+            return
+        leaf = hh.leaf[idx].astype(np.int64)
+        rec.add("preparing_households", leaf, hh.weight[idx])
+        sell = self.rng.random(len(idx)) < self.params.p_sell_property
+        hh.property_sold[idx[sell]] = True
+        rec.add("property_sold_households", leaf[sell], hh.weight[idx][sell])
+        delay = self.rng.geometric(1.0 / self.params.prep_days, size=len(idx))
+        hh.set_state(idx, State.PREPARING, today, today + delay)
+
+    def set_off(self, idx: np.ndarray, today: int) -> None:
+        """Preparations end: choose a crossing point and travel to the river."""
+        hh = self.hh
+        if len(idx) == 0:
+            return
+        leaf = hh.leaf[idx].astype(np.int64)
+        u = self.rng.random(len(idx))
+        hh.post[idx] = (u[:, None] > self._post_cum[leaf]).sum(axis=1)
+        hh.set_state(idx, State.TRAVELLING, today, today + self.travel_days[leaf])
 
 
 def _group_tables(ctx):
@@ -281,83 +388,3 @@ def _firing_day(clock, thresh, h, today: int) -> np.ndarray:
     np.clip(k, 0.0, float(NEVER - today), out=k)
     k += today
     return k.astype(np.int32)
-
-
-def _household_sizes(rng: np.random.Generator, n: int, mean: float) -> np.ndarray:
-    """Household sizes >= 1 with the given mean (1 + Poisson(mean - 1))."""
-    return (1 + rng.poisson(mean - 1.0, size=n)).astype(np.int16)
-
-
-def _lishu_sizes(rng: np.random.Generator) -> np.ndarray:
-    """192 households with exactly 936 people (Doc 4)."""
-    sizes = _household_sizes(rng, 192, 936 / 192)
-    diff = 936 - int(sizes.sum())
-    while diff != 0:
-        j = int(rng.integers(192))
-        step = 1 if diff > 0 else -1
-        if sizes[j] + step >= 1:
-            sizes[j] += step
-            diff -= step
-    return sizes
-
-
-def build_households(sc: Scenario, tree: RegionTree, rng: np.random.Generator) -> Households:
-    """Create every household of the scenario's population at the run's scale.
-
-    Each home region's households are sampled at ``run.scale`` (weight = true / simulated households);
-    the Lishu village (Doc 4) is always simulated whole, with weight 1.
-    """
-    pop = sc.population
-    scale = sc.run.scale
-    persons: dict[str, float] = {}
-    tot_share = sum(pop.yanbian_shares.values()) or 1.0
-    for k, s in pop.yanbian_shares.items():
-        persons[k] = pop.yanbian_persons * s / tot_share
-    persons.update(pop.tonghua_persons)
-    persons.update(pop.liaoning_persons)
-    if pop.lishu:
-        persons["helong"] = max(0.0, persons.get("helong", 0.0) - 936)
-    blocks = []  # (leaf id, n simulated, weight, sizes or None)
-    for leaf in tree.leaf_ids:
-        if leaf == "lishu":
-            if pop.lishu:
-                blocks.append((leaf, 192, 1.0, _lishu_sizes(rng)))
-            continue
-        true_hh = persons.get(leaf, 0.0) / pop.household_size_mean
-        n_sim = int(round(true_hh * scale))
-        if n_sim <= 0:
-            continue
-        blocks.append((leaf, n_sim, true_hh / n_sim, None))
-    # Single Han men (Docs 3, 5), spread over the border cities, one person each.
-    han_leaves = ["andong", "yanji_city", "shenyang", "anshan"]
-    n_han = int(round(pop.single_han_men * scale))
-    han_w = pop.single_han_men / n_han if n_han else 1.0
-    n = sum(b[1] for b in blocks) + n_han
-    hh = Households(n)
-    i = 0
-    liaoning = set(tree.leaves_under("liaoning"))
-    for leaf, n_sim, w, sizes in blocks:
-        sl = slice(i, i + n_sim)
-        li = tree.leaf_index[leaf]
-        hh.leaf[sl] = li
-        hh.weight[sl] = w
-        hh.size[sl] = sizes if sizes is not None else _household_sizes(rng, n_sim, pop.household_size_mean)
-        share = pop.kin_share_liaoning if li in liaoning else pop.kin_share
-        hh.kin[sl] = rng.random(n_sim) < share
-        hh.nk_national[sl] = rng.random(n_sim) < pop.nk_national_share
-        i += n_sim
-    if n_han:
-        sl = slice(i, i + n_han)
-        hh.leaf[sl] = rng.choice([tree.leaf_index[x] for x in han_leaves], size=n_han)
-        hh.weight[sl] = han_w
-        hh.size[sl] = 1
-        hh.han_single[sl] = True
-        i += n_han
-    hh.kin |= hh.nk_national
-    hh.criminal = rng.random(n) < pop.criminal_share
-    # Labourers: working members, binomial in the household size, at least one per household.
-    hh.labourers = np.maximum(rng.binomial(hh.size, sc.population.labourer_share), np.minimum(hh.size, 1)).astype(np.int16)
-    hh.family_left = rng.random(n) < sc.parameters.family_left_share
-    hh.thresh_move = rng.exponential(1.0, size=n)
-    hh.thresh_travel = rng.exponential(1.0, size=n)
-    return hh

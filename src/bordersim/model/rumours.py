@@ -24,7 +24,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .households import IS_HOME, Households, State
+from ..world.scenario import Parameters
+from .households import Households, State
 
 
 class RumourNetwork:
@@ -32,6 +33,7 @@ class RumourNetwork:
 
     def __init__(self, hh: Households, rng: np.random.Generator, village_households: int, village_degree: int,
                  kin_degree: int, lishu_leaf: int | None):
+        self.rng = rng
         n = hh.n
         # Villages: consecutive blocks of a random order within each home region.
         order = np.lexsort((rng.random(n), hh.leaf))
@@ -89,6 +91,11 @@ class RumourNetwork:
         self.stubborn_until = np.full(n, -1, dtype=np.int32)
         self.stubborn_belief = np.zeros(n)
 
+    def seed_among(self, hh: Households, candidates: np.ndarray, share: float, belief: float, until: int) -> None:
+        """A ``share`` of ``candidates`` start spreading rumours with ``belief`` until day ``until`` (Doc 4 (2))."""
+        chosen = candidates[self.rng.random(len(candidates)) < share]
+        self.seed(hh, chosen, belief, until)
+
     def seed(self, hh: Households, idx: np.ndarray, belief: float, until: int) -> None:
         """Make households ``idx`` rumour-spreading "bad elements" until day ``until``."""
         self.stubborn_until[idx] = until
@@ -103,7 +110,7 @@ class RumourNetwork:
         not met and weigh nothing: they reach home only by letter.
         """
         b = hh.belief
-        present = IS_HOME[hh.state] | (hh.state == State.INTENDING) | (hh.state == State.APPLIED) | (hh.state == State.PREPARING)
+        present = hh.present()
         has_nb = self.degree > 0
         mean_nb = (self.adjacency @ (b * present)) * self.inv_degree
         new = np.where(has_nb, (1 - contact_weight) * b + contact_weight * mean_nb, b)
@@ -111,6 +118,14 @@ class RumourNetwork:
         active = self.stubborn_until >= today
         new[active] = np.maximum(new[active], self.stubborn_belief[active])
         hh.belief = np.clip(new, 0.0, 1.0)
+
+    def week(self, hh: Households, today: int, rebuttal_share: np.ndarray, p: Parameters) -> None:
+        """A week of talk: beliefs spread, decay and are rebutted; settled crossers' letters arrive (Doc 5 (3))."""
+        self.weekly_update(hh, today, p.contact_weight, p.belief_decay, rebuttal_share)
+        settled = np.flatnonzero(hh.state == State.SETTLED)
+        if len(settled):
+            writers = settled[self.rng.random(len(settled)) < 1.0 - np.exp(-7.0 * p.letter_send_rate)]
+            self.letters(hh, writers, p.letter_boost)
 
     def contacts(self, idx: np.ndarray) -> np.ndarray:
         """All contacts of households ``idx`` (with repetition if several share a contact)."""

@@ -1,9 +1,10 @@
 """Scenarios: a world, a rule timeline, behavioural parameters and run settings, validated strictly.
 
-A scenario file is YAML (read with ``yaml.safe_load``) validated by pydantic in strict mode: an unknown
-key, a wrong type, a probability outside [0, 1], a negative ration, an end before the start, an
-unknown region or rule set, or a missing file is a :class:`~bordersim.errors.ScenarioError` whose
-one-line message names the file, the field path and what is wrong.
+The schema of a scenario file, validated by pydantic in strict mode (reading, ``extends:``, overrides
+and ablations are in :mod:`bordersim.world.loader`): an unknown key, a wrong type, a probability
+outside [0, 1], a negative ration, an end before the start, an unknown region or rule set, or a
+missing file is a :class:`~bordersim.errors.ScenarioError` whose one-line message names the file,
+the field path and what is wrong.
 
 Dated world entries (rations, interception effort, interventions, ...) follow one rule: on a given
 day, for a given home region, the entry with the latest ``from`` among those covering that region
@@ -17,11 +18,10 @@ import datetime as dt
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from .errors import ScenarioError, from_validation
 from .geography import TREE
-from .rules import RuleSwitch, _read_yaml, deep_merge
+from .rules import RuleSwitch, rule_search_path
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -350,6 +350,9 @@ class Scenario(_Strict):
     #: Draw behavioural parameters from a calibration posterior (path relative to the scenario file).
     posterior: Posterior | None = None
 
+    #: The file the scenario was read from (set by the loader; not part of the scenario's content).
+    _source: str | None = PrivateAttr(default=None)
+
     @field_validator("rules")
     @classmethod
     def _nonempty(cls, v):
@@ -357,102 +360,11 @@ class Scenario(_Strict):
             raise ValueError("at least one rule set is needed")
         return v
 
+    @property
+    def source(self) -> str | None:
+        """The scenario file this scenario was validated from (None if built in memory)."""
+        return self._source
 
-#: Mechanisms that ``--ablate`` can switch off, and how (pattern-oriented testing).
-ABLATIONS = {
-    "rumours": "no rumour seeds, no rumour channel, no letters from settled crossers (Docs 4 (2), 5 (3))",
-    "kin": "no household has kin in the DPRK: no food-and-kin or proper-reason channel, no authorization letters (Docs 4, 6)",
-    "interception": "guards make no effort: nobody is discovered or stopped (Docs 3, 5, 6)",
-    "allowance": "the DPRK pays no settling-in allowance (Docs 3, 5)",
-}
-
-
-def ablate(data: dict, mechanisms: list[str]) -> dict:
-    """Return a copy of a raw scenario dict with the named mechanisms switched off."""
-    import copy
-
-    d = copy.deepcopy(data)
-    for mech in mechanisms:
-        if mech not in ABLATIONS:
-            raise ScenarioError("--ablate", f"unknown mechanism {mech!r} (known: {', '.join(ABLATIONS)})")
-        params = d.setdefault("parameters", {})
-        world = d.setdefault("world", {})
-        over = d.setdefault("rule_overrides", {})
-        if mech == "rumours":
-            world["rumour_seeds"] = []
-            params.update(rate_rumour=0.0, travel_rate_rumour=0.0, letter_send_rate=0.0)
-        elif mech == "kin":
-            d.setdefault("population", {}).update(kin_share=0.0, kin_share_liaoning=0.0, nk_national_share=0.0)
-        elif mech == "interception":
-            world["interception"] = [{"from": d["run"]["start"], "region": "china", "effort": 0.0}]
-            over.setdefault("china", {})["interception_multiplier"] = 0.0
-        elif mech == "allowance":
-            over.setdefault("dprk", {})["allowance_yuan_per_labourer"] = 0.0
-    if mechanisms:
-        d["name"] = f"{d.get('name', 'scenario')}-no_{'-no_'.join(mechanisms)}"
-    return d
-
-
-def load_scenario(path: str | Path, overrides: dict | None = None, ablations: list[str] | None = None) -> Scenario:
-    """Read and validate a scenario file; ``overrides`` (nested dict) is merged first (e.g. from the CLI)."""
-    path = Path(path)
-    data = read_with_extends(path)
-    if overrides:
-        data = deep_merge(data, overrides)
-    if ablations:
-        data = ablate(data, ablations)
-    return validate_scenario(data, path)
-
-
-def read_with_extends(path: Path, _seen: tuple = ()) -> dict:
-    """Read a scenario file; ``extends: other.yaml`` deep-merges this file over that one.
-
-    Mappings merge key by key; lists (rations, rules, ...) are replaced whole. A ``targets`` path
-    inherited from the base is rewritten relative to this file.
-    """
-    path = Path(path)
-    if path.resolve() in _seen:
-        raise ScenarioError(path, f"extends: circular chain {' -> '.join(str(p) for p in _seen + (path,))}")
-    data = _read_yaml(path)
-    base_ref = data.pop("extends", None)
-    if base_ref is None:
-        return data
-    if not isinstance(base_ref, str):
-        raise ScenarioError(path, "extends: expected the path of a scenario file")
-    base_path = path.parent / base_ref
-    if not base_path.exists():
-        raise ScenarioError(path, f"extends: file not found: {base_path}")
-    base = read_with_extends(base_path, _seen + (path.resolve(),))
-    if "targets" in base and "targets" not in data and base["targets"]:
-        import os
-
-        base["targets"] = os.path.relpath(base_path.parent / base["targets"], path.parent)
-    merged = deep_merge(base, data)
-    merged["extends"] = str(base_path)
-    return merged
-
-
-def validate_scenario(data: dict, path: str | Path = "<scenario>") -> Scenario:
-    try:
-        sc = Scenario.model_validate(data)
-    except ValidationError as err:
-        raise from_validation(path, err) from None
-    # Rule sets must exist and overrides must be valid for each of them.
-    from .rules import load_rule_set
-
-    for i, sw in enumerate(sc.rules):
-        try:
-            load_rule_set(sw.use, sc.rule_overrides or None, search=[Path(path).parent / "rules"])
-        except ScenarioError as err:
-            raise ScenarioError(path, f"rules[{i}].use: {err.message if err.path.startswith('rule set') else err}") from None
-    if sc.rules[0].from_ > sc.run.start:
-        raise ScenarioError(path, f"rules[0].from: the first rule set must start on or before run.start ({sc.run.start})")
-    if sc.targets is not None:
-        tp = Path(path).parent / sc.targets
-        if not tp.exists():
-            raise ScenarioError(path, f"targets: file not found: {tp}")
-    if sc.posterior is not None:
-        pp = Path(path).parent / sc.posterior.file
-        if not pp.exists():
-            raise ScenarioError(path, f"posterior.file: file not found: {pp} (run `bordersim calibrate calibration/abc.yaml`)")
-    return sc
+    def rule_search_path(self) -> list[Path]:
+        """Where its rule sets are found: ``rules/`` beside the scenario file, then the built-in library."""
+        return rule_search_path(self._source)

@@ -1,0 +1,108 @@
+"""The fit table: target by target, how close a run is to the archive and how sure.
+
+:func:`compare` reads each target's quantity in every replicate (:mod:`.extract`), draws what the
+archive would have recorded through the observation model (:mod:`.observation`: several draws per
+replicate, from a generator seeded by the fit's seed, so the intervals include observation noise and
+the undercount as well as the model's stochasticity), and tabulates observed value, predicted record,
+50% and 90% intervals, inside or not, relative error and log score. The report (``fit.md``, figures)
+is written by :mod:`.report`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .extract import FlowIndex
+from .observation import DEFAULT_DISPERSION, inside, likelihood, predictive_draws
+from .targets import Target, as_list
+
+
+def summary_line(fit: pd.DataFrame, role: str = "calibration") -> str:
+    f = fit[(fit.role == role) & fit.observed.notna()]
+    n = len(f)
+    k = int(f.inside_90.sum())
+    k50 = int(f.inside_50.sum())
+    med = float(np.nanmedian(np.abs(f.relative_error.astype(float)))) if n else float("nan")
+    return f"{k} of {n} {role} targets inside their 90% interval ({k50} inside 50%); median |relative error| {med:.0%}"
+
+
+def ablation_table(base: pd.DataFrame, ablated: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """For each ablation: calibration targets it breaks (inside 90% with the mechanism, outside without)."""
+    b = base[(base.role == "calibration") & base.observed.notna()].set_index("id")
+    rows = []
+    for name, fit in ablated.items():
+        a = fit[(fit.role == "calibration") & fit.observed.notna()].set_index("id").reindex(b.index)
+        broken = [i for i in b.index if b.inside_90[i] and not a.inside_90[i]]
+        repaired = [i for i in b.index if not b.inside_90[i] and a.inside_90[i]]
+        lb = b.log_score.astype(float).clip(lower=-1e3).sum()
+        la = a.log_score.astype(float).clip(lower=-1e3).sum()
+        rows.append({"ablation": name, "broken": ", ".join(f"`{i}`" for i in broken), "n_broken": len(broken),
+                     "repaired": ", ".join(f"`{i}`" for i in repaired), "inside_90": f"{int(a.inside_90.sum())} of {len(a)}",
+                     "delta_log_score": float(la - lb)})
+    return pd.DataFrame(rows)
+
+
+def jilin_fates(flows: pd.DataFrame) -> pd.DataFrame:
+    """Doc 6's breakdown of Jilin's 1961 crossers, computed the same way from the model (median over replicates)."""
+    index = FlowIndex(flows)
+
+    def q(measure, start, end):
+        return index.total("jilin", [measure], start, end)
+
+    disc = q("detected", "1961-01", "1961-12")
+    parts = {
+        "persuaded back": q("persuaded_back", "1961-01", "1961-12"),
+        "returned on own initiative": q("returned_own", "1961-01", "1961-12"),
+        "sent back by the DPRK": q("sent_back", "1961-01", "1961-12"),
+        "still in the DPRK": q("in_north_korea_illegal", "1962-02", "1962-02"),
+    }
+    rest = disc - sum(parts.values())
+    model = {k: float(np.median(v)) for k, v in parts.items()}
+    model["unexplained (discovered minus the four)"] = float(np.median(rest))
+    archive = {"persuaded back": 7939, "returned on own initiative": 7528, "sent back by the DPRK": 2361, "still in the DPRK": 7034,
+               "unexplained (discovered minus the four)": 28028 - 24862}
+    return pd.DataFrame({"archive (Doc 6)": archive, "model (median)": model})
+
+
+def compare(flows: pd.DataFrame, targets: list[Target], seed: int = 0, dispersion: float = DEFAULT_DISPERSION) -> pd.DataFrame:
+    """The fit table: target-by-target comparison of a run with the archive (one row per target)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 20260]))
+    index = FlowIndex(flows)
+    rows = []
+    for t in targets:
+        sim = index.value(t)
+        draws = predictive_draws(t, sim, rng, dispersion=dispersion)
+        q = np.nanquantile(draws, [0.05, 0.25, 0.5, 0.75, 0.95]) if np.isfinite(draws).any() else [np.nan] * 5
+        obs = t.observed
+        o = t.observation
+        in50, in90 = inside(t, q)
+        lik = likelihood(t, sim, dispersion)
+        sim_med = float(np.nanmedian(sim)) if np.isfinite(sim).any() else np.nan
+        rows.append(
+            {
+                "id": t.id,
+                "role": t.role,
+                "document": t.document,
+                "region": t.region,
+                "period": t.period.start if t.period.start == t.period.end else f"{t.period.start}..{t.period.end}",
+                "kind": t.kind,
+                "quantity": t.measure if t.kind != "share" else f"{'+'.join(as_list(t.numerator))} / {'+'.join(as_list(t.denominator))}",
+                "unit": t.unit,
+                "observation": o.type,
+                "observed": obs,
+                "observed_low": o.low if o.type == "interval" else None,
+                "observed_high": o.high if o.type == "interval" else None,
+                "simulated_median": sim_med,
+                "predicted_median": q[2],
+                "p05": q[0],
+                "p25": q[1],
+                "p75": q[3],
+                "p95": q[4],
+                "inside_50": in50,
+                "inside_90": in90,
+                "relative_error": (q[2] - obs) / obs if obs else None,
+                "log_score": float(np.log(lik)) if lik and lik > 0 else (None if obs is None else -np.inf),
+            }
+        )
+    return pd.DataFrame(rows)

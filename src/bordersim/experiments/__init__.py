@@ -1,0 +1,1 @@
+"""Experiments: replicates, output directories, comparisons, ablations, sweeps, calibration, sensitivity."""

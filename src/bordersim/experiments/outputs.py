@@ -1,0 +1,93 @@
+"""A run's output directory: ``flows.csv``, ``summary.csv``, ``manifest.json``, figures and the fit report.
+
+``run_scenario`` runs every replicate of a scenario, then fills a temporary directory beside the
+destination and renames it into place (:func:`bordersim.io.atomic_dir`), so a killed run never leaves
+a half-written output directory behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..archive.report import write_fit
+from ..io import atomic_dir, write_json
+from ..world.scenario import Scenario
+from .replicates import run_replicates
+from .run_figures import flow_figures
+
+
+def _git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def targets_path_of(sc: Scenario, source: str | None = None) -> Path | None:
+    """The scenario's targets file, resolved relative to the scenario file."""
+    if not sc.targets:
+        return None
+    source = source if source is not None else sc.source
+    base = Path(source).parent if source else Path(".")
+    return base / sc.targets
+
+
+def write_flows(flows: pd.DataFrame, dest: Path) -> None:
+    """A run's monthly table as CSV (the one format of ``flows.csv``)."""
+    flows.to_csv(dest, index=False, float_format="%.3f", lineterminator="\n")
+
+
+def run_scenario(sc: Scenario, out: Path, force: bool = False, workers: int = 1, progress: bool = True,
+                 source: str | None = None) -> Path:
+    """Run ``sc`` and write ``flows.csv``, ``summary.csv``, ``manifest.json`` and figures into ``out``.
+
+    ``source`` is the scenario file (default: the file ``sc`` was loaded from); a scenario that names
+    ``targets`` also gets its fit report (``fit.csv``, ``fit.md``, ``fit_*.png``).
+    """
+    out = Path(out)
+    if out.exists() and not force:
+        raise FileExistsError(f"{out} exists (use --force to replace it)")
+    source = source if source is not None else sc.source
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    results = run_replicates(sc, workers=workers, progress=progress, source=source)
+    flows = pd.concat([r.flows for r in results], ignore_index=True)
+    summary = pd.DataFrame([r.summary for r in results])
+    wall = time.perf_counter() - t0
+
+    def fill(tmp: Path) -> None:
+        write_flows(flows, tmp / "flows.csv")
+        summary.drop(columns=["seconds"]).to_csv(tmp / "summary.csv", index=False, lineterminator="\n")
+        manifest = {
+            "scenario": sc.model_dump(mode="json", by_alias=True),
+            "scenario_file": source,
+            "seed": sc.run.seed,
+            "replicates": sc.run.replicates,
+            "scale": sc.run.scale,
+            "replicate_seeds": "numpy.random.SeedSequence(seed).spawn(replicates)",
+            "package_version": __version__,
+            "git_commit": _git_commit(),
+            "python": sys.version.split()[0],
+            "numpy": np.__version__,
+            "mesa": __import__("mesa").__version__,
+            "started_utc": started.isoformat(timespec="seconds"),
+            "wall_seconds": round(wall, 3),
+            "replicate_seconds": [r.summary["seconds"] for r in results],
+        }
+        write_json(tmp / "manifest.json", manifest)
+        flow_figures(flows, tmp, title=sc.name)
+        tp = targets_path_of(sc, source)
+        if tp is not None:
+            write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name)
+
+    return atomic_dir(out, fill, force=force)

@@ -1,0 +1,57 @@
+"""Behavioural parameters from a calibration posterior: weighted draws and weighted medians.
+
+A scenario's ``posterior: {file, mode}`` names a table written by ``bordersim calibrate`` (one column
+per scenario path, ``generation`` and ``weight``). Its last generation is used: ``draw`` picks one
+particle per replicate by weight, ``median`` uses each parameter's weighted median.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..world.loader import validate_scenario
+from ..world.paths import set_path
+from ..world.scenario import Scenario
+
+_POSTERIORS: dict[str, pd.DataFrame] = {}
+
+
+def weighted_quantile(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
+    """Quantiles ``qs`` of values ``x`` with weights ``w`` (midpoint interpolation of the weighted CDF)."""
+    o = np.argsort(x)
+    x, w = x[o], w[o]
+    c = (np.cumsum(w) - 0.5 * w) / w.sum()
+    return np.interp(qs, c, x)
+
+
+def posterior_table(path: Path) -> pd.DataFrame:
+    """The last generation of a posterior file (cached per process)."""
+    key = str(Path(path).resolve())
+    if key not in _POSTERIORS:
+        df = pd.read_parquet(path)
+        _POSTERIORS[key] = df[df.generation == df.generation.max()].reset_index(drop=True)
+    return _POSTERIORS[key]
+
+
+def with_posterior(sc: Scenario, source: str | None, rng: np.random.Generator) -> tuple[Scenario, dict]:
+    """The scenario with behavioural parameters from its posterior (a weighted draw, or the weighted median)."""
+    base = Path(source).parent if source else Path(".")
+    post = posterior_table(base / sc.posterior.file)
+    cols = [c for c in post.columns if c not in ("generation", "weight")]
+    w = post.weight.to_numpy(float)
+    if sc.posterior.mode == "draw":
+        i = int(rng.choice(len(post), p=w / w.sum()))
+        values = {c: float(post[c].iloc[i]) for c in cols}
+    else:
+        values = {c: float(weighted_quantile(post[c].to_numpy(float), w, [0.5])[0]) for c in cols}
+    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
+    d.pop("posterior")
+    d.pop("extends", None)
+    for c, v in values.items():
+        set_path(d, c, v)
+    targets = d.pop("targets", None)
+    new = validate_scenario(d, source)
+    return new.model_copy(update={"targets": targets}), values

@@ -1,0 +1,196 @@
+"""The model: one step is one calendar day; :meth:`BorderModel.step` reads as the day's order.
+
+``BorderModel`` holds the households (numpy arrays) and their decision (:mod:`.households`), the rumour
+network (:mod:`.rumours`), the border with its guard posts (Mesa agents, :mod:`.border`), the North
+Korean settlement agent (:mod:`.settlement`), the Chinese authorities (:mod:`.authorities`), the
+world's schedule (:mod:`.schedule`) and the recorder (:mod:`.recorder`). Each mechanism is given what
+it uses (the households, the parameters, the recorder, the random generator; per call the day, the
+day's context and the rules in force), never the model; the model hands on what one mechanism
+produces to the next (who got across to the settlement agent, who came home to the rumour network).
+
+Every random draw comes from ``self.rng`` (Mesa's numpy generator, seeded by the caller) in the order
+of :meth:`BorderModel.step`; nothing touches global random state.
+
+``model.border_scenario`` is the validated :class:`bordersim.world.scenario.Scenario` the model runs.
+(Mesa 3.5's ``Model`` has a ``scenario`` property of its own, an experimental
+``mesa.experimental.scenarios.Scenario`` that Mesa's ``__init__`` sets to hold the seed and that
+Mesa's visualisation expects; it is left as Mesa sets it.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+
+from ..world.geography import TREE, RegionTree
+from ..world.rules import RuleTimeline, load_rule_set
+from ..world.scenario import Scenario
+from .authorities import ChineseAuthorities
+from .border import Border
+from .households import HouseholdDecision, Households, State
+from .population import build_households
+from .recorder import Recorder
+from .rumours import RumourNetwork
+from .schedule import WorldSchedule
+from .settlement import Returnees, SettlementAgent
+
+
+class BorderModel(mesa.Model):
+    """Migration across the China-DPRK border, one day per step.
+
+    Args:
+        scenario: a validated :class:`~bordersim.world.scenario.Scenario` (its rule sets are found where
+            validation found them: ``rules/`` beside the scenario file, then the built-in library).
+        rng: a ``numpy.random.Generator``, a ``SeedSequence`` or an int seed (default: the scenario's seed).
+        tree: the region tree (default: the dossier's).
+    """
+
+    def __init__(self, scenario: Scenario, rng=None, tree: RegionTree | None = None):
+        if rng is None:
+            rng = np.random.default_rng(scenario.run.seed)
+        elif not isinstance(rng, np.random.Generator):
+            rng = np.random.default_rng(rng)
+        super().__init__(rng=rng)
+        self.border_scenario = scenario
+        self.params = p = scenario.parameters
+        self.tree = tree or TREE
+        self.start: dt.date = scenario.run.start
+        self.end: dt.date = scenario.run.end
+        self.n_days = (self.end - self.start).days + 1
+        self.today = 0
+        self.date = self.start
+        overrides = scenario.rule_overrides or None
+        search = scenario.rule_search_path()
+        self.timeline = RuleTimeline([(sw.from_, load_rule_set(sw.use, overrides, search)) for sw in scenario.rules])
+        self.rules = self.timeline.active(self.start)
+        self.recorder = rec = Recorder(self.start, self.end, len(self.tree.leaf_ids))
+        self.households: Households = build_households(scenario, self.tree, self.rng)
+        hh = self.households
+        lishu = self.tree.leaf_index.get("lishu") if scenario.population.lishu else None
+        self.rumours = RumourNetwork(hh, self.rng, scenario.population.village_households, p.village_degree,
+                                     p.kin_degree, lishu)
+        self.decision = HouseholdDecision(hh, p, self.tree, rec, self.rng)
+        self.schedule = WorldSchedule(scenario.world, p, self.tree, self.start, self.n_days)
+        world = scenario.world
+        self.authorities = ChineseAuthorities(self, hh, p, rec, self.tree.post_location,
+                                              world.nk_marriage_crossings_per_year)
+        self.border = Border(self, self.tree, hh, p, rec, self.rng, world.nk_drownings_per_year)
+        self.settlement = SettlementAgent(self, hh, p, rec)
+        self.ctx = self.schedule.context(0, self.rules)
+        self.hazards_dirty = True
+        self.initial_persons = hh.total_persons()
+        self._seeds: dict[int, list] = {}
+        for s in world.rumour_seeds:
+            self._seeds.setdefault((s.date - self.start).days, []).append(s)
+        self._disasters: dict[int, list] = {}
+        for d in world.disasters:
+            self._disasters.setdefault((d.date - self.start).days, []).append(d)
+
+    # -- the day -----------------------------------------------------------------------------------
+    def step(self) -> None:
+        t = self.today
+        if t >= self.n_days:
+            self.running = False
+            return
+        hh, decision = self.households, self.decision
+        self.date = self.start + dt.timedelta(days=t)
+        self.recorder.set_day(self.date)
+        self._switch_rules()  # a rule set takes effect at the start of its day
+        self.ctx = self.schedule.context(t, self.rules)  # rations, orders, pull and ice today
+        if self.schedule.changed(t):
+            self.hazards_dirty = True
+        self.border.take_post(self.ctx)
+        self.settlement.step(self.date, self.rules)
+        for seed in self._seeds.get(t, []):
+            self.rumours.seed_among(hh, hh.at_home_in(self.tree.leaves_under(seed.region)), seed.share, seed.belief,
+                                    t + seed.active_days)
+            self.hazards_dirty = True
+        for disaster in self._disasters.get(t, []):
+            self._disaster(disaster)
+        self.authorities.marriage_crossings(self.rules)
+        if t % 7 == 0:  # once a week: talk, letters from settled crossers, the DPRK's authorization letters
+            self.rumours.week(hh, t, self.ctx.rebuttal_leaf[hh.leaf], self.params)
+            self.authorities.issue_letters(7, t, self.rules)
+            self.hazards_dirty = True
+        # Households decide: the clocks that fire today start intentions and travel applications.
+        if self.hazards_dirty:
+            decision.update_hazards(self.ctx, t)
+            self.hazards_dirty = False
+        movers, r_move, travellers, r_trav = decision.fire(self.ctx, t)
+        decision.intend(movers, r_move, t)
+        self.authorities.travel_applications(travellers, r_trav, t, self.rules, self.ctx)
+        self._scheduled_transitions()
+        self.authorities.visits_end(t)
+        self.border.corpses.step(t, self.ctx, self.rules)
+        touched = np.flatnonzero(hh.since == t)
+        if len(touched) or len(travellers):
+            decision.refresh(np.union1d(touched, travellers), self.ctx, t + 1)
+        nxt = self.date + dt.timedelta(days=1)
+        if nxt.month != self.date.month or t == self.n_days - 1:
+            self.recorder.take_stock(hh, self.ctx)
+        self.today += 1
+        if self.today >= self.n_days:
+            self.running = False
+
+    def run(self) -> BorderModel:
+        """Run from start to end."""
+        while self.running:
+            self.step()
+        return self
+
+    # -- what the day's order calls ------------------------------------------------------------------
+    def _switch_rules(self) -> None:
+        rules = self.timeline.active(self.date)
+        if rules is self.rules:
+            return
+        self.rules = rules
+        self.hazards_dirty = True
+        if not rules.dprk.settled_may_stay:
+            # The new regime does not let settled crossers stay: they are returned (the reverse of Doc 7 (4a)).
+            self._disappoint(self.settlement.repatriate_settled(rules.dprk.return_illegal_prob, self.today, rules))
+
+    def _scheduled_transitions(self) -> None:
+        """Households whose scheduled transition is due today, by state, in a fixed order."""
+        hh, t, rules = self.households, self.today, self.rules
+        due = np.flatnonzero(hh.due == t)
+        if len(due) == 0:
+            return
+        st = hh.state[due]
+        self.decision.choose_route(due[st == State.INTENDING], t, rules,
+                                   apply_legally=lambda idx: self.authorities.receive_applications(idx, t, rules))
+        refused = self.authorities.decide_applications(due[st == State.APPLIED], t, rules)
+        self.decision.after_refusal(refused, t)
+        self.decision.set_off(due[st == State.PREPARING], t)
+        self.arrive_at_river(due[st == State.TRAVELLING])
+        self._disappoint(self.settlement.decide(due[st == State.AT_RECEPTION], t, rules, self.date.month))
+        self._disappoint(self.settlement.return_home(due[st == State.SETTLED], t))
+
+    def arrive_at_river(self, idx: np.ndarray) -> None:
+        """Households ``idx`` reach the river today: the border resolves their crossings and those who get
+        across alive arrive at a DPRK reception station."""
+        across = self.border.cross(idx, self.rules, self.today, self.date.month)
+        self.settlement.receive(across, self.today, self.rules)
+
+    def _disaster(self, d) -> None:
+        """A disaster forces a share of a region's households at home across the border (Doc 10 Art. 1)."""
+        hh = self.households
+        cand = hh.at_home_in(self.tree.leaves_under(d.region))
+        hit = cand[self.rng.random(len(cand)) < d.share]
+        if len(hit) == 0:
+            return
+        hh.disaster[hit] = True
+        self.recorder.add("disaster_crossers", hh.leaf[hit].astype(np.int64), hh.persons(hit))
+        self.settlement.receive(hit, self.today, self.rules)
+
+    def _disappoint(self, returned: Returnees) -> None:
+        """Returnees' stories lower their contacts' belief (group by group, in the order they came home)."""
+        for group in returned:
+            self.rumours.disappoint(self.households, group, self.params.returnee_damp)
+
+    # -- invariants --------------------------------------------------------------------------------
+    def persons_accounted(self) -> float:
+        """Living persons in any state plus the drowned (equals the initial population)."""
+        hh = self.households
+        return float(np.sum(hh.weight * (hh.size + hh.drowned)))
