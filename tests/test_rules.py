@@ -228,3 +228,22 @@ def test_famine_under_1964_rules_leaves_fewer_in_north_korea(tmp_path):
     assert tab["protocol_1964", "in_north_korea_illegal"] < 0.3 * tab["practice_1961", "in_north_korea_illegal"]
     assert tab["protocol_1964", "sent_back"] > 2 * tab["practice_1961", "sent_back"]
     assert (tmp_path / "cmp" / "compare_flows.png").stat().st_size > 0
+
+
+def test_a_rule_set_beside_the_scenario_validates_and_runs(tmp_path, capsys):
+    # One search path for validation and the model: rules/ beside the scenario file, then the library.
+    (tmp_path / "rules").mkdir()
+    raw = yaml.safe_load((library_dir() / "practice_1961.yaml").read_text())
+    raw.update(name="local_1961", title="a local variant of 1961 practice")
+    raw["dprk"]["allowance_yuan_per_labourer"] = 0.0
+    (tmp_path / "rules" / "local_1961.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    d = small_scenario_dict(end="1960-12-31")
+    d["rules"] = [{"from": "1957-01-01", "use": "local_1961"}]
+    p = tmp_path / "local.yaml"
+    p.write_text(yaml.safe_dump(d, sort_keys=False))
+    assert main(["validate", str(p)]) == 0
+    assert main(["run", str(p), "--out", str(tmp_path / "out"), "--quiet"]) == 0, capsys.readouterr().err
+    sc = load_scenario(p)
+    m = BorderModel(sc).run()
+    assert m.rules.name == "local_1961" and m.rules.dprk.allowance_yuan_per_labourer == 0.0
+    assert total(m, "allowance_yuan") == 0 and total(m, "settled") > 0

@@ -186,49 +186,45 @@ class HouseholdDecision:
         self._code_base: np.ndarray | None = None
 
     # -- hazards -----------------------------------------------------------------------------------
-    def channels(self, idx, ctx, travel: bool = False) -> np.ndarray:
-        """Hazard of each reason channel for households ``idx`` (shape: 3 x len(idx)), per day.
-
-        ``ctx`` is the day's context (rations, risk, education, pull, parameters).
-        """
+    def _codes(self, idx, ctx) -> np.ndarray:
+        """Each household's (home region, poor brigade, kin) group: the row of the hazard tables."""
         hh = self.hh
-        p = ctx.params
-        leaf = hh.leaf[idx]
-        poor = hh.in_poor_brigade(idx, ctx)
-        short = np.where(poor, ctx.hunger_poor_leaf[leaf], ctx.hunger_ok_leaf[leaf])
-        push = _push(ctx)[leaf]
-        kin = hh.kin[idx]
-        if travel:
-            a, b, c = p.travel_rate_food_kin, p.travel_rate_rumour, p.travel_rate_proper
-        else:
-            a, b, c = p.rate_food_kin, p.rate_rumour, p.rate_proper
-        food_kin = a * short * kin * push
-        rumour = b * hh.belief[idx] * (short + p.rumour_floor) * push
-        proper = c * kin
-        return np.vstack([food_kin, rumour, proper]) * ctx.propensity_leaf[leaf]
-
-    def hazards(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
-        """Total move and travel hazards (the sums of :meth:`channels`, computed in one pass).
-
-        The hazard is affine in belief within a (region, poor brigade, kin) group, so the group
-        coefficients are computed on small arrays and gathered: ``h = g0[code] + g1[code] * belief``.
-        """
-        hh = self.hh
-        g0m, g1m, g0t, g1t, home_factor = _group_tables(ctx)
         if self._code_base is None:  # region and kin do not change during a run
             self._code_base = hh.leaf.astype(np.intp) * 4 + hh.kin
         code = self._code_base[idx]
         if ctx.poor_share_leaf.any():
             code = code + 2 * hh.in_poor_brigade(idx, ctx)
+        return code
+
+    def channels(self, idx, ctx, travel: bool = False) -> np.ndarray:
+        """Hazard of each reason channel for households ``idx`` (shape: 3 x len(idx)), per day.
+
+        ``ctx`` is the day's context (rations, risk, education, pull, parameters).
+        """
+        food_kin, rumour, proper = _channel_tables(ctx)[travel][:, self._codes(idx, ctx)]
+        return np.vstack([food_kin, rumour * self.hh.belief[idx], proper])
+
+    def hazards(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
+        """Total move and travel hazards: the sums of :meth:`channels`, computed in one pass.
+
+        Within a (region, poor brigade, kin) group the hazard is affine in belief, so it is gathered from
+        the channel tables: ``h = (food_kin + proper)[code] + rumour[code] * belief``, times the state's
+        factor (at home; ``repeat_factor`` after an earlier attempt).
+        """
+        hh = self.hh
+        tables = _channel_tables(ctx)
+        code = self._codes(idx, ctx)
         belief = hh.belief[idx]
         state = hh.state[idx]
-        h_move = g1m[code]
-        h_move *= belief
-        h_move += g0m[code]
-        h_move *= home_factor[state]
-        h_travel = g1t[code]
-        h_travel *= belief
-        h_travel += g0t[code]
+        out = []
+        for travel in (False, True):
+            food_kin, rumour, proper = tables[travel]
+            h = rumour[code]
+            h *= belief
+            h += (food_kin + proper)[code]
+            out.append(h)
+        h_move, h_travel = out
+        h_move *= _home_factor(ctx)[state]
         h_travel *= IS_HOME[state] & (hh.away[idx] == 0) & (hh.size[idx] - hh.stayed[idx] >= 2)
         return h_move, h_travel
 
@@ -350,25 +346,37 @@ class HouseholdDecision:
         hh.set_state(idx, State.TRAVELLING, today, today + self.travel_days[leaf])
 
 
-def _group_tables(ctx):
-    """Hazard coefficients by (region, poor brigade, kin) group for today's context (computed once a day)."""
+def _channel_tables(ctx) -> dict[bool, np.ndarray]:
+    """The hazard formula (Doc 4's three reasons), once: each channel's coefficient by (home region, poor
+    brigade, kin) group, for a move (``False``) and for a travel application (``True``); computed once a day.
+
+    Rows: ``food_kin = rate * shortfall * kin * push``, ``rumour = rate * (shortfall + rumour_floor) * push``
+    (per unit of belief), ``proper = rate * kin``, each times the region's propensity; ``push`` is the
+    DPRK's pull x education x deterrence. Columns: ``region * 4 + 2 * poor + kin``.
+    """
     cache = ctx.cache
-    if "tables" not in cache:
+    if "channels" not in cache:
         p = ctx.params
-        push = _push(ctx)
+        push = _push(ctx)[:, None, None]
         short = np.stack([ctx.hunger_ok_leaf, ctx.hunger_poor_leaf], axis=1)[:, :, None]  # leaf x poor x 1
         kin = np.array([0.0, 1.0])[None, None, :]  # 1 x 1 x kin
-        pu = push[:, None, None]
-        rum = pu * (short + p.rumour_floor)
         prop = ctx.propensity_leaf[:, None, None]
-        n = len(push)
-        g0m = (prop * (pu * p.rate_food_kin * short * kin + p.rate_proper * kin)).reshape(-1)
-        g1m = np.broadcast_to(prop * p.rate_rumour * rum, (n, 2, 2)).reshape(-1)
-        g0t = (prop * (pu * p.travel_rate_food_kin * short * kin + p.travel_rate_proper * kin)).reshape(-1)
-        g1t = np.broadcast_to(prop * p.travel_rate_rumour * rum, (n, 2, 2)).reshape(-1)
-        home_factor = np.where(IS_BACK, p.repeat_factor, 1.0) * IS_HOME  # by state
-        cache["tables"] = (g0m, g1m, g0t, g1t, home_factor)
-    return cache["tables"]
+        shape = (len(ctx.propensity_leaf), 2, 2)
+
+        def table(a: float, b: float, c: float) -> np.ndarray:
+            rows = (a * short * kin * push * prop, b * (short + p.rumour_floor) * push * prop, c * kin * prop)
+            return np.stack([np.broadcast_to(r, shape).reshape(-1) for r in rows])
+
+        cache["channels"] = {
+            False: table(p.rate_food_kin, p.rate_rumour, p.rate_proper),
+            True: table(p.travel_rate_food_kin, p.travel_rate_rumour, p.travel_rate_proper),
+        }
+    return cache["channels"]
+
+
+def _home_factor(ctx) -> np.ndarray:
+    """By state: 0 away from home, ``repeat_factor`` after an earlier attempt, 1 otherwise."""
+    return np.where(IS_BACK, ctx.params.repeat_factor, 1.0) * IS_HOME
 
 
 def _push(ctx) -> np.ndarray:
