@@ -55,9 +55,9 @@ def child(scenario: str, profile_out: str | None) -> None:
     t_import0 = time.perf_counter()
     import numpy as np
 
+    from bordersim.experiments.replicates import replicate_seeds
     from bordersim.model import BorderModel
-    from bordersim.runner import replicate_seeds
-    from bordersim.scenario import load_scenario
+    from bordersim.world.loader import load_scenario
 
     t_import = time.perf_counter() - t_import0
     rss_after_import = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -66,7 +66,7 @@ def child(scenario: str, profile_out: str | None) -> None:
     sc = load_scenario(scenario)
     t_load = time.perf_counter() - t0
     assert sc.run.scale == 1.0, f"expected scale 1.0, got {sc.run.scale}"
-    # The same seeding as `bordersim run` (runner.run_replicate): replicate 0 of the scenario's seed.
+    # The same seeding as `bordersim run` (experiments.replicates.run_replicate): replicate 0 of the scenario's seed.
     seed = replicate_seeds(sc.run.seed, 1)[0]
 
     t0 = time.perf_counter()
@@ -142,7 +142,7 @@ def run_child(scenario: Path, profile_out: Path | None = None) -> dict:
         raise SystemExit(f"benchmark subprocess failed with exit code {proc.returncode}")
     for line in proc.stdout.splitlines():
         if line.startswith("BENCH_RESULT "):
-            return json.loads(line[len("BENCH_RESULT "):])
+            return json.loads(line[len("BENCH_RESULT ") :])
     sys.stderr.write(proc.stdout + proc.stderr)
     raise SystemExit("benchmark subprocess printed no result")
 
@@ -182,7 +182,7 @@ def environment() -> dict:
         if f.is_file() and f.suffix in (".py", ".yaml"):
             h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": _cpu_model(),
@@ -235,8 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.repeats):
         r = run_child(scenario)
         runs.append(r)
-        print(f"repeat {i + 1}/{args.repeats}: build {r['build_seconds']:.2f} s, run {r['run_seconds']:.2f} s, "
-              f"peak RSS {r['peak_rss_kb'] / 1024:.0f} MiB", file=sys.stderr, flush=True)
+        print(
+            f"repeat {i + 1}/{args.repeats}: build {r['build_seconds']:.2f} s, run {r['run_seconds']:.2f} s, "
+            f"peak RSS {r['peak_rss_kb'] / 1024:.0f} MiB",
+            file=sys.stderr,
+            flush=True,
+        )
 
     first = runs[0]
     hh, days = first["households"], first["days"]
@@ -305,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         ("run CPU time (median)", f"{s['run_cpu_seconds_median']:.3f} s"),
         ("monthly table (median)", f"{s['table_seconds_median']:.3f} s"),
         ("load+build+run+table (median)", f"{s['replicate_seconds_median']:.3f} s"),
-        ("household-steps/s (median / best)",
-         f"{s['household_steps_per_second_median']:,.0f} / {s['household_steps_per_second_best']:,.0f}"),
+        (
+            "household-steps/s (median / best)",
+            f"{s['household_steps_per_second_median']:,.0f} / {s['household_steps_per_second_best']:,.0f}",
+        ),
         ("peak RSS (max / median)", f"{s['peak_rss_mib_max']:.0f} MiB / {s['peak_rss_mib_median']:.0f} MiB"),
         ("RSS after imports (median)", f"{s['rss_after_import_mib_median']:.0f} MiB"),
     ]
@@ -316,12 +322,16 @@ def main(argv: list[str] | None = None) -> int:
     for k, v in rows:
         print(f"{k:<{w}}  {v}")
     print("-" * (w + 30))
-    print(f"target run <= {TARGET_RUN_SECONDS:.0f} s: {'met' if targets['run_median_within_target'] else 'NOT met'} (median run); "
-          f"whole replicate: {'met' if targets['replicate_median_within_target'] else 'NOT met'}")
+    print(
+        f"target run <= {TARGET_RUN_SECONDS:.0f} s: {'met' if targets['run_median_within_target'] else 'NOT met'} (median run); "
+        f"whole replicate: {'met' if targets['replicate_median_within_target'] else 'NOT met'}"
+    )
     print(f"target peak RSS < 1 GiB: {'met' if targets['peak_rss_within_target'] else 'NOT met'}")
     if profile_top:
-        print(f"profile of one run (cProfile, run took {profile_top['run_seconds_under_cprofile']:.2f} s under the profiler): "
-              f"{profile_top['file']}")
+        print(
+            f"profile of one run (cProfile, run took {profile_top['run_seconds_under_cprofile']:.2f} s under the profiler): "
+            f"{profile_top['file']}"
+        )
     print(f"wrote {os.path.relpath(Path(args.out).resolve(), ROOT)}")
     return 0
 

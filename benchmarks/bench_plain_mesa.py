@@ -3,7 +3,7 @@
 Plain Mesa: one ``mesa.Agent`` subclass instance per household, its state in Python attributes. Each
 day the model computes the day's conditions per home region (as Python lists) and calls
 ``model.agents.shuffle_do("step")``; each household at home computes its hazards with the same
-arithmetic as ``Households._hazards`` / ``Households.channels`` (hunger from the ration and the
+arithmetic as ``HouseholdDecision.hazards`` / ``HouseholdDecision.channels`` (hunger from the ration and the
 household's brigade, kin, rumour belief, the push factor ``pull * education * exp(-risk_aversion *
 risk)``, the local propensity, the repeat factor after an earlier attempt, the three channels
 food_kin / rumour / proper), draws a Bernoulli ``u < 1 - exp(-h)`` with the model's ``self.random``
@@ -12,15 +12,15 @@ household whose move clock fires sends no traveller that day), and on an event d
 in proportion to the channels and records (day, household, reason).
 
 Vectorised (bordersim): the same households, built by bordersim from the baseline scenario at a
-small scale; each day ``authorities.context`` + ``Households.update_hazards`` (hazards recomputed for
-every household every day) + ``Households.fire`` (reasons drawn), and the events recorded. Also
+small scale; each day ``WorldSchedule.context`` + ``HouseholdDecision.update_hazards`` (hazards recomputed for
+every household every day) + ``HouseholdDecision.fire`` (reasons drawn), and the events recorded. Also
 timed: ``BorderModel.step`` for the whole model on the same households and days (rumour network,
 letters, guards, settlement, authorities, recorder; hazards recomputed when the model marks them
 dirty).
 
 In both decision kernels belief stays fixed (no network) and an event changes no state (the
 intention or application is recorded; the household stays at home and can fire again), so the two
-do the same work. Before timing, the plain-Mesa hazards are checked against ``Households._hazards``
+do the same work. Before timing, the plain-Mesa hazards are checked against ``HouseholdDecision.hazards``
 for every household on the first day (they must agree to rounding), and the event counts of both
 kernels are reported side by side with the counts expected from the hazards.
 
@@ -58,9 +58,9 @@ import mesa  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from bordersim.households import IS_BACK, IS_HOME  # noqa: E402
 from bordersim.model import BorderModel  # noqa: E402
-from bordersim.scenario import validate_scenario  # noqa: E402
+from bordersim.model.households import IS_BACK, IS_HOME  # noqa: E402
+from bordersim.world.loader import validate_scenario  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -112,7 +112,7 @@ class Day:
 
 
 class Household(mesa.Agent):
-    """One household, state in attributes; the decision of ``Households._hazards`` / ``fire`` per day."""
+    """One household, state in attributes; the decision of ``HouseholdDecision.hazards`` / ``fire`` per day."""
 
     def __init__(self, model, leaf, size, kin, brigade_u, belief, state, away, stayed):
         super().__init__(model)
@@ -169,19 +169,28 @@ class Household(mesa.Agent):
 
 
 class PlainMesaModel(mesa.Model):
-    """Households as Mesa agents; the day's conditions from bordersim's authorities (the same inputs)."""
+    """Households as Mesa agents; the day's conditions from bordersim's world schedule (the same inputs)."""
 
     def __init__(self, source: BorderModel, belief: np.ndarray, seed: int):
         super().__init__(rng=seed)
         self.p = source.params
         self.is_home = IS_HOME.tolist()
         self.is_back = IS_BACK.tolist()
-        self.authorities = source.authorities
+        self.schedule = source.schedule
+        self.rules = source.rules
         self.start = source.start
         self.source = source
         hh = source.households
-        cols = zip(hh.leaf.tolist(), hh.size.tolist(), hh.kin.tolist(), hh.brigade_u.tolist(), belief.tolist(),
-                   hh.state.tolist(), hh.away.tolist(), hh.stayed.tolist())
+        cols = zip(
+            hh.leaf.tolist(),
+            hh.size.tolist(),
+            hh.kin.tolist(),
+            hh.brigade_u.tolist(),
+            belief.tolist(),
+            hh.state.tolist(),
+            hh.away.tolist(),
+            hh.stayed.tolist(),
+        )
         self.households = [Household(self, *c) for c in cols]
         self.intentions: list[tuple[int, int, int]] = []
         self.travel_applications: list[tuple[int, int, int]] = []
@@ -190,7 +199,7 @@ class PlainMesaModel(mesa.Model):
 
     def step(self) -> None:
         t = self.today
-        ctx = self.authorities.context(t, self.start + dt.timedelta(days=t))
+        ctx = self.schedule.context(t, self.rules)
         self.day = Day(ctx, t)
         self.agents.shuffle_do("step")
         self.today += 1
@@ -198,17 +207,19 @@ class PlainMesaModel(mesa.Model):
 
 def check_same_hazards(pm: PlainMesaModel, source: BorderModel) -> float:
     """Largest relative difference between the plain-Mesa and bordersim hazards on day 0 (every household)."""
-    ctx = source.authorities.context(0, source.start)
-    h_move, h_travel = source.households._hazards(slice(None), ctx)
+    ctx = source.schedule.context(0, source.rules)
+    h_move, h_travel = source.decision.hazards(slice(None), ctx)
     d = Day(ctx, 0)
     ch = np.array([a.channels(d) for a in pm.households])
     mine_move = ch[:, :3].sum(axis=1)
     mine_travel = ch[:, 3:].sum(axis=1)
     scale = max(float(np.max(h_move)), float(np.max(h_travel)), 1e-300)
     err = max(float(np.max(np.abs(mine_move - h_move))), float(np.max(np.abs(mine_travel - h_travel)))) / scale
-    # Channels too (the reason draw): compare with Households.channels for households at home.
+    # Channels too (the reason draw): compare with HouseholdDecision.channels for households at home.
     home = np.flatnonzero(IS_HOME[source.households.state])
-    cm = source.households.channels(home, ctx, travel=False) * np.where(IS_BACK[source.households.state[home]], ctx.params.repeat_factor, 1.0)
+    cm = source.decision.channels(home, ctx, travel=False) * np.where(
+        IS_BACK[source.households.state[home]], ctx.params.repeat_factor, 1.0
+    )
     err_ch = float(np.max(np.abs(ch[home, :3].T - cm))) / scale
     return max(err, err_ch)
 
@@ -221,9 +232,14 @@ def time_plain_mesa(source: BorderModel, belief: np.ndarray, days: int, seed: in
     for _ in range(days):
         pm.step()
     t_run, c_run = time.perf_counter() - t0, time.process_time() - c0
-    return {"build_seconds": t_build, "run_seconds": t_run, "cpu_seconds": c_run, "intentions": len(pm.intentions),
-            "travel_applications": len(pm.travel_applications),
-            "intention_reasons": np.bincount([r for _, _, r in pm.intentions], minlength=3).tolist()}
+    return {
+        "build_seconds": t_build,
+        "run_seconds": t_run,
+        "cpu_seconds": c_run,
+        "intentions": len(pm.intentions),
+        "travel_applications": len(pm.travel_applications),
+        "intention_reasons": np.bincount([r for _, _, r in pm.intentions], minlength=3).tolist(),
+    }
 
 
 # -- bordersim ------------------------------------------------------------------------------------------
@@ -242,33 +258,37 @@ def time_vectorised_kernel(sc, belief_seed: int, days: int, seed: int, fire_seed
     """
     model, _ = build_bordersim(sc, belief_seed, seed)
     hh = model.households
-    auth = model.authorities
+    decision = model.decision
     rng = np.random.default_rng(fire_seed)
+    decision.rng = rng  # the events drawn with fire_seed
     hh.thresh_move = rng.exponential(1.0, size=hh.n)
     hh.thresh_travel = rng.exponential(1.0, size=hh.n)
     intentions, travel = [], []
     t0, c0 = time.perf_counter(), time.process_time()
     for t in range(days):
-        ctx = auth.context(t, model.start + dt.timedelta(days=t))
-        hh.update_hazards(ctx, t)
-        movers, r_move, travellers, r_trav = hh.fire(rng, ctx, t)
+        ctx = model.schedule.context(t, model.rules)
+        decision.update_hazards(ctx, t)
+        movers, r_move, travellers, r_trav = decision.fire(ctx, t)
         hh.reason[movers] = r_move
         intentions.append((t, movers, r_move))
         travel.append((t, travellers, r_trav))
     t_run, c_run = time.perf_counter() - t0, time.process_time() - c0
     reasons = np.concatenate([r for _, _, r in intentions]) if intentions else np.zeros(0, dtype=np.int8)
-    return {"run_seconds": t_run, "cpu_seconds": c_run, "intentions": int(sum(len(m) for _, m, _ in intentions)),
-            "travel_applications": int(sum(len(x) for _, x, _ in travel)),
-            "intention_reasons": np.bincount(reasons, minlength=3).tolist()}
+    return {
+        "run_seconds": t_run,
+        "cpu_seconds": c_run,
+        "intentions": int(sum(len(m) for _, m, _ in intentions)),
+        "travel_applications": int(sum(len(x) for _, x, _ in travel)),
+        "intention_reasons": np.bincount(reasons, minlength=3).tolist(),
+    }
 
 
 def expected_events(source: BorderModel, days: int) -> dict:
     """Expected event counts from the hazards (sum of daily probabilities; households stay at home)."""
-    hh = source.households
     moves = travel = 0.0
     for t in range(days):
-        ctx = source.authorities.context(t, source.start + dt.timedelta(days=t))
-        h_move, h_travel = hh._hazards(slice(None), ctx)
+        ctx = source.schedule.context(t, source.rules)
+        h_move, h_travel = source.decision.hazards(slice(None), ctx)
         moves += float(np.sum(-np.expm1(-h_move)))
         travel += float(np.sum(-np.expm1(-h_travel)))
     return {"intentions": moves, "travel_applications": travel}
@@ -296,32 +316,44 @@ def compare(households: int | None, days: int, start: str, repeats: int, seed: i
     pm = PlainMesaModel(source, belief, seed)
     err = check_same_hazards(pm, source)
     if err > 1e-9:
-        raise SystemExit(f"plain-Mesa hazards differ from Households._hazards (max relative difference {err:.3g})")
+        raise SystemExit(f"plain-Mesa hazards differ from HouseholdDecision.hazards (max relative difference {err:.3g})")
     del pm
     expected = expected_events(source, days)
-    print(f"{n:,} households x {days} days = {steps:,} household-steps; hazards agree (max rel. diff {err:.1e})",
-          file=sys.stderr, flush=True)
+    print(
+        f"{n:,} households x {days} days = {steps:,} household-steps; hazards agree (max rel. diff {err:.1e})",
+        file=sys.stderr,
+        flush=True,
+    )
 
     plain, kern, whole = [], [], []
     for i in range(repeats):
         plain.append(time_plain_mesa(source, belief, days, seed + i))
         kern.append(time_vectorised_kernel(sc, seed, days, seed, fire_seed=seed + 1000 + i))
         whole.append(time_whole_model(sc, seed, days, seed))
-        print(f"  repeat {i + 1}/{repeats}: plain Mesa {plain[-1]['run_seconds']:.3f} s, "
-              f"vectorised kernel {kern[-1]['run_seconds']:.4f} s, whole model {whole[-1]['run_seconds']:.4f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"  repeat {i + 1}/{repeats}: plain Mesa {plain[-1]['run_seconds']:.3f} s, "
+            f"vectorised kernel {kern[-1]['run_seconds']:.4f} s, whole model {whole[-1]['run_seconds']:.4f} s",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def stats(runs: list[dict]) -> dict:
         s = [r["run_seconds"] for r in runs]
         med, best = statistics.median(s), min(s)
-        return {"run_seconds_median": med, "run_seconds_min": best,
-                "cpu_seconds_median": statistics.median(r["cpu_seconds"] for r in runs),
-                "household_steps_per_second_median": steps / med, "household_steps_per_second_best": steps / best}
+        return {
+            "run_seconds_median": med,
+            "run_seconds_min": best,
+            "cpu_seconds_median": statistics.median(r["cpu_seconds"] for r in runs),
+            "household_steps_per_second_median": steps / med,
+            "household_steps_per_second_best": steps / best,
+        }
 
     def events(runs):
-        return {"intentions_mean": statistics.mean(r["intentions"] for r in runs),
-                "travel_applications_mean": statistics.mean(r["travel_applications"] for r in runs),
-                "intention_reasons_total": np.sum([r["intention_reasons"] for r in runs], axis=0).tolist()}
+        return {
+            "intentions_mean": statistics.mean(r["intentions"] for r in runs),
+            "travel_applications_mean": statistics.mean(r["travel_applications"] for r in runs),
+            "intention_reasons_total": np.sum([r["intention_reasons"] for r in runs], axis=0).tolist(),
+        }
 
     sp, sk, sw = stats(plain), stats(kern), stats(whole)
     sp["build_seconds_median"] = statistics.median(r["build_seconds"] for r in plain)
@@ -337,15 +369,25 @@ def compare(households: int | None, days: int, start: str, repeats: int, seed: i
         "repeats": repeats,
         "hazards_max_relative_difference": err,
         "expected_events": expected,
-        "plain_mesa": {**sp, "events": events(plain), "runs": plain,
-                       "what": "Model.step: day's conditions as lists + agents.shuffle_do('step'); per agent: hazards, "
-                               "Bernoulli(1-exp(-h)) with self.random, reason, record"},
-        "vectorised_kernel": {**sk, "events": events(kern), "runs": kern,
-                              "what": "per day: authorities.context + Households.update_hazards (all households) + "
-                                      "Households.fire + record"},
-        "whole_model": {**sw, "runs": whole,
-                        "what": "BorderModel.step (whole model, same households and days, same seed each repeat; beliefs "
-                                "start from the same fixed values and then evolve on the network)"},
+        "plain_mesa": {
+            **sp,
+            "events": events(plain),
+            "runs": plain,
+            "what": "Model.step: day's conditions as lists + agents.shuffle_do('step'); per agent: hazards, "
+            "Bernoulli(1-exp(-h)) with self.random, reason, record",
+        },
+        "vectorised_kernel": {
+            **sk,
+            "events": events(kern),
+            "runs": kern,
+            "what": "per day: WorldSchedule.context + HouseholdDecision.update_hazards (all households) + fire + record",
+        },
+        "whole_model": {
+            **sw,
+            "runs": whole,
+            "what": "BorderModel.step (whole model, same households and days, same seed each repeat; beliefs "
+            "start from the same fixed values and then evolve on the network)",
+        },
         "ratio_kernel_vs_plain_mesa": ratio_kernel,
         "ratio_whole_model_vs_plain_mesa": ratio_whole,
         "target_met_kernel": ratio_kernel >= TARGET_RATIO,
@@ -356,28 +398,43 @@ def compare(households: int | None, days: int, start: str, repeats: int, seed: i
 def print_table(title: str, c: dict) -> None:
     n, days, steps = c["households"], c["days"], c["household_steps"]
     sp, sk, sw = c["plain_mesa"], c["vectorised_kernel"], c["whole_model"]
-    print(f"\n{title}: {n:,} households x {days} days from {c['start']} = {steps:,} household-steps, "
-          f"{c['repeats']} repeat(s), 1 thread")
+    print(
+        f"\n{title}: {n:,} households x {days} days from {c['start']} = {steps:,} household-steps, "
+        f"{c['repeats']} repeat(s), 1 thread"
+    )
     hdr = f"{'kernel':<36} {'run median':>11} {'run min':>10} {'hh-steps/s (median)':>20} {'vs plain Mesa':>14}"
     print("-" * len(hdr))
     print(hdr)
     print("-" * len(hdr))
-    for name, s, r in (("plain Mesa agents (shuffle_do)", sp, 1.0),
-                       ("bordersim kernel (update+fire daily)", sk, c["ratio_kernel_vs_plain_mesa"]),
-                       ("bordersim BorderModel.step (all)", sw, c["ratio_whole_model_vs_plain_mesa"])):
-        print(f"{name:<36} {s['run_seconds_median']:>9.4f} s {s['run_seconds_min']:>8.4f} s "
-              f"{s['household_steps_per_second_median']:>20,.0f} {r:>13.1f}x")
+    for name, s, r in (
+        ("plain Mesa agents (shuffle_do)", sp, 1.0),
+        ("bordersim kernel (update+fire daily)", sk, c["ratio_kernel_vs_plain_mesa"]),
+        ("bordersim BorderModel.step (all)", sw, c["ratio_whole_model_vs_plain_mesa"]),
+    ):
+        print(
+            f"{name:<36} {s['run_seconds_median']:>9.4f} s {s['run_seconds_min']:>8.4f} s "
+            f"{s['household_steps_per_second_median']:>20,.0f} {r:>13.1f}x"
+        )
     print("-" * len(hdr))
     ep, ek = sp["events"], sk["events"]
-    print(f"events per run (mean): intentions {ep['intentions_mean']:.1f} (plain Mesa) vs {ek['intentions_mean']:.1f} "
-          f"(bordersim); travel applications {ep['travel_applications_mean']:.1f} vs {ek['travel_applications_mean']:.1f}")
+    print(
+        f"events per run (mean): intentions {ep['intentions_mean']:.1f} (plain Mesa) vs {ek['intentions_mean']:.1f} "
+        f"(bordersim); travel applications {ep['travel_applications_mean']:.1f} vs {ek['travel_applications_mean']:.1f}"
+    )
     ex = c["expected_events"]
     print(f"expected from the hazards: intentions {ex['intentions']:.1f}, travel applications {ex['travel_applications']:.1f}")
-    print(f"intention reasons food_kin/rumour/proper (all repeats): {ep['intention_reasons_total']} vs "
-          f"{ek['intention_reasons_total']}")
-    print(f"plain-Mesa agent creation: {sp['build_seconds_median']:.3f} s; bordersim model build: {sw['build_seconds_median']:.3f} s")
-    print(f"target >= {TARGET_RATIO:.0f}x plain Mesa: kernel {'met' if c['target_met_kernel'] else 'NOT met'}, "
-          f"whole model {'met' if c['target_met_whole_model'] else 'NOT met'}")
+    print(
+        f"intention reasons food_kin/rumour/proper (all repeats): {ep['intention_reasons_total']} vs "
+        f"{ek['intention_reasons_total']}"
+    )
+    print(
+        f"plain-Mesa agent creation: {sp['build_seconds_median']:.3f} s; "
+        f"bordersim model build: {sw['build_seconds_median']:.3f} s"
+    )
+    print(
+        f"target >= {TARGET_RATIO:.0f}x plain Mesa: kernel {'met' if c['target_met_kernel'] else 'NOT met'}, "
+        f"whole model {'met' if c['target_met_whole_model'] else 'NOT met'}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -386,8 +443,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--days", type=int, default=90, help="days simulated (default 90)")
     ap.add_argument("--start", default="1961-01-01", help="first day (default 1961-01-01: low ration, hunger high)")
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats of each kernel (default 3)")
-    ap.add_argument("--full-scale-days", type=int, default=20,
-                    help="also compare at full scale (every baseline household) for this many days; 0 skips (default 20)")
+    ap.add_argument(
+        "--full-scale-days",
+        type=int,
+        default=20,
+        help="also compare at full scale (every baseline household) for this many days; 0 skips (default 20)",
+    )
     ap.add_argument("--seed", type=int, default=1961)
     ap.add_argument("--out", default=str(HERE / "results" / "plain_mesa.json"))
     args = ap.parse_args(argv)

@@ -2,7 +2,7 @@
 
 Builds a grid sweep over ``scenarios/baseline_1960_1962.yaml`` (``--points`` values of the interception
 multiplier x ``--replicates`` replicates, run.scale = ``--scale``, two outcomes) and runs it with
-``bordersim.sweep.run_sweep`` into a fresh directory on each backend:
+``bordersim.experiments.sweep.execution.run_sweep`` into a fresh directory on each backend:
 
 * ``pool``: the local process pool (``--workers``, default 2), the default of ``bordersim sweep``;
 * ``dask``: a dask ``LocalCluster`` with the same number of single-threaded worker processes
@@ -72,8 +72,9 @@ def sweep_file(tmp: Path, scale: float, points: int, replicates: int) -> Path:
 
 
 def measure(sweep_path: Path, tmp: Path, backend: str, workers: int) -> dict:
-    from bordersim.ledger import read_ledger
-    from bordersim.sweep import load_sweep, run_sweep
+    from bordersim.experiments.sweep.design import load_sweep
+    from bordersim.experiments.sweep.execution import run_sweep
+    from bordersim.experiments.sweep.ledger import read_ledger
 
     sw = load_sweep(sweep_path)
     out = tmp / f"out_{backend}"
@@ -128,22 +129,37 @@ def main(argv: list[str] | None = None) -> int:
                 r["repeat"] = k + 1
                 r["loadavg_1min_after"] = os.getloadavg()[0]
                 runs.append(r)
-                print(f"  {r['runs']} runs in {r['wall_seconds']:.1f} s: {r['runs_per_minute_whole_sweep']:.1f} runs/min whole sweep, "
-                      f"{r['runs_per_minute_steady']:.1f} runs/min steady (median run {r['run_seconds_median']:.2f} s; "
-                      f"load {r['loadavg_1min_after']:.1f})", file=sys.stderr)
+                print(
+                    f"  {r['runs']} runs in {r['wall_seconds']:.1f} s: "
+                    f"{r['runs_per_minute_whole_sweep']:.1f} runs/min whole sweep, "
+                    f"{r['runs_per_minute_steady']:.1f} runs/min steady (median run {r['run_seconds_median']:.2f} s; "
+                    f"load {r['loadavg_1min_after']:.1f})",
+                    file=sys.stderr,
+                )
         same = len({r["results_csv"] for r in runs}) == 1
         for r in runs:
             r.pop("results_csv")
         results = []
         for b in backends:
             rs = [r for r in runs if r["backend"] == b]
-            med = {key: statistics.median(r[key] for r in rs) for key in
-                   ("wall_seconds", "runs_per_minute_whole_sweep", "runs_per_minute_steady", "startup_and_overhead_seconds",
-                    "run_seconds_median")}
-            results.append({"backend": b, "workers": rs[0]["workers"], "runs": rs[0]["runs"], "repeats": len(rs),
-                            "median": med, "each": rs})
-            print(f"bench_sweep: {b}: median {med['runs_per_minute_whole_sweep']:.1f} runs/min whole sweep, "
-                  f"{med['runs_per_minute_steady']:.1f} runs/min steady", file=sys.stderr)
+            med = {
+                key: statistics.median(r[key] for r in rs)
+                for key in (
+                    "wall_seconds",
+                    "runs_per_minute_whole_sweep",
+                    "runs_per_minute_steady",
+                    "startup_and_overhead_seconds",
+                    "run_seconds_median",
+                )
+            }
+            results.append(
+                {"backend": b, "workers": rs[0]["workers"], "runs": rs[0]["runs"], "repeats": len(rs), "median": med, "each": rs}
+            )
+            print(
+                f"bench_sweep: {b}: median {med['runs_per_minute_whole_sweep']:.1f} runs/min whole sweep, "
+                f"{med['runs_per_minute_steady']:.1f} runs/min steady",
+                file=sys.stderr,
+            )
         print(f"bench_sweep: results.csv identical across backends: {same}", file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,22 +14,26 @@ import pandas as pd
 import pytest
 import yaml
 
+from bordersim.archive.targets import load_targets
+from bordersim.errors import ScenarioError
 from bordersim.experiments.calibration.config import load_config
 from bordersim.experiments.calibration.distance import ObservationDistance
 from bordersim.experiments.calibration.run import calibrate, setup
 from bordersim.experiments.calibration.simulator import particle_seed
-from bordersim.errors import ScenarioError
-from bordersim.archive.targets import load_targets
 
 from .conftest import ROOT, small_scenario_dict
 
 pytest.importorskip("pyabc")
 
-FIT = ["lishu_1960_11_household_requests", "lishu_1960_12_household_requests", "lishu_1961_01_household_requests",
-       "lishu_1961_01_household_share_rumour"]
+FIT = [
+    "lishu_1960_11_household_requests",
+    "lishu_1960_12_household_requests",
+    "lishu_1961_01_household_requests",
+    "lishu_1961_01_household_share_rumour",
+]
 
 
-def tiny_config(tmp_path, generations=2, population=4, **extra) -> "os.PathLike":
+def tiny_config(tmp_path, generations=2, population=4, **extra) -> os.PathLike:
     d = small_scenario_dict(end="1961-03-31")
     d["population"].update({"yanbian_persons": 6000, "liaoning_persons": {"andong": 1000}, "tonghua_persons": {"jian": 500}})
     (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(d, sort_keys=False))
@@ -101,8 +105,16 @@ def test_tiny_calibration_writes_everything(tmp_path):
     p = tiny_config(tmp_path)
     info = calibrate(p, workers=2)
     assert info["generations"] == 2 and info["accepted_particles_final"] == 4
-    for f in ("posterior.parquet", "posterior_summary.csv", "posterior_marginals.png", "posterior_pairs.png",
-              "epsilon_by_generation.png", "calibration_run.json", "ppc/fit.md", "ppc/fit.csv"):
+    for f in (
+        "posterior.parquet",
+        "posterior_summary.csv",
+        "posterior_marginals.png",
+        "posterior_pairs.png",
+        "epsilon_by_generation.png",
+        "calibration_run.json",
+        "ppc/fit.md",
+        "ppc/fit.csv",
+    ):
         assert (tmp_path / f).exists(), f
     post = pd.read_parquet(tmp_path / "posterior.parquet")
     assert set(post.columns) == {"generation", "weight", "parameters.rate_food_kin", "world.propensity[0].value"}
@@ -130,8 +142,12 @@ def test_single_core_with_seed_is_reproducible(tmp_path):
 def test_resume_after_kill_does_not_repeat_generations(tmp_path):
     p = tiny_config(tmp_path, generations=3)
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "bordersim.cli", "calibrate", str(p), "--single-core", "--no-ppc"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bordersim.cli", "calibrate", str(p), "--single-core", "--no-ppc"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     db = tmp_path / "abc.db"
     deadline = time.time() + 240
     try:

@@ -10,23 +10,50 @@ import pandas as pd
 import yaml
 
 from bordersim.cli import main
-from bordersim.world.geography import TREE
 from bordersim.model.recorder import MEASURES
+from bordersim.world.geography import TREE
 
 from .conftest import BASELINE, small_scenario_dict
 
 REQUIRED = [
-    "intending_households", "travel_applications", "authorization_letters", "legal_applications", "legal_approved",
-    "legal_refused", "attempted", "detected", "stopped", "persuaded_back", "crossed", "drowned", "corpses_found",
-    "settled", "allowance_yuan", "sent_back", "returned_own", "in_north_korea",
+    "intending_households",
+    "travel_applications",
+    "authorization_letters",
+    "legal_applications",
+    "legal_approved",
+    "legal_refused",
+    "attempted",
+    "detected",
+    "stopped",
+    "persuaded_back",
+    "crossed",
+    "drowned",
+    "corpses_found",
+    "settled",
+    "allowance_yuan",
+    "sent_back",
+    "returned_own",
+    "in_north_korea",
 ]
 
 
 def test_run_writes_everything(small_file, tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(small_file), "--out", str(out), "--replicates", "2", "--quiet"]) == 0
-    for f in ("flows.csv", "summary.csv", "manifest.json", "flows_by_province.png", "stocks_in_north_korea.png", "lishu_requests.png",
-              "fit.csv", "fit.md", "fit_targets.png", "fit_series.png", "fit_lishu.png", "fit_jilin_fates.png"):
+    for f in (
+        "flows.csv",
+        "summary.csv",
+        "manifest.json",
+        "flows_by_province.png",
+        "stocks_in_north_korea.png",
+        "lishu_requests.png",
+        "fit.csv",
+        "fit.md",
+        "fit_targets.png",
+        "fit_series.png",
+        "fit_lishu.png",
+        "fit_jilin_fates.png",
+    ):
         assert (out / f).stat().st_size > 0, f
     flows = pd.read_csv(out / "flows.csv")
     assert list(flows.columns) == ["replicate", "period", "region", "measure", "value"]

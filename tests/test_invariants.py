@@ -9,8 +9,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bordersim.model.households import IS_NK, State
 from bordersim.model import BorderModel
+from bordersim.model.households import IS_NK, State
 from bordersim.model.recorder import MEASURES
 from bordersim.world.loader import validate_scenario
 

@@ -66,7 +66,9 @@ def test_hazard_matches_hand_computation():
     push = 1.0 * 1.0 * math.exp(-p.risk_aversion * (1.0 + 0.5))  # pull, education, effort + punishment (practice_1961)
     expected = push * (p.rate_food_kin * short + p.rate_rumour * 0.5 * (short + p.rumour_floor)) + p.rate_proper
     ch = m.decision.channels(np.array([i]), m.ctx)[:, 0]
-    assert ch == pytest.approx([push * p.rate_food_kin * short, push * p.rate_rumour * 0.5 * (short + p.rumour_floor), p.rate_proper])
+    assert ch == pytest.approx(
+        [push * p.rate_food_kin * short, push * p.rate_rumour * 0.5 * (short + p.rumour_floor), p.rate_proper]
+    )
     hm, _ = m.decision.hazards(np.array([i]), m.ctx)
     assert hm[0] == pytest.approx(expected)
 
@@ -75,6 +77,7 @@ def test_raising_the_ration_lowers_intentions():
     def ration(c):
         def mutate(d):
             d["world"]["rations"] = [{"from": "1960-01-01", "region": "china", "catties": c}]
+
         return mutate
 
     low = build(ration(210), end="1961-03-31").run()
@@ -107,7 +110,9 @@ def test_detection_and_stop_hand_computed():
     # A household of 5 at night, effort 1, open water: 1 - exp(-detection_base).
     assert detection_prob(p, 1.0, True, False, 5) == pytest.approx(1 - math.exp(-p.detection_base))
     # By day, on ice: visibility multiplies.
-    assert detection_prob(p, 1.0, False, True, 5) == pytest.approx(1 - math.exp(-p.detection_base * p.day_visibility * p.ice_visibility))
+    assert detection_prob(p, 1.0, False, True, 5) == pytest.approx(
+        1 - math.exp(-p.detection_base * p.day_visibility * p.ice_visibility)
+    )
     # A group of fifty forcing the crossing is harder to stop than a household.
     assert stop_prob(p, 1.0, False, 5) == pytest.approx(1 - math.exp(-p.stop_rate))
     assert stop_prob(p, 1.0, True, 50) == pytest.approx(1 - math.exp(-p.stop_rate / (1 + p.group_force)))
@@ -225,8 +230,10 @@ def test_schedule_latest_instruction_wins():
 def test_schedule_entry_expires():
     from bordersim.world.scenario import Interception
 
-    e = [Interception(**{"from": dt.date(1961, 1, 1), "region": "china", "effort": 1.0}),
-         Interception(**{"from": dt.date(1961, 1, 10), "to": dt.date(1961, 1, 19), "region": "andong", "effort": 3.0})]
+    e = [
+        Interception(**{"from": dt.date(1961, 1, 1), "region": "china", "effort": 1.0}),
+        Interception(**{"from": dt.date(1961, 1, 10), "to": dt.date(1961, 1, 19), "region": "andong", "effort": 3.0}),
+    ]
     arr = resolve_schedule(e, TREE, dt.date(1961, 1, 1), 30, lambda x: x.effort, 0.0)
     a = TREE.leaf_index["andong"]
     # index 9 is 10 January, index 18 is 19 January (inclusive)
@@ -238,6 +245,7 @@ def test_legal_channel_follows_the_rule():
     def rule(prob):
         def mutate(d):
             d["rule_overrides"] = {"china": {"legal_approval_prob": prob, "legal_processing_days": 5}}
+
         return mutate
 
     yes = build(rule(1.0), end="1961-06-30").run()

@@ -9,11 +9,19 @@ import pytest
 import yaml
 
 from bordersim.cli import main
-from bordersim.model.households import State
 from bordersim.model import BorderModel
+from bordersim.model.households import State
 from bordersim.model.recorder import MEASURE_INDEX
-from bordersim.world.rules import BorderRules, ChinaRules, DPRKRules, available_rule_sets, crossing_is_legal, library_dir, load_rule_set
 from bordersim.world.loader import load_scenario, validate_scenario
+from bordersim.world.rules import (
+    BorderRules,
+    ChinaRules,
+    DPRKRules,
+    available_rule_sets,
+    crossing_is_legal,
+    library_dir,
+    load_rule_set,
+)
 
 from .conftest import ROOT, small_scenario_dict
 
@@ -50,7 +58,9 @@ def test_regime_levers_follow_the_documents():
     assert r["mfa_1957"].china.punishment > r["practice_1961"].china.punishment  # Doc 1: "punished severely"
     assert r["mfa_1957"].dprk.return_criminals  # Doc 1 (3)
     assert r["marriage_1958"].china.repatriate_marriage_crossers >= 0.9  # Doc 2 (3)
-    assert r["practice_1961"].dprk.allowance_yuan_per_labourer == 40 and r["practice_1961"].dprk.return_single_han_men  # Docs 3, 5
+    assert (
+        r["practice_1961"].dprk.allowance_yuan_per_labourer == 40 and r["practice_1961"].dprk.return_single_han_men
+    )  # Docs 3, 5
     assert r["leniency_1962"].china.families_may_follow and r["leniency_1962"].dprk.settled_may_stay  # Doc 7 (4)
     assert r["leniency_1962"].china.legal_processing_days < r["practice_1961"].china.legal_processing_days  # Doc 7 (3)
     assert r["ccp_1963"].china.approve_nk_nationals_return  # Doc 8 (2)
@@ -59,7 +69,9 @@ def test_regime_levers_follow_the_documents():
     assert p.border.agreed_points_and_hours and p.border.transit_pass_days == 30  # Doc 10 Art. 3
     assert tuple(p.border.hours.april_september) == (8, 17) and tuple(p.border.hours.october_march) == (9, 16)
     s = r["state_council_1970"]
-    assert s.dprk.return_illegal_prob >= p.dprk.return_illegal_prob and s.dprk.screening_days < p.dprk.screening_days  # Doc 11 (6)
+    assert (
+        s.dprk.return_illegal_prob >= p.dprk.return_illegal_prob and s.dprk.screening_days < p.dprk.screening_days
+    )  # Doc 11 (6)
 
 
 def test_crossing_outside_article_3_hours_is_illegal():
@@ -187,7 +199,10 @@ def test_rule_switch_can_return_settled_crossers(tmp_path):
     d["rules"] = [{"from": "1957-01-01", "use": "practice_1961"}, {"from": "1961-06-01", "use": "protocol_1964"}]
     d["rule_overrides"] = {}
     m = BorderModel(validate_scenario(d))
-    m.timeline.switches[1] = (dt.date(1961, 6, 1), load_rule_set("protocol_1964", {"dprk": {"settled_may_stay": False, "return_illegal_prob": 1.0}}))
+    m.timeline.switches[1] = (
+        dt.date(1961, 6, 1),
+        load_rule_set("protocol_1964", {"dprk": {"settled_may_stay": False, "return_illegal_prob": 1.0}}),
+    )
     while m.date < dt.date(1961, 5, 31):
         m.step()
     settled = np.flatnonzero(m.households.state == State.SETTLED)
@@ -201,7 +216,12 @@ def test_famine_scenarios_extend_the_baseline():
     base = load_scenario(ROOT / "scenarios" / "baseline_1960_1962.yaml")
     for name, rule in [("famine_under_protocol_1964", "protocol_1964"), ("famine_under_1970_rules", "state_council_1970")]:
         sc = load_scenario(ROOT / "scenarios" / f"{name}.yaml")
-        assert sc.world == base.world and sc.parameters == base.parameters and sc.run == base.run and sc.population == base.population
+        assert (
+            sc.world == base.world
+            and sc.parameters == base.parameters
+            and sc.run == base.run
+            and sc.population == base.population
+        )
         assert [r.use for r in sc.rules] == [rule]
         assert sc.targets is not None
     for cf in ("cf_no_allowance", "cf_ration_kept_360", "cf_no_rumours", "cf_doubled_interception", "cf_prompt_legal_channel"):

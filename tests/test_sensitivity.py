@@ -25,8 +25,16 @@ FACTORS = {
 
 def fake_sweep_dir(tmp_path, design, replicates=2, fail_points=()):
     """A sweep directory whose 'runs' are y = 100 u_a + 10 u_b (+ replicate noise): no model runs needed."""
-    sw = load_sweep(write_sweep(tmp_path, name=f"fake_{design['type']}", design=design, replicates=replicates,
-                                outcomes=[{"name": "y", "measure": "crossed"}, {"name": "flat", "measure": "crossed"}], **FACTORS))
+    sw = load_sweep(
+        write_sweep(
+            tmp_path,
+            name=f"fake_{design['type']}",
+            design=design,
+            replicates=replicates,
+            outcomes=[{"name": "y", "measure": "crossed"}, {"name": "flat", "measure": "crossed"}],
+            **FACTORS,
+        )
+    )
     out = tmp_path / f"out_{design['type']}"
     out.mkdir()
     write_spec(sw, out)
@@ -71,11 +79,18 @@ def test_sobol_indices_of_a_known_function(tmp_path):
 
 
 def test_sensitivity_end_to_end_and_design_check(tmp_path, capsys):
-    sw = write_sweep(tmp_path, name="mor", design={"type": "morris", "samples": 3, "levels": 4}, replicates=1,
-                     outcomes=[{"name": "crossed_jilin", "measure": "crossed", "region": "jilin"},
-                               {"name": "in_nk_end", "measure": "in_north_korea", "at": "1961-01"}],
-                     levers={"interception": {"path": "rule_overrides.china.interception_multiplier", "range": [0.25, 3.0]}},
-                     uncertainties={"rumour": {"path": "parameters.rate_rumour", "range": [0.005, 0.05]}})
+    sw = write_sweep(
+        tmp_path,
+        name="mor",
+        design={"type": "morris", "samples": 3, "levels": 4},
+        replicates=1,
+        outcomes=[
+            {"name": "crossed_jilin", "measure": "crossed", "region": "jilin"},
+            {"name": "in_nk_end", "measure": "in_north_korea", "at": "1961-01"},
+        ],
+        levers={"interception": {"path": "rule_overrides.china.interception_multiplier", "range": [0.25, 3.0]}},
+        uncertainties={"rumour": {"path": "parameters.rate_rumour", "range": [0.005, 0.05]}},
+    )
     out = tmp_path / "mor_out"
     assert main(["sweep", str(sw), "--out", str(out), "--workers", "2", "--quiet"]) == 0
     assert (out / "outcome_crossed_jilin.png").exists()
@@ -86,8 +101,13 @@ def test_sensitivity_end_to_end_and_design_check(tmp_path, capsys):
     assert set(t.factor) == {"interception", "rumour"} and set(t.outcome) == {"crossed_jilin", "in_nk_end"}
     assert set(t["index"]) == {"mu_star", "mu", "sigma"}
     # A grid allows neither Morris nor Sobol indices: a clear error, exit 2.
-    grid = write_sweep(tmp_path, name="grid", replicates=1, outcomes=[{"name": "crossed", "measure": "crossed"}],
-                       levers={"interception": {"path": "rule_overrides.china.interception_multiplier", "values": [1.0]}})
+    grid = write_sweep(
+        tmp_path,
+        name="grid",
+        replicates=1,
+        outcomes=[{"name": "crossed", "measure": "crossed"}],
+        levers={"interception": {"path": "rule_overrides.china.interception_multiplier", "values": [1.0]}},
+    )
     gout = tmp_path / "grid_out"
     assert main(["sweep", str(grid), "--out", str(gout), "--workers", "0", "--quiet", "--no-figures"]) == 0
     assert main(["sensitivity", str(gout)]) == 2

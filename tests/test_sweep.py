@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import os
 import signal
 import sqlite3
@@ -88,9 +86,18 @@ def test_paths_set_dict_keys_and_list_indices():
 @pytest.mark.parametrize(
     "levers, needle",
     [
-        ({"x": {"path": "parameters.rate_rumor", "values": [0.01]}}, "levers.x (parameters.rate_rumor) = 0.01: parameters.rate_rumor: unknown key"),
-        ({"x": {"path": "parameters.p_illegal", "range": [0.1, 1.5]}}, "levers.x (parameters.p_illegal) = 1.5: parameters.p_illegal"),
-        ({"x": {"path": "world.rations[9].catties", "values": [200]}}, "levers.x (world.rations[9].catties): world.rations has 5 entries"),
+        (
+            {"x": {"path": "parameters.rate_rumor", "values": [0.01]}},
+            "levers.x (parameters.rate_rumor) = 0.01: parameters.rate_rumor: unknown key",
+        ),
+        (
+            {"x": {"path": "parameters.p_illegal", "range": [0.1, 1.5]}},
+            "levers.x (parameters.p_illegal) = 1.5: parameters.p_illegal",
+        ),
+        (
+            {"x": {"path": "world.rations[9].catties", "values": [200]}},
+            "levers.x (world.rations[9].catties): world.rations has 5 entries",
+        ),
         ({"x": {"path": "rules", "values": [[{"from": "1960-09-01", "use": "no_such_rules"}]]}}, "levers.x (rules)"),
         ({"x": {"path": "parameters.rate_rumour"}}, "levers.x: Value error, give exactly one of"),
         ({"x": {"path": "parameters..rate", "values": [1]}}, "levers.x.path: bad path"),
@@ -126,13 +133,21 @@ def test_bad_outcome_is_a_clear_error(tmp_path, outcomes, needle):
 
 
 def test_designs_and_value_mapping(tmp_path):
-    base = {"levers": {
-        "interception": {"path": "rule_overrides.china.interception_multiplier", "range": [0.5, 2.0], "levels": 4},
-        "ration": {"path": ["world.rations[1].catties", "world.rations[2].catties"], "range": [150, 360], "integer": True, "levels": 3},
-    }, "uncertainties": {
-        "rumour": {"path": "parameters.rate_rumour", "range": [0.005, 0.05], "scale": "log", "levels": 2},
-        "rules": {"path": "rules", "values": [[{"from": "1960-09-01", "use": "practice_1961"}]], "labels": ["1961"]},
-    }}
+    base = {
+        "levers": {
+            "interception": {"path": "rule_overrides.china.interception_multiplier", "range": [0.5, 2.0], "levels": 4},
+            "ration": {
+                "path": ["world.rations[1].catties", "world.rations[2].catties"],
+                "range": [150, 360],
+                "integer": True,
+                "levels": 3,
+            },
+        },
+        "uncertainties": {
+            "rumour": {"path": "parameters.rate_rumour", "range": [0.005, 0.05], "scale": "log", "levels": 2},
+            "rules": {"path": "rules", "values": [[{"from": "1960-09-01", "use": "practice_1961"}]], "labels": ["1961"]},
+        },
+    }
     sw = load_sweep(write_sweep(tmp_path, **base))
     assert sw.n_points == 4 * 3 * 2 * 1 and sw.n_runs == 48 and sw.unit is None
     assert sorted({p[0] for p in sw.points}) == [0.5, 1.0, 1.5, 2.0]
@@ -143,18 +158,26 @@ def test_designs_and_value_mapping(tmp_path):
     assert d["rule_overrides"]["china"]["interception_multiplier"] == sw.points[5][0]
     assert d["run"]["seed"] == 11 and d["targets"] is None
 
-    for design, n in (({"type": "lhs", "samples": 10}, 10), ({"type": "qmc", "samples": 8}, 8),
-                      ({"type": "sobol", "samples": 8}, 8 * (4 + 2)), ({"type": "morris", "samples": 3, "levels": 4}, 3 * (4 + 1))):
+    for design, n in (
+        ({"type": "lhs", "samples": 10}, 10),
+        ({"type": "qmc", "samples": 8}, 8),
+        ({"type": "sobol", "samples": 8}, 8 * (4 + 2)),
+        ({"type": "morris", "samples": 3, "levels": 4}, 3 * (4 + 1)),
+    ):
         s = load_sweep(write_sweep(tmp_path, design=design, **base))
         assert s.n_points == n and s.unit.shape == (n, 4), design
-        assert all(0.5 <= p[0] <= 2.0 and 150 <= p[1] <= 360 and isinstance(p[1], int) and 0.005 <= p[2] <= 0.05 for p in s.points)
+        assert all(
+            0.5 <= p[0] <= 2.0 and 150 <= p[1] <= 360 and isinstance(p[1], int) and 0.005 <= p[2] <= 0.05 for p in s.points
+        )
         # The design is a function of the sweep seed: the same file gives the same points.
         assert load_sweep(write_sweep(tmp_path, design=design, **base)).points == s.points
     if True:  # LHS: each factor's strata are covered once
         s = load_sweep(write_sweep(tmp_path, design={"type": "lhs", "samples": 10}, **base))
         assert sorted((s.unit[:, 0] * 10).astype(int).tolist()) == list(range(10))
     # EMA-style crossing: every policy under every scenario.
-    s = load_sweep(write_sweep(tmp_path, design={"levers": {"type": "grid"}, "uncertainties": {"type": "lhs", "samples": 5}}, **base))
+    s = load_sweep(
+        write_sweep(tmp_path, design={"levers": {"type": "grid"}, "uncertainties": {"type": "lhs", "samples": 5}}, **base)
+    )
     assert s.n_points == 12 * 5 and s.design_type == "crossed(grid x lhs)"
 
 
@@ -225,10 +248,15 @@ def test_sweep_same_results_on_1_and_2_workers_and_in_process(tmp_path):
 
 def test_failed_runs_are_recorded_and_the_rest_complete(tmp_path, capsys):
     # Each value is valid on its own, but a start after the end is not: those two points fail in the workers.
-    sw = write_sweep(tmp_path, replicates=1, levers={
-        "start": {"path": "run.start", "values": ["1960-10-01", "1960-12-15"]},
-        "end": {"path": "run.end", "values": ["1961-01-31", "1960-11-30"]},
-    }, outcomes=[{"name": "crossed", "measure": "crossed"}])
+    sw = write_sweep(
+        tmp_path,
+        replicates=1,
+        levers={
+            "start": {"path": "run.start", "values": ["1960-10-01", "1960-12-15"]},
+            "end": {"path": "run.end", "values": ["1961-01-31", "1960-11-30"]},
+        },
+        outcomes=[{"name": "crossed", "measure": "crossed"}],
+    )
     out = tmp_path / "out"
     assert main(["sweep", str(sw), "--out", str(out), "--workers", "2"]) == 0
     err = capsys.readouterr().err  # the progress line: done / failed / rate / ETA
@@ -279,8 +307,12 @@ def test_timeout_fails_slow_runs(tmp_path):
 
 
 def test_resume_needs_a_sweep_and_a_directory_holds_one_sweep(tmp_path, capsys):
-    sw = write_sweep(tmp_path, replicates=1, levers={"interception": {"path": "rule_overrides.china.interception_multiplier", "values": [1.0]}},
-                     outcomes=[{"name": "crossed", "measure": "crossed"}])
+    sw = write_sweep(
+        tmp_path,
+        replicates=1,
+        levers={"interception": {"path": "rule_overrides.china.interception_multiplier", "values": [1.0]}},
+        outcomes=[{"name": "crossed", "measure": "crossed"}],
+    )
     out = tmp_path / "out"
     assert main(["sweep", str(sw), "--out", str(out), "--resume", "--quiet"]) == 2
     assert "no sweep here to resume" in capsys.readouterr().err
@@ -291,16 +323,32 @@ def test_resume_needs_a_sweep_and_a_directory_holds_one_sweep(tmp_path, capsys):
 
 
 def test_sigkill_mid_sweep_then_resume_loses_and_duplicates_nothing(tmp_path):
-    sw = write_sweep(tmp_path, replicates=3, levers={
-        "interception": {"path": "rule_overrides.china.interception_multiplier", "values": [0.5, 1.0, 2.0]},
-        "allowance": {"path": "rule_overrides.dprk.allowance_yuan_per_labourer", "values": [0, 40]},
-    })  # 18 runs
+    sw = write_sweep(
+        tmp_path,
+        replicates=3,
+        levers={
+            "interception": {"path": "rule_overrides.china.interception_multiplier", "values": [0.5, 1.0, 2.0]},
+            "allowance": {"path": "rule_overrides.dprk.allowance_yuan_per_labourer", "values": [0, 40]},
+        },
+    )  # 18 runs
     n = 18
     ref = tmp_path / "ref"
     assert main(["sweep", str(sw), "--out", str(ref), "--workers", "2", "--quiet", "--no-figures"]) == 0
 
     out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "bordersim.cli", "sweep", str(sw), "--out", str(out), "--workers", "2", "--quiet", "--no-figures"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bordersim.cli",
+        "sweep",
+        str(sw),
+        "--out",
+        str(out),
+        "--workers",
+        "2",
+        "--quiet",
+        "--no-figures",
+    ]
     proc = subprocess.Popen(cmd, cwd=tmp_path, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     done_at_kill = None
     try:
@@ -354,7 +402,9 @@ def test_dask_local_cluster_gives_the_same_results(tmp_path):
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
     try:
         out = tmp_path / "dask"
-        assert main(["sweep", str(sw), "--out", str(out), "--scheduler", cluster.scheduler_address, "--quiet", "--no-figures"]) == 0
+        assert (
+            main(["sweep", str(sw), "--out", str(out), "--scheduler", cluster.scheduler_address, "--quiet", "--no-figures"]) == 0
+        )
         assert (out / "results.csv").read_bytes() == (ref / "results.csv").read_bytes()
         assert (out / "series.csv").read_bytes() == (ref / "series.csv").read_bytes()
         workers = {r["worker"] for r in ledger_rows(out)}
@@ -375,15 +425,21 @@ def test_example_sweeps_are_valid():
 
 def test_posterior_draws_as_an_uncertainty(tmp_path):
     # As `bordersim calibrate` writes it: generations, weights, one column per scenario path.
-    post = pd.DataFrame({
-        "generation": [0, 0, 1, 1, 1],
-        "weight": [0.5, 0.5, 0.0, 0.25, 0.75],
-        "parameters.rate_rumour": [0.9, 0.9, 0.011, 0.022, 0.033],
-        "parameters.p_illegal": [0.9, 0.9, 0.11, 0.12, 0.13],
-    })
+    post = pd.DataFrame(
+        {
+            "generation": [0, 0, 1, 1, 1],
+            "weight": [0.5, 0.5, 0.0, 0.25, 0.75],
+            "parameters.rate_rumour": [0.9, 0.9, 0.011, 0.022, 0.033],
+            "parameters.p_illegal": [0.9, 0.9, 0.11, 0.12, 0.13],
+        }
+    )
     post.to_parquet(tmp_path / "posterior.parquet", index=False)
-    spec = dict(replicates=1, levers={}, uncertainties={"posterior": {"draws": "posterior.parquet", "n": 8}},
-                outcomes=[{"name": "crossed", "measure": "crossed"}])
+    spec = dict(
+        replicates=1,
+        levers={},
+        uncertainties={"posterior": {"draws": "posterior.parquet", "n": 8}},
+        outcomes=[{"name": "crossed", "measure": "crossed"}],
+    )
     sw = load_sweep(write_sweep(tmp_path, **spec))
     rows = [p[0] for p in sw.points]
     assert sw.n_points == 8

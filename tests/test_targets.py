@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bordersim.errors import ScenarioError
 from bordersim.archive.extract import simulated
 from bordersim.archive.fit import compare
 from bordersim.archive.observation import likelihood, predictive_draws
 from bordersim.archive.targets import Target, load_targets
+from bordersim.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "calibration" / "targets.yaml"
@@ -23,9 +23,22 @@ SOURCE = ROOT.parent / "shared" / "sources" / "nkidp-e-dossier-11.txt"
 
 
 def _target(**kw) -> Target:
-    base = dict(id="t", document=6, doc_date="1962-03-23", quote="q", region="jilin", period={"start": "1961-01", "end": "1961-12"},
-                kind="flow", measure="detected", numerator=None, denominator=None, unit="persons", value=100.0,
-                observation={"type": "exact"}, role="calibration")
+    base = dict(
+        id="t",
+        document=6,
+        doc_date="1962-03-23",
+        quote="q",
+        region="jilin",
+        period={"start": "1961-01", "end": "1961-12"},
+        kind="flow",
+        measure="detected",
+        numerator=None,
+        denominator=None,
+        unit="persons",
+        value=100.0,
+        observation={"type": "exact"},
+        role="calibration",
+    )
     base.update(kw)
     return Target.model_validate(base)
 
@@ -45,12 +58,26 @@ def test_every_target_parses_and_is_in_the_source():
     assert len(set(ids)) == len(ids)
     # Key archival figures are all there.
     values = {t.id: t.value for t in targets}
-    for tid, v in [("jilin_1961_discovered", 28028), ("jilin_1961_persuaded_back", 7939), ("jilin_1961_returned_own", 7528),
-                   ("jilin_1961_sent_back", 2361), ("jilin_1962_02_in_north_korea", 7034), ("jilin_1961_corpses_found", 243),
-                   ("yanbian_1961_authorization_letters", 2667), ("yanbian_1961_legal_approved", 1053), ("yanbian_1961_legal_refused", 735),
-                   ("lishu_1960_11_household_requests", 12), ("lishu_1960_12_household_requests", 29), ("lishu_1961_01_household_requests", 63),
-                   ("lishu_1960_11_travel_applications", 8), ("lishu_1960_12_travel_applications", 20), ("lishu_1961_01_travel_applications", 58),
-                   ("andong_1961_preparing_households", 1843), ("andong_1961_property_sold_households", 153), ("intro_1961_corpses_found", 245)]:
+    for tid, v in [
+        ("jilin_1961_discovered", 28028),
+        ("jilin_1961_persuaded_back", 7939),
+        ("jilin_1961_returned_own", 7528),
+        ("jilin_1961_sent_back", 2361),
+        ("jilin_1962_02_in_north_korea", 7034),
+        ("jilin_1961_corpses_found", 243),
+        ("yanbian_1961_authorization_letters", 2667),
+        ("yanbian_1961_legal_approved", 1053),
+        ("yanbian_1961_legal_refused", 735),
+        ("lishu_1960_11_household_requests", 12),
+        ("lishu_1960_12_household_requests", 29),
+        ("lishu_1961_01_household_requests", 63),
+        ("lishu_1960_11_travel_applications", 8),
+        ("lishu_1960_12_travel_applications", 20),
+        ("lishu_1961_01_travel_applications", 58),
+        ("andong_1961_preparing_households", 1843),
+        ("andong_1961_property_sold_households", 153),
+        ("intro_1961_corpses_found", 245),
+    ]:
         assert values[tid] == v, tid
     # Withheld figures are validation targets without a value.
     withheld = [t for t in targets if t.value is None]
@@ -72,12 +99,15 @@ def test_quotes_are_verbatim():
 def test_every_target_is_compared(tmp_path):
     targets = load_targets(TARGETS)
     # A fake run in which every measure is 10 per month everywhere.
-    from bordersim.model.recorder import MEASURES, month_range
-    from bordersim.world.geography import TREE
     import datetime as dt
 
+    from bordersim.model.recorder import MEASURES, month_range
+    from bordersim.world.geography import TREE
+
     months = month_range(dt.date(1960, 9, 1), dt.date(1962, 12, 31))
-    idx = pd.MultiIndex.from_product([[0, 1], months, TREE.node_ids, list(MEASURES)], names=["replicate", "period", "region", "measure"])
+    idx = pd.MultiIndex.from_product(
+        [[0, 1], months, TREE.node_ids, list(MEASURES)], names=["replicate", "period", "region", "measure"]
+    )
     flows = pd.DataFrame({"value": 10.0}, index=idx).reset_index()
     fit = compare(flows, targets)
     assert list(fit.id) == [t.id for t in targets]
@@ -91,9 +121,11 @@ def test_every_target_is_compared(tmp_path):
 
 def test_bad_targets_file(tmp_path):
     p = tmp_path / "t.yaml"
-    p.write_text("version: 1\ntargets:\n  - id: x\n    document: 6\n    doc_date: 1962-03-23\n    quote: q\n    region: jilin\n"
-                 "    period: {start: '1961-01', end: '1961-12'}\n    kind: flow\n    measure: detectd\n    unit: persons\n"
-                 "    value: 1\n    observation: {type: exact}\n    role: calibration\n")
+    p.write_text(
+        "version: 1\ntargets:\n  - id: x\n    document: 6\n    doc_date: 1962-03-23\n    quote: q\n    region: jilin\n"
+        "    period: {start: '1961-01', end: '1961-12'}\n    kind: flow\n    measure: detectd\n    unit: persons\n"
+        "    value: 1\n    observation: {type: exact}\n    role: calibration\n"
+    )
     with pytest.raises(ScenarioError) as e:
         load_targets(p)
     assert "targets[0]" in str(e.value) and "unknown measure 'detectd'" in str(e.value)
@@ -120,8 +152,13 @@ def test_interval_is_probability_of_the_interval():
 
 
 def test_lower_bound_is_survival():
-    t = _target(value=7000, kind="stock", period={"start": "1962-02", "end": "1962-02"}, measure="in_north_korea_illegal",
-                observation={"type": "lower_bound"})
+    t = _target(
+        value=7000,
+        kind="stock",
+        period={"start": "1962-02", "end": "1962-02"},
+        measure="in_north_korea_illegal",
+        observation={"type": "lower_bound"},
+    )
     k, mu = 20.0, 6000.0
     assert likelihood(t, np.array([mu]), dispersion=k) == pytest.approx(stats.nbinom(k, k / (k + mu)).sf(6999))
     # Far above the bound: almost certain.
@@ -142,10 +179,21 @@ def test_undercount_averages_over_the_recorded_fraction():
 
 
 def test_share_is_binomial_of_the_sample_size():
-    t = _target(kind="share", measure=None, numerator="intending_households_rumour", denominator="intending_households",
-                unit="proportion", value=0.5238, sample_size=63, region="lishu", period={"start": "1961-01", "end": "1961-01"})
+    t = _target(
+        kind="share",
+        measure=None,
+        numerator="intending_households_rumour",
+        denominator="intending_households",
+        unit="proportion",
+        value=0.5238,
+        sample_size=63,
+        region="lishu",
+        period={"start": "1961-01", "end": "1961-01"},
+    )
     assert likelihood(t, np.array([0.4])) == pytest.approx(stats.binom.pmf(33, 63, 0.4))
-    flows = _flows({("lishu", "1961-01", "intending_households_rumour"): [20, 30], ("lishu", "1961-01", "intending_households"): [40, 50]})
+    flows = _flows(
+        {("lishu", "1961-01", "intending_households_rumour"): [20, 30], ("lishu", "1961-01", "intending_households"): [40, 50]}
+    )
     assert simulated(flows, t).tolist() == [0.5, 0.6]
 
 

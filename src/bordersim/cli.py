@@ -55,8 +55,11 @@ def cmd_run(args) -> int:
     out = Path(args.out) if args.out else Path("outputs") / sc.name
     if out.exists() and not args.force:
         return _error(f"{out} exists (use --force to replace it, or --out DIR)")
-    print(f"bordersim: running {sc.name}: {sc.run.start} to {sc.run.end}, {sc.run.replicates} replicate(s), "
-          f"scale {sc.run.scale}, seed {sc.run.seed}", file=sys.stderr)
+    print(
+        f"bordersim: running {sc.name}: {sc.run.start} to {sc.run.end}, {sc.run.replicates} replicate(s), "
+        f"scale {sc.run.scale}, seed {sc.run.seed}",
+        file=sys.stderr,
+    )
     path = run_scenario(sc, out, force=args.force, workers=args.workers, progress=not args.quiet, source=str(args.scenario))
     print(f"bordersim: wrote {path}/ (flows.csv, summary.csv, manifest.json, figures)", file=sys.stderr)
     return 0
@@ -79,8 +82,15 @@ def cmd_ablations(args) -> int:
     out = Path(args.out) if args.out else Path("outputs") / f"{base.name}-ablations"
     if out.exists() and not args.force:
         return _error(f"{out} exists (use --force to replace it, or --out DIR)")
-    run_ablations(args.scenario, out, args.mechanisms, _overrides(args), workers=args.workers, progress=not args.quiet,
-                  log=lambda name: print(f"bordersim: {name}", file=sys.stderr))
+    run_ablations(
+        args.scenario,
+        out,
+        args.mechanisms,
+        _overrides(args),
+        workers=args.workers,
+        progress=not args.quiet,
+        log=lambda name: print(f"bordersim: {name}", file=sys.stderr),
+    )
     print(f"bordersim: wrote {out}/ablations.md and a run per ablation", file=sys.stderr)
     return 0
 
@@ -120,8 +130,16 @@ def cmd_calibrate(args) -> int:
     if args.report_only:
         print(f"bordersim: wrote {write_report(args.config)}", file=sys.stderr)
         return 0
-    info = calibrate(args.config, resume=args.resume, force=args.force, single_core=args.single_core,
-                     local_cluster=args.local_cluster, scheduler=args.scheduler, workers=args.workers, ppc=not args.no_ppc)
+    info = calibrate(
+        args.config,
+        resume=args.resume,
+        force=args.force,
+        single_core=args.single_core,
+        local_cluster=args.local_cluster,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        ppc=not args.no_ppc,
+    )
     print("bordersim: calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
     return 0
 
@@ -135,15 +153,29 @@ def cmd_sweep(args) -> int:
     if workers is not None and workers < 0:
         raise ScenarioError("--workers", "must be 0 (this process) or more")
     try:
-        rep = run_sweep(sweep, out, workers=workers, local_cluster=args.local_cluster, scheduler=args.scheduler,
-                        resume=args.resume, retry_failed=args.retry_failed, progress=not args.quiet,
-                        figures=not args.no_figures)
+        rep = run_sweep(
+            sweep,
+            out,
+            workers=workers,
+            local_cluster=args.local_cluster,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            retry_failed=args.retry_failed,
+            progress=not args.quiet,
+            figures=not args.no_figures,
+        )
     except KeyboardInterrupt:
-        print(f"bordersim: interrupted; finished runs are kept in {out}/ledger.sqlite. Resume with the same command "
-              f"(or add --resume).", file=sys.stderr)
+        print(
+            f"bordersim: interrupted; finished runs are kept in {out}/ledger.sqlite. Resume with the same command "
+            f"(or add --resume).",
+            file=sys.stderr,
+        )
         return 130
-    print(f"bordersim: {rep.done} of {rep.total} runs done, {rep.failed} failed ({rep.ran} run now, {rep.seconds:.1f} s); "
-          f"wrote {out}/results.csv, results.parquet, runs.csv, points.csv and figures", file=sys.stderr)
+    print(
+        f"bordersim: {rep.done} of {rep.total} runs done, {rep.failed} failed ({rep.ran} run now, {rep.seconds:.1f} s); "
+        f"wrote {out}/results.csv, results.parquet, runs.csv, points.csv and figures",
+        file=sys.stderr,
+    )
     if rep.failed:
         print(f"bordersim: failed runs and their errors are in {out}/runs.csv (re-run them with --retry-failed)", file=sys.stderr)
     return 0
@@ -169,8 +201,13 @@ def _add_run(sub) -> None:
     r.add_argument("--workers", type=int, default=1, help="processes for replicates (results do not depend on it)")
     r.add_argument("--force", action="store_true", help="replace an existing output directory")
     r.add_argument("--quiet", action="store_true", help="no progress output")
-    r.add_argument("--ablate", action="append", choices=sorted(ABLATIONS), metavar="MECHANISM",
-                   help=f"switch a mechanism off (repeatable): {', '.join(sorted(ABLATIONS))}")
+    r.add_argument(
+        "--ablate",
+        action="append",
+        choices=sorted(ABLATIONS),
+        metavar="MECHANISM",
+        help=f"switch a mechanism off (repeatable): {', '.join(sorted(ABLATIONS))}",
+    )
     r.set_defaults(func=cmd_run)
 
 

@@ -54,8 +54,9 @@ def simulated(flows: pd.DataFrame, t: Target) -> pd.Series:
     return pd.Series(index.value(t), index=pd.Index(index.reps, name="replicate"), name=t.id)
 
 
-def monthly_band(flows: pd.DataFrame, region: str, measure: str, start: str | None = None,
-                 end: str | None = None) -> pd.DataFrame:
+def monthly_band(
+    flows: pd.DataFrame, region: str, measure: str, start: str | None = None, end: str | None = None
+) -> pd.DataFrame:
     """Median and 5-95% range across replicates of ``measure`` in ``region``, by month (index: mid-month dates)."""
     x = flows[(flows.region == region) & (flows.measure == measure)]
     if start is not None:

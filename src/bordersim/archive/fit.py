@@ -37,9 +37,16 @@ def ablation_table(base: pd.DataFrame, ablated: dict[str, pd.DataFrame]) -> pd.D
         repaired = [i for i in b.index if not b.inside_90[i] and a.inside_90[i]]
         lb = b.log_score.astype(float).clip(lower=-1e3).sum()
         la = a.log_score.astype(float).clip(lower=-1e3).sum()
-        rows.append({"ablation": name, "broken": ", ".join(f"`{i}`" for i in broken), "n_broken": len(broken),
-                     "repaired": ", ".join(f"`{i}`" for i in repaired), "inside_90": f"{int(a.inside_90.sum())} of {len(a)}",
-                     "delta_log_score": float(la - lb)})
+        rows.append(
+            {
+                "ablation": name,
+                "broken": ", ".join(f"`{i}`" for i in broken),
+                "n_broken": len(broken),
+                "repaired": ", ".join(f"`{i}`" for i in repaired),
+                "inside_90": f"{int(a.inside_90.sum())} of {len(a)}",
+                "delta_log_score": float(la - lb),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -60,8 +67,13 @@ def jilin_fates(flows: pd.DataFrame) -> pd.DataFrame:
     rest = disc - sum(parts.values())
     model = {k: float(np.median(v)) for k, v in parts.items()}
     model["unexplained (discovered minus the four)"] = float(np.median(rest))
-    archive = {"persuaded back": 7939, "returned on own initiative": 7528, "sent back by the DPRK": 2361, "still in the DPRK": 7034,
-               "unexplained (discovered minus the four)": 28028 - 24862}
+    archive = {
+        "persuaded back": 7939,
+        "returned on own initiative": 7528,
+        "sent back by the DPRK": 2361,
+        "still in the DPRK": 7034,
+        "unexplained (discovered minus the four)": 28028 - 24862,
+    }
     return pd.DataFrame({"archive (Doc 6)": archive, "model (median)": model})
 
 
@@ -87,7 +99,9 @@ def compare(flows: pd.DataFrame, targets: list[Target], seed: int = 0, dispersio
                 "region": t.region,
                 "period": t.period.start if t.period.start == t.period.end else f"{t.period.start}..{t.period.end}",
                 "kind": t.kind,
-                "quantity": t.measure if t.kind != "share" else f"{'+'.join(as_list(t.numerator))} / {'+'.join(as_list(t.denominator))}",
+                "quantity": t.measure
+                if t.kind != "share"
+                else f"{'+'.join(as_list(t.numerator))} / {'+'.join(as_list(t.denominator))}",
                 "unit": t.unit,
                 "observation": o.type,
                 "observed": obs,

@@ -202,8 +202,9 @@ def discrepancy(t: Target, sim: float | None, dispersion: float = DEFAULT_DISPER
     return rec.count_discrepancy(t, math.log(sim * fmid + 1.0), dispersion, widen)
 
 
-def predictive_draws(t: Target, sim: np.ndarray, rng: np.random.Generator, draws: int = 200,
-                     dispersion: float = DEFAULT_DISPERSION) -> np.ndarray:
+def predictive_draws(
+    t: Target, sim: np.ndarray, rng: np.random.Generator, draws: int = 200, dispersion: float = DEFAULT_DISPERSION
+) -> np.ndarray:
     """Draws of what the archive would have recorded, given the simulated values of the replicates."""
     sim = np.asarray(sim, dtype=float)
     sim = sim[np.isfinite(sim)]

@@ -51,7 +51,12 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
     ]
     for role, head in [("calibration", "Calibration targets"), ("validation", "Validation targets (not used in fitting)")]:
         f = fit[fit.role == role]
-        lines += [f"## {head}", "", "| target | doc | region | period | observed | predicted | 50% | 90% | sim | in 90 | rel. err. | log score |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {head}",
+            "",
+            "| target | doc | region | period | observed | predicted | 50% | 90% | sim | in 90 | rel. err. | log score |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in f.itertuples():
             t = by_id[r.id]
             share = t.kind == "share"
@@ -69,13 +74,19 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
                 ls = f"{r.log_score:.2f}" if r.log_score is not None and np.isfinite(r.log_score) else "-inf"
             lines.append(
                 f"| `{r.id}` | {r.document} | {r.region} | {r.period} | {obs} | {_fmt(r.predicted_median, share)} | "
-                f"{_fmt(r.p25, share)}-{_fmt(r.p75, share)} | {_fmt(r.p05, share)}-{_fmt(r.p95, share)} | {_fmt(r.simulated_median, share)} | "
+                f"{_fmt(r.p25, share)}-{_fmt(r.p75, share)} | {_fmt(r.p05, share)}-{_fmt(r.p95, share)} | "
+                f"{_fmt(r.simulated_median, share)} | "
                 f"{inside} | {rel} | {ls} |"
             )
         lines.append("")
     if ablations is not None and len(ablations):
-        lines += ["## Ablations", "", "Which calibration targets each switched-off mechanism breaks (inside the 90% interval with the "
-                  "mechanism, outside without it), and the change in total log score.", ""]
+        lines += [
+            "## Ablations",
+            "",
+            "Which calibration targets each switched-off mechanism breaks (inside the 90% interval with the "
+            "mechanism, outside without it), and the change in total log score.",
+            "",
+        ]
         lines += ["| ablation | targets broken | targets repaired | inside 90 | Δ log score |", "|---|---|---|---|---|"]
         for r in ablations.itertuples():
             lines.append(f"| {r.ablation} | {r.broken or '-'} | {r.repaired or '-'} | {r.inside_90} | {r.delta_log_score:+.1f} |")
@@ -83,7 +94,7 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
     lines += ["## Notes on the targets", ""]
     for t in targets:
         if t.source_says:
-            lines.append(f"- `{t.id}`: the source says \"{t.source_says}\"; used: {t.value}. {t.notes.split('. ')[0]}.")
+            lines.append(f'- `{t.id}`: the source says "{t.source_says}"; used: {t.value}. {t.notes.split(". ")[0]}.')
     lines.append("")
     return "\n".join(lines)
 
@@ -97,7 +108,10 @@ def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
         d = d.iloc[::-1]
         y = np.arange(len(d))
         ref = d.observed.to_numpy(dtype=float) if not share else np.ones(len(d))
-        scale = (lambda v: v / ref) if not share else (lambda v: v)
+
+        def scale(v, ref=ref):
+            return v / ref
+
         color = np.where(d.role == "calibration", "#1f77b4", "#ff7f0e")
         ax.hlines(y, scale(d.p05.to_numpy(float)), scale(d.p95.to_numpy(float)), color=color, lw=1.5)
         ax.hlines(y, scale(d.p25.to_numpy(float)), scale(d.p75.to_numpy(float)), color=color, lw=5)
@@ -120,10 +134,17 @@ def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
         ax.grid(axis="x", alpha=0.3)
     from matplotlib.lines import Line2D
 
-    fig.legend(handles=[Line2D([], [], color="#1f77b4", lw=4, label="calibration target: 50% (thick) and 90% (thin) predictive interval"),
-                        Line2D([], [], color="#ff7f0e", lw=4, label="validation target (not fitted)"),
-                        Line2D([], [], marker="o", color="k", mfc="white", lw=0, label="predicted median"),
-                        Line2D([], [], color="k", lw=3, alpha=0.35, label="archival interval")], fontsize=8, loc="lower center", ncol=2)
+    fig.legend(
+        handles=[
+            Line2D([], [], color="#1f77b4", lw=4, label="calibration target: 50% (thick) and 90% (thin) predictive interval"),
+            Line2D([], [], color="#ff7f0e", lw=4, label="validation target (not fitted)"),
+            Line2D([], [], marker="o", color="k", mfc="white", lw=0, label="predicted median"),
+            Line2D([], [], color="k", lw=3, alpha=0.35, label="archival interval"),
+        ],
+        fontsize=8,
+        loc="lower center",
+        ncol=2,
+    )
     fig.suptitle("Every archival target against the model's predictive interval", fontsize=12)
     fig.tight_layout(rect=(0, 0.06, 1, 0.97))
     fig.savefig(path, dpi=110)
@@ -131,9 +152,14 @@ def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
 
 
 def _fig_series(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
-    panels = [("jilin", "detected", "Jilin: discovered crossing (Docs 3, 6)"), ("liaoning", "detected", "Liaoning: discovered crossing (Docs 3, 5)"),
-              ("jilin", "persuaded_back", "Jilin: persuaded back (Doc 6)"), ("jilin", "returned_own", "Jilin: returned on own initiative (Doc 6)"),
-              ("jilin", "sent_back", "Jilin: sent back by the DPRK (Doc 6)"), ("jilin", "corpses_found", "Jilin: corpses found (Doc 6)")]
+    panels = [
+        ("jilin", "detected", "Jilin: discovered crossing (Docs 3, 6)"),
+        ("liaoning", "detected", "Liaoning: discovered crossing (Docs 3, 5)"),
+        ("jilin", "persuaded_back", "Jilin: persuaded back (Doc 6)"),
+        ("jilin", "returned_own", "Jilin: returned on own initiative (Doc 6)"),
+        ("jilin", "sent_back", "Jilin: sent back by the DPRK (Doc 6)"),
+        ("jilin", "corpses_found", "Jilin: corpses found (Doc 6)"),
+    ]
     import matplotlib.dates as mdates
 
     plt = pyplot()
@@ -156,7 +182,11 @@ def _fig_series(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
     axes[0, 0].legend(fontsize=8, frameon=False)
     for ax in axes[:, 0]:
         ax.set_ylabel("persons per month")
-    fig.suptitle("Monthly model series with the archival counts as monthly averages over their periods\n(black: calibration target; orange: validation)", fontsize=11)
+    fig.suptitle(
+        "Monthly model series with the archival counts as monthly averages over their periods\n"
+        "(black: calibration target; orange: validation)",
+        fontsize=11,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -170,7 +200,15 @@ def _fig_lishu(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
         s = s[(s.index >= "1960-09-01") & (s.index <= "1961-06-30")]
         x = np.arange(len(s))
         ax.bar(x, s["median"], color="#9ecae1", label="model median")
-        ax.errorbar(x, s["median"], yerr=[s["median"] - s["lo"], s["hi"] - s["median"]], fmt="none", ecolor="#3182bd", capsize=3, label="model 5-95%")
+        ax.errorbar(
+            x,
+            s["median"],
+            yerr=[s["median"] - s["lo"], s["hi"] - s["median"]],
+            fmt="none",
+            ecolor="#3182bd",
+            capsize=3,
+            label="model 5-95%",
+        )
         labels = [d.strftime("%b %Y") for d in s.index]
         for t in targets:
             if t.region == "lishu" and t.measure == measure and t.period.start == t.period.end:
@@ -180,7 +218,9 @@ def _fig_lishu(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
                     if t.observed is not None:
                         ax.plot(i, t.observed, "D", color="k", ms=7, label="Doc 4" if i == 2 else None)
                     else:
-                        ax.annotate("withheld\n(validation)", (i, s["hi"].iloc[i]), ha="center", va="bottom", fontsize=8, color="#e6550d")
+                        ax.annotate(
+                            "withheld\n(validation)", (i, s["hi"].iloc[i]), ha="center", va="bottom", fontsize=8, color="#e6550d"
+                        )
         ax.set_xticks(x)
         ax.set_xticklabels(labels, rotation=45, fontsize=8)
         ax.set_ylabel(f"{unit} per month")
@@ -214,15 +254,23 @@ def _fig_fates(flows: pd.DataFrame, path: Path) -> pd.DataFrame:
     return tab
 
 
-def fit_report(out_dir: str | Path, targets_path: str | Path, seed: int | None = None, ablations: pd.DataFrame | None = None) -> pd.DataFrame:
+def fit_report(
+    out_dir: str | Path, targets_path: str | Path, seed: int | None = None, ablations: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Compare the run in ``out_dir`` with the targets; write fit.csv, fit.md and the figures there."""
     out_dir = Path(out_dir)
     flows = pd.read_csv(out_dir / "flows.csv", dtype={"period": str})
     return write_fit(flows, out_dir, targets_path, seed=seed, ablations=ablations)
 
 
-def write_fit(flows: pd.DataFrame, out_dir: Path, targets_path: str | Path, seed: int | None = None, title: str | None = None,
-              ablations: pd.DataFrame | None = None) -> pd.DataFrame:
+def write_fit(
+    flows: pd.DataFrame,
+    out_dir: Path,
+    targets_path: str | Path,
+    seed: int | None = None,
+    title: str | None = None,
+    ablations: pd.DataFrame | None = None,
+) -> pd.DataFrame:
     targets = load_targets(targets_path)
     man = out_dir / "manifest.json"
     meta = json.loads(man.read_text()) if man.exists() else {}

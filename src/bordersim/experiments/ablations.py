@@ -16,8 +16,15 @@ from ..world.loader import ABLATIONS, load_scenario
 from .outputs import run_scenario, targets_path_of
 
 
-def run_ablations(scenario: str | Path, out: Path, mechanisms: list[str] | None = None, overrides: dict | None = None,
-                  workers: int = 1, progress: bool = True, log=None) -> Path:
+def run_ablations(
+    scenario: str | Path,
+    out: Path,
+    mechanisms: list[str] | None = None,
+    overrides: dict | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    log=None,
+) -> Path:
     """Run the scenario and each ablation into ``out``; returns ``out / "ablations.md"``."""
     source = str(scenario)
     base = load_scenario(scenario, overrides)
@@ -35,11 +42,18 @@ def run_ablations(scenario: str | Path, out: Path, mechanisms: list[str] | None 
     write_text(out / "ablations.csv", table.to_csv(index=False, lineterminator="\n"))
     # The baseline's fit report states which targets each ablation breaks.
     fit_report(out / "baseline", targets_path_of(base, source), ablations=table)
-    lines = [f"# Ablations: {base.name}", "", f"Baseline: {summary_line(fits['baseline'])}.", "",
-             "| ablation | what is switched off | targets broken | targets repaired | inside 90 | Δ log score |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Ablations: {base.name}",
+        "",
+        f"Baseline: {summary_line(fits['baseline'])}.",
+        "",
+        "| ablation | what is switched off | targets broken | targets repaired | inside 90 | Δ log score |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in table.itertuples():
-        lines.append(f"| {r.ablation} | {ABLATIONS[r.ablation[3:]]} | {r.broken or '-'} | {r.repaired or '-'} | "
-                     f"{r.inside_90} | {r.delta_log_score:+.1f} |")
+        lines.append(
+            f"| {r.ablation} | {ABLATIONS[r.ablation[3:]]} | {r.broken or '-'} | {r.repaired or '-'} | "
+            f"{r.inside_90} | {r.delta_log_score:+.1f} |"
+        )
     write_text(out / "ablations.md", "\n".join(lines) + "\n")
     return out / "ablations.md"

@@ -17,12 +17,26 @@ from ..archive.extract import monthly_band
 from ..io import pyplot, write_text
 
 #: Headline flows (summed over the compared period) and stocks (at its last month).
-HEADLINE_FLOWS = ["attempted", "stopped", "crossed", "settled", "sent_back", "repatriated", "returned_own", "drowned", "legal_emigrated"]
+HEADLINE_FLOWS = [
+    "attempted",
+    "stopped",
+    "crossed",
+    "settled",
+    "sent_back",
+    "repatriated",
+    "returned_own",
+    "drowned",
+    "legal_emigrated",
+]
 HEADLINE_STOCKS = ["in_north_korea_illegal", "in_north_korea"]
 FIGURE_MEASURES = [
-    ("crossed", "got across"), ("stopped", "stopped at the border"), ("settled", "settled by the DPRK"),
-    ("sent_back", "sent back / repatriated by the DPRK"), ("returned_own", "returned on own initiative"),
-    ("drowned", "drowned"), ("in_north_korea_illegal", "crossers in the DPRK (month end)"),
+    ("crossed", "got across"),
+    ("stopped", "stopped at the border"),
+    ("settled", "settled by the DPRK"),
+    ("sent_back", "sent back / repatriated by the DPRK"),
+    ("returned_own", "returned on own initiative"),
+    ("drowned", "drowned"),
+    ("in_north_korea_illegal", "crossers in the DPRK (month end)"),
 ]
 
 
@@ -50,9 +64,17 @@ def headline(runs: dict[str, pd.DataFrame], region: str, start: str, end: str) -
             per_rep = x.groupby("replicate").value.sum()
             if per_rep.empty:
                 continue
-            rows.append({"run": name, "measure": m, "kind": "stock at " + end if m in HEADLINE_STOCKS else "total",
-                         "median": per_rep.median(), "p05": per_rep.quantile(0.05), "p95": per_rep.quantile(0.95),
-                         "replicates": len(per_rep)})
+            rows.append(
+                {
+                    "run": name,
+                    "measure": m,
+                    "kind": "stock at " + end if m in HEADLINE_STOCKS else "total",
+                    "median": per_rep.median(),
+                    "p05": per_rep.quantile(0.05),
+                    "p95": per_rep.quantile(0.95),
+                    "replicates": len(per_rep),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -96,7 +118,9 @@ def compare_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: 
         if i + ncol >= n:
             axes[i].tick_params(labelbottom=True)
     axes[0].legend(fontsize=9, frameon=False)
-    fig.suptitle(f"Monthly flows compared ({region}, {start} to {end}); lines: median over replicates, shading: 5-95%", fontsize=11)
+    fig.suptitle(
+        f"Monthly flows compared ({region}, {start} to {end}); lines: median over replicates, shading: 5-95%", fontsize=11
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -118,9 +142,18 @@ def compare_runs(out_dirs: list[Path], out: Path, region: str = "china") -> tupl
     text = table_text(tab)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "compare.csv", tab.to_csv(index=False, float_format="%.3f", lineterminator="\n"))
-    md = [f"# Runs compared: {', '.join(runs)}", "", f"Region {region}, {start} to {end}. Totals over the period; "
-          f"stocks at {end}. Median over replicates [5%-95%].", "", "```text", text, "```", "",
-          "![monthly flows](compare_flows.png)", ""]
+    md = [
+        f"# Runs compared: {', '.join(runs)}",
+        "",
+        f"Region {region}, {start} to {end}. Totals over the period; stocks at {end}. Median over replicates [5%-95%].",
+        "",
+        "```text",
+        text,
+        "```",
+        "",
+        "![monthly flows](compare_flows.png)",
+        "",
+    ]
     write_text(out / "compare.md", "\n".join(md))
     compare_figure(runs, region, start, end, out / "compare_flows.png")
     return tab, text

@@ -53,7 +53,10 @@ class Executor:
             ) from None
         if self.local_cluster:
             self.cluster = LocalCluster(
-                n_workers=self.local_cluster, threads_per_worker=1, processes=True, dashboard_address=None,
+                n_workers=self.local_cluster,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
                 silence_logs=logging.ERROR,
             )
             self.client = Client(self.cluster)
@@ -145,8 +148,9 @@ class SerialExecutor(cf.Executor):
 class Progress:
     """Done / failed / rate / ETA: a tqdm bar on a terminal, a log line every ``every`` seconds otherwise."""
 
-    def __init__(self, total: int, desc: str, unit: str = "run", done: int = 0, failed: int = 0, enabled: bool = True,
-                 every: float = 5.0):
+    def __init__(
+        self, total: int, desc: str, unit: str = "run", done: int = 0, failed: int = 0, enabled: bool = True, every: float = 5.0
+    ):
         self.total, self.done, self.failed, self.desc, self.unit = total, done, failed, desc, unit
         self.start_n, self.t0, self.last, self.every = done + failed, time.perf_counter(), 0.0, every
         self.enabled = enabled

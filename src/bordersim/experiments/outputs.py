@@ -47,8 +47,9 @@ def write_flows(flows: pd.DataFrame, dest: Path) -> None:
     flows.to_csv(dest, index=False, float_format="%.3f", lineterminator="\n")
 
 
-def run_scenario(sc: Scenario, out: Path, force: bool = False, workers: int = 1, progress: bool = True,
-                 source: str | None = None) -> Path:
+def run_scenario(
+    sc: Scenario, out: Path, force: bool = False, workers: int = 1, progress: bool = True, source: str | None = None
+) -> Path:
     """Run ``sc`` and write ``flows.csv``, ``summary.csv``, ``manifest.json`` and figures into ``out``.
 
     ``source`` is the scenario file (default: the file ``sc`` was loaded from); a scenario that names
@@ -58,7 +59,7 @@ def run_scenario(sc: Scenario, out: Path, force: bool = False, workers: int = 1,
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists (use --force to replace it)")
     source = source if source is not None else sc.source
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     results = run_replicates(sc, workers=workers, progress=progress, source=source)
     flows = pd.concat([r.flows for r in results], ignore_index=True)

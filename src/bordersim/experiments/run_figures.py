@@ -55,7 +55,10 @@ def flow_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pat
 
     fig, ax = plt.subplots(figsize=(11, 4.5))
     for region, color in [("jilin", "#1f77b4"), ("liaoning", "#d62728")]:
-        for m, ls, lab in [("in_north_korea_illegal", "-", "crossers in the DPRK"), ("in_north_korea", ":", "all from China in the DPRK (incl. legal)")]:
+        for m, ls, lab in [
+            ("in_north_korea_illegal", "-", "crossers in the DPRK"),
+            ("in_north_korea", ":", "all from China in the DPRK (incl. legal)"),
+        ]:
             s = monthly_band(flows, region, m)
             ax.plot(s.index, s["median"], color=color, ls=ls, lw=1.8, label=f"{region.capitalize()}: {lab}")
             if n_rep > 1:

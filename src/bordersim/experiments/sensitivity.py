@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import warnings
 from pathlib import Path
 
@@ -34,13 +33,18 @@ def _unit_matrix(info: dict, points: pd.DataFrame) -> np.ndarray:
     return points.sort_values("point_id")[[f"u_{n}" for n in names]].to_numpy(dtype=float)
 
 
-def analyse(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.95, resamples: int = 1000) -> tuple[pd.DataFrame, dict]:
+def analyse(
+    out: Path, outcomes: list[str] | None = None, conf_level: float = 0.95, resamples: int = 1000
+) -> tuple[pd.DataFrame, dict]:
     """Sensitivity indices of every total outcome: a tidy table and notes per outcome."""
     info, points, results = read_sweep_dir(out)
     design = info["design"]
     if design not in ("morris", "sobol"):
-        raise ScenarioError(out, f"the design is {design!r}: Morris effects need design type 'morris' and Sobol indices need type "
-                                 "'sobol' (Saltelli's scheme) in the sweep file")
+        raise ScenarioError(
+            out,
+            f"the design is {design!r}: Morris effects need design type 'morris' and Sobol indices need type "
+            "'sobol' (Saltelli's scheme) in the sweep file",
+        )
     spec = info["spec"]
     names_all = [o["name"] for o in spec["outcomes"] if not o.get("series")]
     if outcomes:
@@ -65,8 +69,14 @@ def analyse(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.
         ok = np.isfinite(y[: nblocks * block]).reshape(nblocks, block).all(axis=1)
         keep = np.repeat(ok, block)
         Xk, yk = X[: nblocks * block][keep], y[: nblocks * block][keep]
-        note = {"points": n_points, "blocks": int(nblocks), "blocks_used": int(ok.sum()), "replicate_sd": noise,
-                "mean": float(np.nanmean(y)) if np.isfinite(y).any() else float("nan"), "sd": float(np.nanstd(y)) if np.isfinite(y).any() else float("nan")}
+        note = {
+            "points": n_points,
+            "blocks": int(nblocks),
+            "blocks_used": int(ok.sum()),
+            "replicate_sd": noise,
+            "mean": float(np.nanmean(y)) if np.isfinite(y).any() else float("nan"),
+            "sd": float(np.nanstd(y)) if np.isfinite(y).any() else float("nan"),
+        }
         notes[name] = note
         if ok.sum() < 2:
             note["skipped"] = "fewer than 2 complete trajectories/blocks (failed runs?)"
@@ -79,8 +89,15 @@ def analyse(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.
             if design == "morris":
                 from SALib.analyze import morris
 
-                si = morris.analyze(problem, Xk, yk, num_resamples=resamples, conf_level=conf_level,
-                                    num_levels=int(spec["design"].get("levels", 4)), seed=seed)
+                si = morris.analyze(
+                    problem,
+                    Xk,
+                    yk,
+                    num_resamples=resamples,
+                    conf_level=conf_level,
+                    num_levels=int(spec["design"].get("levels", 4)),
+                    seed=seed,
+                )
                 for j, f in enumerate(problem["names"]):
                     rows.append((name, "morris", f, roles[f], "mu_star", float(si["mu_star"][j]), float(si["mu_star_conf"][j])))
                     rows.append((name, "morris", f, roles[f], "mu", float(si["mu"][j]), float("nan")))
@@ -89,7 +106,9 @@ def analyse(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.
                 from SALib.analyze import sobol
 
                 second = bool(spec["design"].get("second_order"))
-                si = sobol.analyze(problem, yk, calc_second_order=second, num_resamples=resamples, conf_level=conf_level, seed=seed)
+                si = sobol.analyze(
+                    problem, yk, calc_second_order=second, num_resamples=resamples, conf_level=conf_level, seed=seed
+                )
                 for j, f in enumerate(problem["names"]):
                     rows.append((name, "sobol", f, roles[f], "S1", float(si["S1"][j]), float(si["S1_conf"][j])))
                     rows.append((name, "sobol", f, roles[f], "ST", float(si["ST"][j]), float(si["ST_conf"][j])))
@@ -105,16 +124,22 @@ def analyse(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.
 def _markdown(table: pd.DataFrame, notes: dict, info: dict, conf_level: float) -> str:
     design = info["design"]
     pct = f"{conf_level:.0%}"
-    lines = [f"# Sensitivity: {info['name']}", "",
-             f"Design: {design}, {info['n_points']} points x {info['replicates']} replicate(s); factors sampled in [0, 1] and "
-             f"mapped to their ranges: a Morris effect is the change in the outcome over a factor's full range. "
-             f"± is the {pct} bootstrap interval.", ""]
+    lines = [
+        f"# Sensitivity: {info['name']}",
+        "",
+        f"Design: {design}, {info['n_points']} points x {info['replicates']} replicate(s); factors sampled in [0, 1] and "
+        f"mapped to their ranges: a Morris effect is the change in the outcome over a factor's full range. "
+        f"± is the {pct} bootstrap interval.",
+        "",
+    ]
     for name, note in notes.items():
         lines.append(f"## {name}")
         lines.append("")
-        lines.append(f"Mean {note['mean']:,.1f}, sd over points {note['sd']:,.1f}"
-                     + (f", mean sd over replicates {note['replicate_sd']:,.1f}" if np.isfinite(note["replicate_sd"]) else "")
-                     + f"; {note['blocks_used']} of {note['blocks']} {'trajectories' if design == 'morris' else 'blocks'} complete.")
+        lines.append(
+            f"Mean {note['mean']:,.1f}, sd over points {note['sd']:,.1f}"
+            + (f", mean sd over replicates {note['replicate_sd']:,.1f}" if np.isfinite(note["replicate_sd"]) else "")
+            + f"; {note['blocks_used']} of {note['blocks']} {'trajectories' if design == 'morris' else 'blocks'} complete."
+        )
         lines.append("")
         if "skipped" in note:
             lines += [f"Not analysed: {note['skipped']}.", ""]
@@ -134,7 +159,9 @@ def _markdown(table: pd.DataFrame, notes: dict, info: dict, conf_level: float) -
             v = v.sort_values("ST", ascending=False)
             lines += ["| factor | role | S1 | ± | ST | ± |", "|---|---|---|---|---|---|"]
             for (f, role), r in v.iterrows():
-                lines.append(f"| {f} | {role} | {r.S1:.3f} | {c.loc[(f, role), 'S1']:.3f} | {r.ST:.3f} | {c.loc[(f, role), 'ST']:.3f} |")
+                lines.append(
+                    f"| {f} | {role} | {r.S1:.3f} | {c.loc[(f, role), 'S1']:.3f} | {r.ST:.3f} | {c.loc[(f, role), 'ST']:.3f} |"
+                )
             s2 = t[t["index"] == "S2"]
             if not s2.empty:
                 lines += ["", "| pair | S2 | ± |", "|---|---|---|"]
@@ -167,10 +194,27 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
             st = t[t["index"] == "ST"].set_index("factor").sort_values("value")
             s1 = s1.reindex(st.index)
             y = np.arange(len(st))
-            ax.barh(y + 0.2, st.value, height=0.38, xerr=st.conf, capsize=3, color=[colours.get(r, "0.5") for r in st.role],
-                    alpha=0.9, label="total (ST)")
-            ax.barh(y - 0.2, s1.value, height=0.38, xerr=s1.conf, capsize=3, color=[colours.get(r, "0.5") for r in st.role],
-                    alpha=0.45, hatch="//", label="first order (S1)")
+            ax.barh(
+                y + 0.2,
+                st.value,
+                height=0.38,
+                xerr=st.conf,
+                capsize=3,
+                color=[colours.get(r, "0.5") for r in st.role],
+                alpha=0.9,
+                label="total (ST)",
+            )
+            ax.barh(
+                y - 0.2,
+                s1.value,
+                height=0.38,
+                xerr=s1.conf,
+                capsize=3,
+                color=[colours.get(r, "0.5") for r in st.role],
+                alpha=0.45,
+                hatch="//",
+                label="first order (S1)",
+            )
             ax.axvline(0, color="0.3", lw=0.8)
             ax.set_xlabel(f"Sobol index (± {conf_level:.0%} CI)")
             m = st
@@ -178,7 +222,7 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
         ax.set_yticklabels(m.index if design != "morris" else m.factor, fontsize=8)
         ax.set_title(name, fontsize=10)
         ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.set_visible(False)
     from matplotlib.patches import Patch
 
@@ -193,7 +237,9 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
     return path
 
 
-def run_sensitivity(out: Path, outcomes: list[str] | None = None, conf_level: float = 0.95, resamples: int = 1000) -> tuple[pd.DataFrame, Path]:
+def run_sensitivity(
+    out: Path, outcomes: list[str] | None = None, conf_level: float = 0.95, resamples: int = 1000
+) -> tuple[pd.DataFrame, Path]:
     out = Path(out)
     table, notes = analyse(out, outcomes, conf_level, resamples)
     info = json.loads((out / "sweep.json").read_text())

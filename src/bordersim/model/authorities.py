@@ -32,8 +32,15 @@ class ChineseAuthorities(mesa.Agent):
     ``Agent.rng`` (the run's one generator).
     """
 
-    def __init__(self, model: mesa.Model, households: Households, params: Parameters, recorder: Recorder,
-                 crossing_leaves: np.ndarray, marriage_crossings_per_year: float):
+    def __init__(
+        self,
+        model: mesa.Model,
+        households: Households,
+        params: Parameters,
+        recorder: Recorder,
+        crossing_leaves: np.ndarray,
+        marriage_crossings_per_year: float,
+    ):
         super().__init__(model)
         self.hh = households
         self.params = params
@@ -84,8 +91,7 @@ class ChineseAuthorities(mesa.Agent):
         return no
 
     # -- travel passes (Doc 4; Doc 10 Art. 3) -----------------------------------------------------
-    def travel_applications(self, idx: np.ndarray, reasons: np.ndarray, today: int, rules: RuleSet,
-                            ctx: DailyContext) -> None:
+    def travel_applications(self, idx: np.ndarray, reasons: np.ndarray, today: int, rules: RuleSet, ctx: DailyContext) -> None:
         """Individuals of households ``idx`` apply to travel (Doc 4); decided at once."""
         hh, rec = self.hh, self.recorder
         if len(idx) == 0:

@@ -72,8 +72,16 @@ class Border:
     hands them to the settlement agent.
     """
 
-    def __init__(self, model: mesa.Model, tree: RegionTree, households: Households, params: Parameters,
-                 recorder: Recorder, rng: np.random.Generator, nk_drownings_per_year: float):
+    def __init__(
+        self,
+        model: mesa.Model,
+        tree: RegionTree,
+        households: Households,
+        params: Parameters,
+        recorder: Recorder,
+        rng: np.random.Generator,
+        nk_drownings_per_year: float,
+    ):
         self.posts = [GuardPost(model, post, i) for i, post in enumerate(tree.posts)]
         self.route_risk = tree.post_route_risk
         self.hh = households
@@ -161,8 +169,14 @@ def drowning_prob(p, route_risk, night, frozen, month: int) -> np.ndarray:
 class Corpses:
     """Corpses in the border rivers: found after a delay, identified by nationality (Doc 6; Doc 10 Art. 1 (5))."""
 
-    def __init__(self, params: Parameters, recorder: Recorder, rng: np.random.Generator, post_location: np.ndarray,
-                 nk_drownings_per_year: float):
+    def __init__(
+        self,
+        params: Parameters,
+        recorder: Recorder,
+        rng: np.random.Generator,
+        post_location: np.ndarray,
+        nk_drownings_per_year: float,
+    ):
         self.params = params
         self.recorder = recorder
         self.rng = rng
@@ -170,8 +184,9 @@ class Corpses:
         self.nk_drownings_per_year = nk_drownings_per_year
         self.pending: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
 
-    def drowned(self, leaves: np.ndarray, counts: np.ndarray, weights: np.ndarray, korean: np.ndarray, today: int,
-                rules: RuleSet) -> None:
+    def drowned(
+        self, leaves: np.ndarray, counts: np.ndarray, weights: np.ndarray, korean: np.ndarray, today: int, rules: RuleSet
+    ) -> None:
         """Schedule the discovery of corpses of ``counts`` persons per element (weights scale them back)."""
         p, rng = self.params, self.rng
         counts = np.asarray(counts, dtype=np.int64)

@@ -174,8 +174,7 @@ class HouseholdDecision:
     recorder and the run's random generator; per call, the day, the day's context and the rules.
     """
 
-    def __init__(self, households: Households, params: Parameters, tree: RegionTree, recorder,
-                 rng: np.random.Generator):
+    def __init__(self, households: Households, params: Parameters, tree: RegionTree, recorder, rng: np.random.Generator):
         self.hh = households
         self.params = params
         self.recorder = recorder
@@ -296,8 +295,7 @@ class HouseholdDecision:
         delay = self.rng.geometric(1.0 / self.params.deliberation_days, size=len(idx))
         hh.set_state(idx, State.INTENDING, today, today + delay)
 
-    def choose_route(self, idx: np.ndarray, today: int, rules: RuleSet,
-                     apply_legally: Callable[[np.ndarray], None]) -> None:
+    def choose_route(self, idx: np.ndarray, today: int, rules: RuleSet, apply_legally: Callable[[np.ndarray], None]) -> None:
         """Deliberation over: apply on a letter (``apply_legally``), prepare an illegal crossing, or give up."""
         hh = self.hh
         if len(idx) == 0:

@@ -69,13 +69,11 @@ class BorderModel(mesa.Model):
         self.households: Households = build_households(scenario, self.tree, self.rng)
         hh = self.households
         lishu = self.tree.leaf_index.get("lishu") if scenario.population.lishu else None
-        self.rumours = RumourNetwork(hh, self.rng, scenario.population.village_households, p.village_degree,
-                                     p.kin_degree, lishu)
+        self.rumours = RumourNetwork(hh, self.rng, scenario.population.village_households, p.village_degree, p.kin_degree, lishu)
         self.decision = HouseholdDecision(hh, p, self.tree, rec, self.rng)
         self.schedule = WorldSchedule(scenario.world, p, self.tree, self.start, self.n_days)
         world = scenario.world
-        self.authorities = ChineseAuthorities(self, hh, p, rec, self.tree.post_location,
-                                              world.nk_marriage_crossings_per_year)
+        self.authorities = ChineseAuthorities(self, hh, p, rec, self.tree.post_location, world.nk_marriage_crossings_per_year)
         self.border = Border(self, self.tree, hh, p, rec, self.rng, world.nk_drownings_per_year)
         self.settlement = SettlementAgent(self, hh, p, rec)
         self.ctx = self.schedule.context(0, self.rules)
@@ -104,8 +102,9 @@ class BorderModel(mesa.Model):
         self.border.take_post(self.ctx)
         self.settlement.step(self.date, self.rules)
         for seed in self._seeds.get(t, []):
-            self.rumours.seed_among(hh, hh.at_home_in(self.tree.leaves_under(seed.region)), seed.share, seed.belief,
-                                    t + seed.active_days)
+            self.rumours.seed_among(
+                hh, hh.at_home_in(self.tree.leaves_under(seed.region)), seed.share, seed.belief, t + seed.active_days
+            )
             self.hazards_dirty = True
         for disaster in self._disasters.get(t, []):
             self._disaster(disaster)
@@ -158,8 +157,9 @@ class BorderModel(mesa.Model):
         if len(due) == 0:
             return
         st = hh.state[due]
-        self.decision.choose_route(due[st == State.INTENDING], t, rules,
-                                   apply_legally=lambda idx: self.authorities.receive_applications(idx, t, rules))
+        self.decision.choose_route(
+            due[st == State.INTENDING], t, rules, apply_legally=lambda idx: self.authorities.receive_applications(idx, t, rules)
+        )
         refused = self.authorities.decide_applications(due[st == State.APPLIED], t, rules)
         self.decision.after_refusal(refused, t)
         self.decision.set_off(due[st == State.PREPARING], t)

@@ -21,7 +21,11 @@ from .households import IS_NK, Households, State
 
 #: name -> (unit, kind, description). kind: "flow" (sum over the month) or "stock" (at month end).
 MEASURES: dict[str, tuple[str, str, str]] = {
-    "intending_households": ("households", "flow", "new intentions to move the whole household to the DPRK (Doc 4: 'requested a complete household move')"),
+    "intending_households": (
+        "households",
+        "flow",
+        "new intentions to move the whole household to the DPRK (Doc 4: 'requested a complete household move')",
+    ),
     "intending_households_food_kin": ("households", "flow", "same, main reason low ration + kin in the DPRK (Doc 4 reason 1)"),
     "intending_households_rumour": ("households", "flow", "same, main reason rumours (Doc 4 reason 2)"),
     "intending_households_proper": ("households", "flow", "same, proper reasons (Doc 4 reason 3)"),
@@ -47,7 +51,11 @@ MEASURES: dict[str, tuple[str, str, str]] = {
     "stopped": ("persons", "flow", "persons stopped at the border"),
     "persuaded_back": ("persons", "flow", "persons stopped and convinced to return home (Doc 6: 7,939)"),
     "crossed": ("persons", "flow", "persons who got across alive (actual)"),
-    "crossed_detected": ("persons", "flow", "persons discovered but not stopped: 'crossed without being stopped' as recorded (Doc 3)"),
+    "crossed_detected": (
+        "persons",
+        "flow",
+        "persons discovered but not stopped: 'crossed without being stopped' as recorded (Doc 3)",
+    ),
     "drowned": ("persons", "flow", "persons drowned crossing (actual)"),
     "corpses_found": ("corpses", "flow", "corpses found in the Yalu and Tumen (observed; includes DPRK residents)"),
     "corpses_chinese": ("corpses", "flow", "found corpses identified as Chinese nationals (Doc 6: 82)"),
@@ -62,16 +70,28 @@ MEASURES: dict[str, tuple[str, str, str]] = {
     "sent_back_single_han": ("persons", "flow", "of which single Han men (Docs 3, 5)"),
     "repatriated": ("persons", "flow", "of which returned under a return obligation (Doc 10 Art. 4 (2))"),
     "repatriated_criminals": ("persons", "flow", "of which returned as criminals (Doc 1 (3), Doc 10 Art. 5)"),
-    "returned_with_identity": ("persons", "flow", "persons handed back with identity information, under rules that require it (Doc 10 Art. 4 (2))"),
+    "returned_with_identity": (
+        "persons",
+        "flow",
+        "persons handed back with identity information, under rules that require it (Doc 10 Art. 4 (2))",
+    ),
     "disaster_crossers": ("persons", "flow", "persons forced across by a disaster (Doc 10 Arts. 1, 4)"),
-    "disaster_assisted_home": ("persons", "flow", "disaster victims assisted and sent home, not treated as illegal (Doc 10 Art. 1)"),
+    "disaster_assisted_home": (
+        "persons",
+        "flow",
+        "disaster victims assisted and sent home, not treated as illegal (Doc 10 Art. 1)",
+    ),
     "marriage_crossings_in": ("persons", "flow", "DPRK women crossing into China illegally to marry (Doc 2)"),
     "marriage_repatriated": ("persons", "flow", "of which repatriated (Doc 2 (3))"),
     "returned_own": ("persons", "flow", "persons returning from the DPRK on their own initiative (Doc 6: 7,528)"),
     "in_north_korea": ("persons", "stock", "persons from China in the DPRK at month end (legal and illegal)"),
     "in_north_korea_illegal": ("persons", "stock", "crossers in the DPRK at month end (Doc 6: 7,034 'still in North Korea')"),
     "at_reception": ("persons", "stock", "persons at reception stations at month end"),
-    "preparing_stock_households": ("households", "stock", "households preparing or on the way at month end (Docs 3, 5: 1,843 preparing)"),
+    "preparing_stock_households": (
+        "households",
+        "stock",
+        "households preparing or on the way at month end (Docs 3, 5: 1,843 preparing)",
+    ),
     "population_china": ("persons", "stock", "persons of the simulated population in China at month end"),
     "mean_belief": ("share", "stock", "mean rumour belief of households at home (person-weighted)"),
     "mean_ration": ("catties", "stock", "mean effective ration, catties/person/year (person-weighted, households at home)"),

@@ -31,8 +31,15 @@ from .households import Households, State
 class RumourNetwork:
     """The social network and the belief dynamics on it."""
 
-    def __init__(self, hh: Households, rng: np.random.Generator, village_households: int, village_degree: int,
-                 kin_degree: int, lishu_leaf: int | None):
+    def __init__(
+        self,
+        hh: Households,
+        rng: np.random.Generator,
+        village_households: int,
+        village_degree: int,
+        kin_degree: int,
+        lishu_leaf: int | None,
+    ):
         self.rng = rng
         n = hh.n
         # Villages: consecutive blocks of a random order within each home region.
@@ -102,8 +109,7 @@ class RumourNetwork:
         self.stubborn_belief[idx] = belief
         hh.belief[idx] = np.maximum(hh.belief[idx], belief)
 
-    def weekly_update(self, hh: Households, today: int, contact_weight: float, decay: float,
-                      rebuttal_share: np.ndarray) -> None:
+    def weekly_update(self, hh: Households, today: int, contact_weight: float, decay: float, rebuttal_share: np.ndarray) -> None:
         """One week of social influence, forgetting and rebuttal (``rebuttal_share`` per household).
 
         Each contact weighs ``1 / degree``; contacts who have left (in the DPRK, on the way, drowned) are

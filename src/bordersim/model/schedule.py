@@ -118,9 +118,7 @@ class WorldSchedule:
         self.effort = resolve_schedule(w.interception, tree, start, n, lambda e: e.effort, 1.0)
         self.education = resolve_schedule(w.interventions, tree, start, n, lambda e: e.education, 1.0)
         self.rebuttal = resolve_schedule(w.interventions, tree, start, n, lambda e: e.rebuttal, 0.0)
-        self.permits = resolve_schedule(
-            w.interventions, tree, start, n, lambda e: float(e.permits_for_proper_reasons), 0.0
-        )
+        self.permits = resolve_schedule(w.interventions, tree, start, n, lambda e: float(e.permits_for_proper_reasons), 0.0)
         pull = np.ones(n)
         for e in sorted(w.dprk_pull, key=lambda e: e.from_):
             pull[max(0, (e.from_ - start).days) :] = e.value
@@ -163,9 +161,6 @@ class WorldSchedule:
         if t == 0:
             return True
         return (
-            any(
-                not np.array_equal(a[t], a[t - 1])
-                for a in (self.poor_share, self.effort, self.education, self.propensity)
-            )
+            any(not np.array_equal(a[t], a[t - 1]) for a in (self.poor_share, self.effort, self.education, self.propensity))
             or self.pull[t] != self.pull[t - 1]
         )

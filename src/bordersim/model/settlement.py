@@ -13,7 +13,8 @@ forced across by a disaster.
 Arrivals wait ``screening_days`` (rule) at a station. Then, in order: people forced across by a
 disaster are assisted and go home where the rule exempts them (Doc 10 Arts. 1, 4); a single Han man is
 returned (if the rule says so); a crosser with a pending criminal case is returned (Doc 1 (3), Doc 10
-Art. 5); an illegal crosser is repatriated with probability ``return_illegal_prob``; others are sent back with probability ``send_back_prob``; the rest are settled while
+Art. 5); an illegal crosser is repatriated with probability ``return_illegal_prob``; others are sent
+back with probability ``send_back_prob``; the rest are settled while
 the month's capacity lasts, each labourer paid the allowance, each person given grain; those who
 cannot be settled wait and are sent back after ``max_wait_days`` (rule). Settled households go home on
 their own at a rate raised by family and property left in China, and write letters home.

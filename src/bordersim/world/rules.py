@@ -126,7 +126,9 @@ class RuleSet(_Strict):
     border: BorderRules = BorderRules()
 
 
-def crossing_is_legal(rules: RuleSet, documents: bool, agreed_point: bool, hour: float, month: int, disaster: bool = False) -> bool:
+def crossing_is_legal(
+    rules: RuleSet, documents: bool, agreed_point: bool, hour: float, month: int, disaster: bool = False
+) -> bool:
     """Is a crossing legal under ``rules``?
 
     Doc 10 Art. 4 (1): "Those who do not hold legal documents or have used a crossing point not

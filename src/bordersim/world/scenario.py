@@ -103,7 +103,7 @@ class Propensity(_Dated):
 
 
 class RumourSeed(_Strict):
-    """"Bad elements" start spreading rumours (Doc 4 (2), Doc 5 (4)): a share of households become stubborn believers."""
+    """ "Bad elements" start spreading rumours (Doc 4 (2), Doc 5 (4)): a share of households become stubborn believers."""
 
     date: Date
     region: Region = "china"
@@ -160,7 +160,10 @@ class World(_Strict):
     #: Relative attraction of conditions in the DPRK (1 = 1960-61: work, food, settlement; Doc 3, intro).
     dprk_pull: list[DatedValue] = Field(default_factory=lambda: [DatedValue(**{"from": dt.date(1957, 1, 1), "value": 1.0})])
     ice: dict[Literal["tumen", "yalu"], IcePeriod] = Field(
-        default_factory=lambda: {"tumen": IcePeriod(freeze="11-25", thaw="03-25"), "yalu": IcePeriod(freeze="12-10", thaw="03-10")}
+        default_factory=lambda: {
+            "tumen": IcePeriod(freeze="11-25", thaw="03-25"),
+            "yalu": IcePeriod(freeze="12-10", thaw="03-10"),
+        }
     )
     #: Drownings of DPRK residents in the border rivers per year (source of "Korean" corpses, Doc 6).
     nk_drownings_per_year: NonNeg = 60.0
@@ -178,7 +181,12 @@ class Population(_Strict):
     #: Shares of Yanbian's Koreans by county (assumed; Lishu's 936 are taken out of Helong).
     yanbian_shares: dict[str, Prob] = Field(
         default_factory=lambda: {
-            "yanji_city": 0.14, "yanji_county": 0.26, "helong": 0.21, "hunchun": 0.14, "wangqing": 0.14, "antu": 0.11,
+            "yanji_city": 0.14,
+            "yanji_county": 0.26,
+            "helong": 0.21,
+            "hunchun": 0.14,
+            "wangqing": 0.14,
+            "antu": 0.11,
         }
     )
     #: Ethnic Koreans of the Tonghua border counties (assumed; plausible range 20,000-80,000 in all).
@@ -187,7 +195,14 @@ class Population(_Strict):
     )
     #: Ethnic Koreans of Liaoning's border and hinterland cities (assumed; plausible range 60,000-200,000 in all).
     liaoning_persons: dict[str, Annotated[int, Field(ge=0)]] = Field(
-        default_factory=lambda: {"andong": 60_000, "anshan": 12_000, "fushun": 15_000, "benxi": 10_000, "shenyang": 35_000, "luda": 8_000}
+        default_factory=lambda: {
+            "andong": 60_000,
+            "anshan": 12_000,
+            "fushun": 15_000,
+            "benxi": 10_000,
+            "shenyang": 35_000,
+            "luda": 8_000,
+        }
     )
     household_size_mean: Annotated[float, Field(gt=1.0, le=15.0)] = 4.9
     #: Share of household members who are labourers (for the 40-yuan allowance).

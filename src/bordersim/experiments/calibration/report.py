@@ -32,40 +32,70 @@ def write_report(config_path: str | Path) -> Path:
     lines = [
         "# Calibration report",
         "",
-        f"Command: `bordersim calibrate {config_path.as_posix()}` (pyabc ABC-SMC; configuration and priors in `{config_path.name}`).",
+        f"Command: `bordersim calibrate {config_path.as_posix()}` "
+        f"(pyabc ABC-SMC; configuration and priors in `{config_path.name}`).",
         "",
         "| | |",
         "|---|---|",
     ]
-    labels = {"effective_sample_size_final": "effective sample size of the final population", "generations": "generations", "simulations": "simulations", "accepted_particles_final": "accepted particles (final)",
-              "final_epsilon": "final epsilon (RMS standardized discrepancy)", "wall_seconds_this_session": "wall time of the ABC run, s",
-              "population_size": "population size", "scale": "population scale per particle"}
+    labels = {
+        "effective_sample_size_final": "effective sample size of the final population",
+        "generations": "generations",
+        "simulations": "simulations",
+        "accepted_particles_final": "accepted particles (final)",
+        "final_epsilon": "final epsilon (RMS standardized discrepancy)",
+        "wall_seconds_this_session": "wall time of the ABC run, s",
+        "population_size": "population size",
+        "scale": "population scale per particle",
+    }
     for k, lab in labels.items():
         v = info.get(k)
         lines.append(f"| {lab} | {v:.3g} |" if isinstance(v, float) else f"| {lab} | {v} |")
-    lines += ["", "## Posterior (final generation, weighted)", "",
-              "| parameter | prior | median | 50% CI | 90% CI | 90% width / prior width |", "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Posterior (final generation, weighted)",
+        "",
+        "| parameter | prior | median | 50% CI | 90% CI | 90% width / prior width |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in summ.itertuples():
-        lines.append(f"| `{r.parameter}` | {r.prior} {r.prior_low:.3g}-{r.prior_high:.3g} | {r.median:.3g} | "
-                     f"{r.ci50_low:.3g}-{r.ci50_high:.3g} | {r.ci90_low:.3g}-{r.ci90_high:.3g} | {r.ci90_width_over_prior_width:.2f} |")
+        lines.append(
+            f"| `{r.parameter}` | {r.prior} {r.prior_low:.3g}-{r.prior_high:.3g} | {r.median:.3g} | "
+            f"{r.ci50_low:.3g}-{r.ci50_high:.3g} | {r.ci90_low:.3g}-{r.ci90_high:.3g} | {r.ci90_width_over_prior_width:.2f} |"
+        )
     fit_path = out_dir / "ppc" / "fit.csv"
     if fit_path.exists():
         fit = pd.read_csv(fit_path)
-        lines += ["", "## Posterior predictive check", "",
-                  f"The baseline run with parameters drawn from the posterior ({cfg.posterior_predictive.replicates} replicates at "
-                  f"scale {cfg.posterior_predictive.scale}; full report in `ppc/fit.md`):", "",
-                  f"- **{summary_line(fit, 'calibration')}**;", f"- {summary_line(fit, 'validation')}.", ""]
+        lines += [
+            "",
+            "## Posterior predictive check",
+            "",
+            f"The baseline run with parameters drawn from the posterior ({cfg.posterior_predictive.replicates} replicates at "
+            f"scale {cfg.posterior_predictive.scale}; full report in `ppc/fit.md`):",
+            "",
+            f"- **{summary_line(fit, 'calibration')}**;",
+            f"- {summary_line(fit, 'validation')}.",
+            "",
+        ]
         miss = fit[(fit.role == "calibration") & fit.observed.notna() & (fit.inside_90 == False)]  # noqa: E712
         if len(miss):
-            lines += ["Calibration targets outside their 90% interval:", "",
-                      "| target | observed | predicted median | 90% interval |", "|---|---|---|---|"]
+            lines += [
+                "Calibration targets outside their 90% interval:",
+                "",
+                "| target | observed | predicted median | 90% interval |",
+                "|---|---|---|---|",
+            ]
             for r in miss.itertuples():
                 lines.append(f"| `{r.id}` | {r.observed:.4g} | {r.predicted_median:.4g} | {r.p05:.4g}-{r.p95:.4g} |")
             lines.append("")
         pred = fit[fit.observed.isna()]
         if len(pred):
-            lines += ["Withheld figures (validation, never fitted): predictions", "",
-                      "| target | predicted median | 50% interval | 90% interval |", "|---|---|---|---|"]
+            lines += [
+                "Withheld figures (validation, never fitted): predictions",
+                "",
+                "| target | predicted median | 50% interval | 90% interval |",
+                "|---|---|---|---|",
+            ]
             for r in pred.itertuples():
                 lines.append(f"| `{r.id}` | {r.predicted_median:.4g} | {r.p25:.4g}-{r.p75:.4g} | {r.p05:.4g}-{r.p95:.4g} |")
             lines.append("")
@@ -98,9 +128,21 @@ def write_outputs(history, cfg: ABCConfig, out_dir: Path, info: dict) -> None:
         q = weighted_quantile(x, w, [0.05, 0.25, 0.5, 0.75, 0.95])
         width = (p.high - p.low) if p.dist == "uniform" else math.log(p.high / p.low)
         w90 = (q[4] - q[0]) if p.dist == "uniform" else math.log(q[4] / q[0])
-        rows.append({"parameter": name, "path": p.path, "prior": p.dist, "prior_low": p.low, "prior_high": p.high,
-                     "median": q[2], "ci50_low": q[1], "ci50_high": q[3], "ci90_low": q[0], "ci90_high": q[4],
-                     "ci90_width_over_prior_width": w90 / width})
+        rows.append(
+            {
+                "parameter": name,
+                "path": p.path,
+                "prior": p.dist,
+                "prior_low": p.low,
+                "prior_high": p.high,
+                "median": q[2],
+                "ci50_low": q[1],
+                "ci50_high": q[3],
+                "ci90_low": q[0],
+                "ci90_high": q[4],
+                "ci90_width_over_prior_width": w90 / width,
+            }
+        )
     summ = pd.DataFrame(rows)
     write_text(out_dir / "posterior_summary.csv", summ.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_json(out_dir / "calibration_run.json", info)
@@ -183,7 +225,10 @@ def posterior_predictive(config_path: Path, out_dir: Path) -> Path:
     sc_path = config_path.parent / cfg.scenario
     data = read_with_extends(sc_path)
     data.pop("extends", None)
-    data["posterior"] = {"file": os.path.relpath((out_dir / "posterior.parquet").resolve(), sc_path.parent.resolve()), "mode": "draw"}
+    data["posterior"] = {
+        "file": os.path.relpath((out_dir / "posterior.parquet").resolve(), sc_path.parent.resolve()),
+        "mode": "draw",
+    }
     data["run"] = {**data["run"], "replicates": cfg.posterior_predictive.replicates, "scale": cfg.posterior_predictive.scale}
     sc = validate_scenario(data, sc_path)
     results = run_replicates(sc, workers=os.cpu_count() or 1, progress=True, source=str(sc_path))
@@ -192,8 +237,15 @@ def posterior_predictive(config_path: Path, out_dir: Path) -> Path:
 
     def fill(tmp: Path) -> None:
         write_flows(flows, tmp / "flows.csv")
-        write_json(tmp / "manifest.json", {"scenario": sc.model_dump(mode="json", by_alias=True), "scenario_file": str(sc_path),
-                                           "seed": sc.run.seed, "posterior_predictive": True})
+        write_json(
+            tmp / "manifest.json",
+            {
+                "scenario": sc.model_dump(mode="json", by_alias=True),
+                "scenario_file": str(sc_path),
+                "seed": sc.run.seed,
+                "posterior_predictive": True,
+            },
+        )
         write_fit(flows, tmp, tfile, seed=sc.run.seed, title=f"{sc.name}: posterior predictive check")
 
     return atomic_dir(out_dir / "ppc", fill, force=True)

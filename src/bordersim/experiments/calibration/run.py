@@ -90,8 +90,9 @@ def setup(config_path: Path) -> CalibrationSetup:
     except ScenarioError as err:
         raise ScenarioError(config_path, f"parameters: {err.message}") from None
     observed = {t.id: t.observed for t in targets}
-    return CalibrationSetup(cfg, base, sc_path, targets, all_targets, tfile, sim,
-                            ObservationDistance(targets, cfg.dispersion), observed)
+    return CalibrationSetup(
+        cfg, base, sc_path, targets, all_targets, tfile, sim, ObservationDistance(targets, cfg.dispersion), observed
+    )
 
 
 def _prior(priors: dict[str, Prior]):
@@ -130,9 +131,17 @@ def _sampler(executor: Executor | None, single_core: bool, workers: int | None):
     return pyabc.sampler.MulticoreEvalParallelSampler(n_procs=workers or os.cpu_count() or 1)
 
 
-def calibrate(config_path: str | Path, resume: bool = False, force: bool = False, single_core: bool = False,
-              local_cluster: int | None = None, scheduler: str | None = None, workers: int | None = None,
-              write: bool = True, ppc: bool = True) -> dict:
+def calibrate(
+    config_path: str | Path,
+    resume: bool = False,
+    force: bool = False,
+    single_core: bool = False,
+    local_cluster: int | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    write: bool = True,
+    ppc: bool = True,
+) -> dict:
     """Run (or resume) the ABC-SMC calibration; write the posterior, its summary, figures and the PPC."""
     config_path = Path(config_path)
     s = setup(config_path)
@@ -168,9 +177,14 @@ def _run_abc(s: CalibrationSetup, db: Path, resume: bool, sampler, single_core: 
     logging.getLogger("ABC").setLevel(logging.INFO)  # pyabc's progress: generation, epsilon, acceptance, timing
     if single_core:
         np.random.seed(cfg.seed)  # pyabc samples particles from numpy's global generator
-    abc = pyabc.ABCSMC(s.simulator, _prior(cfg.parameters), pyabc.distance.FunctionDistance(s.distance),
-                       population_size=cfg.population_size, sampler=sampler,
-                       transitions=pyabc.MultivariateNormalTransition(scaling=cfg.kernel_scaling))
+    abc = pyabc.ABCSMC(
+        s.simulator,
+        _prior(cfg.parameters),
+        pyabc.distance.FunctionDistance(s.distance),
+        population_size=cfg.population_size,
+        sampler=sampler,
+        transitions=pyabc.MultivariateNormalTransition(scaling=cfg.kernel_scaling),
+    )
     t0 = time.perf_counter()
     if resume and db.exists():
         abc.load(f"sqlite:///{db}", _last_run_id(db))
@@ -182,9 +196,12 @@ def _run_abc(s: CalibrationSetup, db: Path, resume: bool, sampler, single_core: 
     remaining = max(0, cfg.stopping.max_generations - done)
     if remaining:
         spent = abc.history.total_nr_simulations if done else 0
-        history = abc.run(minimum_epsilon=cfg.stopping.min_epsilon, max_nr_populations=remaining,
-                          max_total_nr_simulations=max(1, cfg.stopping.max_simulations - spent),
-                          max_walltime=dt.timedelta(minutes=cfg.stopping.max_walltime_minutes))
+        history = abc.run(
+            minimum_epsilon=cfg.stopping.min_epsilon,
+            max_nr_populations=remaining,
+            max_total_nr_simulations=max(1, cfg.stopping.max_simulations - spent),
+            max_walltime=dt.timedelta(minutes=cfg.stopping.max_walltime_minutes),
+        )
     else:
         history = abc.history
     return history, time.perf_counter() - t0
@@ -203,7 +220,7 @@ def run_info(history, wall: float, cfg: ABCConfig) -> dict:
     pops = pops[pops.t >= 0]
     w = np.asarray(history.get_distribution()[1], dtype=float)
     return {
-        "effective_sample_size_final": round(float(w.sum() ** 2 / np.sum(w ** 2)), 1),
+        "effective_sample_size_final": round(float(w.sum() ** 2 / np.sum(w**2)), 1),
         "generations": int(history.n_populations),
         "simulations": int(history.total_nr_simulations),
         "accepted_particles_final": int(len(history.get_distribution()[1])),

@@ -27,7 +27,7 @@ from .config import Prior, natural
 def particle_seed(seed: int, params: dict[str, float]) -> np.random.SeedSequence:
     """A seed that depends only on the calibration seed and the parameter values."""
     h = hashlib.sha256(json.dumps({k: float(params[k]) for k in sorted(params)}, sort_keys=True).encode()).digest()
-    return np.random.SeedSequence([seed] + [int.from_bytes(h[i:i + 4], "little") for i in range(0, 16, 4)])
+    return np.random.SeedSequence([seed] + [int.from_bytes(h[i : i + 4], "little") for i in range(0, 16, 4)])
 
 
 class Simulator:
@@ -48,7 +48,7 @@ class Simulator:
         # Simulate only as far as the last month a fitted target needs.
         last = max(t.period.end for t in self.targets)
         y, mth = int(last[:4]), int(last[5:])
-        end = (dt.date(y + (mth == 12), mth % 12 + 1, 1) - dt.timedelta(days=1))
+        end = dt.date(y + (mth == 12), mth % 12 + 1, 1) - dt.timedelta(days=1)
         end = min(end, dt.date.fromisoformat(str(d["run"]["end"])))
         d["run"] = {**d["run"], "scale": scale or self.scale, "replicates": replicates, "end": end.isoformat()}
         d["targets"] = None

@@ -27,7 +27,7 @@ from ...io import read_yaml
 from ...model.recorder import month_range
 from ...world.loader import read_with_extends, validate_scenario
 from ...world.paths import parse_path, set_path
-from .spec import CrossedDesign, DesignSpec, FactorSpec, SweepSpec
+from .spec import DesignSpec, FactorSpec, SweepSpec
 
 
 def py_value(v: Any) -> Any:
@@ -176,7 +176,9 @@ def _unit_design(d: DesignSpec, n_factors: int, rng_seed: np.random.SeedSequence
     raise ValueError(f"unknown design {d.type!r}")
 
 
-def _points_for(d: DesignSpec, factors: list[Factor], seed_seq: np.random.SeedSequence) -> tuple[list[list[Any]], np.ndarray | None]:
+def _points_for(
+    d: DesignSpec, factors: list[Factor], seed_seq: np.random.SeedSequence
+) -> tuple[list[list[Any]], np.ndarray | None]:
     """(values per point, unit design or None for a grid) for one group of factors."""
     if d.type == "grid":
         grids = [f.grid_values() for f in factors]
@@ -263,9 +265,17 @@ class Sweep:
         sc = self.scenario_dict(point)
         ss = self.seed_of(run_id)
         return RunTask(
-            run_id=run_id, point_id=point, replicate=rep, key=self.run_key(run_id, sc), scenario=sc,
-            scenario_path=str(self.scenario_path), sweep_path=str(self.source), entropy=ss.entropy, spawn_key=tuple(ss.spawn_key),
-            outcomes=[o.model_dump(mode="json", by_alias=True) for o in self.spec.outcomes], timeout=self.spec.timeout,
+            run_id=run_id,
+            point_id=point,
+            replicate=rep,
+            key=self.run_key(run_id, sc),
+            scenario=sc,
+            scenario_path=str(self.scenario_path),
+            sweep_path=str(self.source),
+            entropy=ss.entropy,
+            spawn_key=tuple(ss.spawn_key),
+            outcomes=[o.model_dump(mode="json", by_alias=True) for o in self.spec.outcomes],
+            timeout=self.spec.timeout,
         )
 
     def points_table(self) -> pd.DataFrame:
@@ -334,7 +344,7 @@ def load_sweep(path: str | Path) -> Sweep:
                     raise ScenarioError(source, f"{where}.draws: {err}") from None
             f = Factor(name, role, fs, paths, values=values, labels=labels)
             # Check the factor's values against the schema, the other factors at their base values.
-            for v in (f.extremes() if f.kind != "draws" else f.values[:100]):
+            for v in f.extremes() if f.kind != "draws" else f.values[:100]:
                 data = copy.deepcopy(base)
                 try:
                     f.apply(data, v)
@@ -351,7 +361,9 @@ def load_sweep(path: str | Path) -> Sweep:
     for i, o in enumerate(spec.outcomes):
         lo, hi = (o.at, o.at) if o.at else (o.from_ or months[0], o.to or months[-1])
         if hi < months[0] or lo > months[-1]:
-            raise ScenarioError(source, f"outcomes[{i}] ({o.name}): {lo} to {hi} is outside the run ({months[0]} to {months[-1]})")
+            raise ScenarioError(
+                source, f"outcomes[{i}] ({o.name}): {lo} to {hi} is outside the run ({months[0]} to {months[-1]})"
+            )
 
     ss = np.random.SeedSequence([seed, 0x5EED, 0xDE51])  # the design's own stream, apart from the runs' seeds
     d = spec.design

@@ -67,7 +67,8 @@ def outcome_table(flows: pd.DataFrame, outcomes: list[OutcomeSpec], run_id: int,
         if s.empty:
             v = float("nan")
         else:
-            v = {"sum": s.sum, "mean": s.mean, "max": s.max, "min": s.min, "last": lambda: s.iloc[-1]}[o.effective_stat]()
+            stat = o.effective_stat
+            v = s.iloc[-1] if stat == "last" else getattr(s, stat)()
         rows.append((run_id, point_id, replicate, o.name, None, round(float(v), 6)))
     df = pd.DataFrame(rows, columns=SERIES_COLUMNS)
     return df.astype({"run_id": "int64", "point_id": "int64", "replicate": "int64", "value": "float64"})
@@ -81,14 +82,16 @@ def execute(task: RunTask) -> dict:
     old = None
     try:
         if alarm:
+
             def _raise(signum, frame):
                 raise RunTimeout(f"run took longer than the sweep's timeout ({task.timeout:g} s)")
 
             old = signal.signal(signal.SIGALRM, _raise)
             signal.setitimer(signal.ITIMER_REAL, task.timeout)
         sc = validate_scenario(copy.deepcopy(task.scenario), task.scenario_path)
-        res = run_replicate(sc, np.random.SeedSequence(task.entropy, spawn_key=task.spawn_key), task.replicate,
-                            source=task.scenario_path)
+        res = run_replicate(
+            sc, np.random.SeedSequence(task.entropy, spawn_key=task.spawn_key), task.replicate, source=task.scenario_path
+        )
         outs = [OutcomeSpec.model_validate(o) for o in task.outcomes]
         out.update(status="done", table=outcome_table(res.flows, outs, task.run_id, task.point_id, task.replicate))
     except Exception as exc:  # a failed run is a result, not a crash of the sweep
@@ -116,9 +119,19 @@ class SweepReport:
     backend: str
 
 
-def run_sweep(sweep: Sweep, out: Path, workers: int | None = None, local_cluster: int | None = None, scheduler: str | None = None,
-              resume: bool = False, retry_failed: bool = False, progress: bool = True, figures: bool = True,
-              max_attempts: int = 2, _fn=None) -> SweepReport:
+def run_sweep(
+    sweep: Sweep,
+    out: Path,
+    workers: int | None = None,
+    local_cluster: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    retry_failed: bool = False,
+    progress: bool = True,
+    figures: bool = True,
+    max_attempts: int = 2,
+    _fn=None,
+) -> SweepReport:
     """Run every run of ``sweep`` not yet done in ``out``; then write the combined results and figures."""
     t0 = time.perf_counter()
     out = Path(out)
@@ -151,8 +164,16 @@ def run_sweep(sweep: Sweep, out: Path, workers: int | None = None, local_cluster
             rows = [r for r in read_ledger(out / "ledger.sqlite") if r["run_key"] in keys]
             done = sum(r["status"] == "done" for r in rows)
             failed = sum(r["status"] == "failed" for r in rows)
-            return SweepReport(out, sweep.n_runs, done, failed, ran, sweep.n_runs - ran, time.perf_counter() - t0,
-                               backend.describe() if backend else "nothing to run")
+            return SweepReport(
+                out,
+                sweep.n_runs,
+                done,
+                failed,
+                ran,
+                sweep.n_runs - ran,
+                time.perf_counter() - t0,
+                backend.describe() if backend else "nothing to run",
+            )
         finally:
             if backend is not None:
                 backend.close()
@@ -162,22 +183,32 @@ def _plan(sweep: Sweep, out: Path, ledger: Ledger, retry_failed: bool, progress:
     """Bring the ledger up to the sweep's plan; returns (runs to do, runs done, runs failed)."""
     fp = ledger.get_meta("fingerprint")
     if fp is not None and fp != sweep.fingerprint:
-        raise ScenarioError(out, f"this directory holds another sweep ({ledger.get_meta('name')}, a different sweep file); "
-                                 "use another --out")
+        raise ScenarioError(
+            out, f"this directory holds another sweep ({ledger.get_meta('name')}, a different sweep file); use another --out"
+        )
     if fp is None:
         ledger.set_meta("name", sweep.spec.name)
         ledger.set_meta("fingerprint", sweep.fingerprint)
         ledger.set_meta("created_utc", utc_now())
     write_spec(sweep, out)
     keys = sweep.keys()
-    planned = [PlannedRun(k, i, i // sweep.spec.replicates, i % sweep.spec.replicates,
-                          json.dumps([sweep.seed, list(sweep.seed_of(i).spawn_key)]),
-                          json.dumps(sweep.params_of(i // sweep.spec.replicates), default=str, sort_keys=True))
-               for i, k in enumerate(keys)]
+    planned = [
+        PlannedRun(
+            k,
+            i,
+            i // sweep.spec.replicates,
+            i % sweep.spec.replicates,
+            json.dumps([sweep.seed, list(sweep.seed_of(i).spawn_key)]),
+            json.dumps(sweep.params_of(i // sweep.spec.replicates), default=str, sort_keys=True),
+        )
+        for i, k in enumerate(keys)
+    ]
     stale = ledger.sync_plan(planned)
     if stale and progress:
-        print(f"bordersim: {stale} run(s) are stale (scenario, outcomes or package version changed) and will run again",
-              file=sys.stderr)
+        print(
+            f"bordersim: {stale} run(s) are stale (scenario, outcomes or package version changed) and will run again",
+            file=sys.stderr,
+        )
     status = ledger.statuses()
     todo = []
     for i, k in enumerate(keys):
@@ -191,14 +222,17 @@ def _plan(sweep: Sweep, out: Path, ledger: Ledger, retry_failed: bool, progress:
     done0 = sum(1 for i, k in enumerate(keys) if status[k] == "done" and i not in todo_set)
     failed0 = sum(1 for k in keys if status[k] == "failed") if not retry_failed else 0
     if progress:
-        print(f"bordersim: sweep {sweep.spec.name}: {sweep.n_points} point(s) x {sweep.spec.replicates} replicate(s) = "
-              f"{sweep.n_runs} run(s) ({sweep.design_type}); {done0} done, {counts['failed']} failed, {len(todo)} to run",
-              file=sys.stderr)
+        print(
+            f"bordersim: sweep {sweep.spec.name}: {sweep.n_points} point(s) x {sweep.spec.replicates} replicate(s) = "
+            f"{sweep.n_runs} run(s) ({sweep.design_type}); {done0} done, {counts['failed']} failed, {len(todo)} to run",
+            file=sys.stderr,
+        )
     return todo, done0, failed0
 
 
-def _drive(sweep: Sweep, out: Path, ledger: Ledger, backend: Executor, todo: list[int], bar: Progress, max_attempts: int,
-           fn=execute) -> int:
+def _drive(
+    sweep: Sweep, out: Path, ledger: Ledger, backend: Executor, todo: list[int], bar: Progress, max_attempts: int, fn=execute
+) -> int:
     """Submit runs (a bounded window in flight), record each as it finishes; survive broken pools and killed workers."""
     queue: deque[int] = deque(todo)
     suspects: deque[int] = deque()  # runs in flight when a pool broke: re-run alone to find the culprit
@@ -224,8 +258,17 @@ def _drive(sweep: Sweep, out: Path, ledger: Ledger, backend: Executor, todo: lis
                 write_parquet(out / rel, res["table"])  # in place (and synced) before the ledger says done
                 done.append((res["key"], rel, res["worker"], res["started"], res["finished"], res["seconds"]))
             else:
-                failed.append((res["key"], res["error"], res.get("traceback"), res.get("worker"), res.get("started"),
-                               res.get("finished"), res.get("seconds")))
+                failed.append(
+                    (
+                        res["key"],
+                        res["error"],
+                        res.get("traceback"),
+                        res.get("worker"),
+                        res.get("started"),
+                        res.get("finished"),
+                        res.get("seconds"),
+                    )
+                )
         failed += [(sweep.keys()[i], err, tb, None, None, None, None) for i, err, tb in lost]
         if done or failed:
             ledger.finish_many(done, failed)
@@ -255,8 +298,14 @@ def _drive(sweep: Sweep, out: Path, ledger: Ledger, backend: Executor, todo: lis
                 broken = True
                 attempts[i] = attempts.get(i, 0) + 1
                 if alone or attempts[i] >= max_attempts:
-                    lost.append((i, "WorkerDied: the worker process running this run died "
-                                    "(killed, out of memory, or crashed in native code)", None))
+                    lost.append(
+                        (
+                            i,
+                            "WorkerDied: the worker process running this run died "
+                            "(killed, out of memory, or crashed in native code)",
+                            None,
+                        )
+                    )
                 else:
                     suspects.append(i)
             except Exception as exc:  # dask: KilledWorker, a lost worker, a serialisation error ...
@@ -265,7 +314,7 @@ def _drive(sweep: Sweep, out: Path, ledger: Ledger, backend: Executor, todo: lis
         if broken:
             # The other runs in flight died with the pool too; they are re-run one at a time.
             survivors = []
-            for fut, (i, alone) in list(inflight.items()):
+            for fut, (i, _alone) in list(inflight.items()):
                 try:
                     survivors.append(fut.result(timeout=0))
                 except Exception:

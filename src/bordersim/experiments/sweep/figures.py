@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -39,7 +38,9 @@ def sweep_figures(out: Path) -> list[Path]:
         for ax, f in zip(axes.flat, factors):
             # In a grid of two levers, one line per level of the other lever.
             other = [x for x in levers if x != f["name"]] if f["name"] in levers and len(levers) == 2 else []
-            by = other[0] if other and d[other[0]].nunique() <= 6 and info["design"].startswith(("grid", "crossed(grid")) else None
+            by = (
+                other[0] if other and d[other[0]].nunique() <= 6 and info["design"].startswith(("grid", "crossed(grid")) else None
+            )
             _factor_panel(ax, d, f, by)
         for ax in list(axes.flat)[n:]:
             ax.set_visible(False)
@@ -82,7 +83,9 @@ def _factor_panel(ax, d: pd.DataFrame, f: dict, by: str | None = None) -> None:
         x = col.map(pos).to_numpy(dtype=float)
         span = (max(pos.values()) - min(pos.values())) or 1.0
         jitter = (np.random.default_rng(0).random(len(x)) - 0.5) * 0.04 * span
-        ax.scatter(x + jitter, d.value, s=6 if len(d) > 300 else 14, color="0.6", alpha=0.5 if len(d) > 300 else 0.7, lw=0, label="runs")
+        ax.scatter(
+            x + jitter, d.value, s=6 if len(d) > 300 else 14, color="0.6", alpha=0.5 if len(d) > 300 else 0.7, lw=0, label="runs"
+        )
         xs = [pos[c] for c in cats]
         if by is not None:
             levels = sorted(d[by].unique()) if pd.api.types.is_numeric_dtype(d[by]) else list(dict.fromkeys(d[by]))
@@ -92,8 +95,17 @@ def _factor_panel(ax, d: pd.DataFrame, f: dict, by: str | None = None) -> None:
                 g = dd.groupby(name).value
                 mean = g.mean().reindex(cats)
                 sd = dd.groupby([name, "point_id"]).value.std().groupby(level=0).mean().reindex(cats)
-                ax.errorbar(xs, mean, yerr=sd.fillna(0) if sd.notna().any() else None, fmt="o-" if numeric else "o", color=colours[k], lw=1.6, ms=4,
-                            capsize=3, label=f"{by} = {_label(lv)}")
+                ax.errorbar(
+                    xs,
+                    mean,
+                    yerr=sd.fillna(0) if sd.notna().any() else None,
+                    fmt="o-" if numeric else "o",
+                    color=colours[k],
+                    lw=1.6,
+                    ms=4,
+                    capsize=3,
+                    label=f"{by} = {_label(lv)}",
+                )
             ax.set_title("bars: ± sd over replicates", fontsize=8, color="0.3")
         else:
             g = d.groupby(name).value
@@ -113,7 +125,9 @@ def _factor_panel(ax, d: pd.DataFrame, f: dict, by: str | None = None) -> None:
             ax.set_xticks(xs)
             ax.set_xticklabels([str(c) for c in cats], rotation=20, ha="right", fontsize=8)
     else:
-        ax.scatter(col, d.value, s=6 if len(d) > 300 else 14, color="0.5", alpha=0.45 if len(d) > 300 else 0.7, lw=0, label="runs")
+        ax.scatter(
+            col, d.value, s=6 if len(d) > 300 else 14, color="0.5", alpha=0.45 if len(d) > 300 else 0.7, lw=0, label="runs"
+        )
         if f.get("scale") == "log":
             from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 

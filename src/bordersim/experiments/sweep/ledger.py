@@ -45,12 +45,28 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_status ON runs (status);
 """
 
-COLUMNS = ("run_key", "run_id", "point_id", "replicate", "seed", "params", "status", "attempts", "error", "traceback",
-           "worker", "submitted_utc", "started_utc", "finished_utc", "seconds", "result_file")
+COLUMNS = (
+    "run_key",
+    "run_id",
+    "point_id",
+    "replicate",
+    "seed",
+    "params",
+    "status",
+    "attempts",
+    "error",
+    "traceback",
+    "worker",
+    "submitted_utc",
+    "started_utc",
+    "finished_utc",
+    "seconds",
+    "result_file",
+)
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,9 @@ class Ledger:
         return row[0] if row else None
 
     def set_meta(self, key: str, value: str) -> None:
-        self._tx("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+        self._tx(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value)
+        )
 
     # -- the plan ----------------------------------------------------------------------------------
     def sync_plan(self, planned: list[PlannedRun]) -> int:
@@ -115,7 +133,8 @@ class Ledger:
         try:
             cur.executemany("DELETE FROM runs WHERE run_key = ?", [(k,) for k in stale])
             cur.executemany(
-                "INSERT INTO runs (run_key, run_id, point_id, replicate, seed, params, status) VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                "INSERT INTO runs (run_key, run_id, point_id, replicate, seed, params, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
                 [(p.run_key, p.run_id, p.point_id, p.replicate, p.seed, p.params) for p in new],
             )
             cur.execute("COMMIT")
@@ -127,8 +146,12 @@ class Ledger:
     # -- batches: state changes that happen together, in one transaction ------------------------------
     def mark_running_many(self, run_keys: list[str]) -> None:
         now = utc_now()
-        self._tx("UPDATE runs SET status = 'running', attempts = attempts + 1, submitted_utc = ?, error = NULL, traceback = NULL "
-                 "WHERE run_key = ?", [(now, k) for k in run_keys], many=True)
+        self._tx(
+            "UPDATE runs SET status = 'running', attempts = attempts + 1, submitted_utc = ?, error = NULL, traceback = NULL "
+            "WHERE run_key = ?",
+            [(now, k) for k in run_keys],
+            many=True,
+        )
 
     def finish_many(self, done: list[tuple], failed: list[tuple]) -> None:
         """``done``: (run_key, result_file, worker, started, finished, seconds); ``failed``: (run_key, error, traceback, worker,
@@ -137,12 +160,16 @@ class Ledger:
         cur = self.con.cursor()
         cur.execute("BEGIN IMMEDIATE")
         try:
-            cur.executemany("UPDATE runs SET status = 'done', result_file = ?, worker = ?, started_utc = ?, finished_utc = ?, "
-                            "seconds = ?, error = NULL, traceback = NULL WHERE run_key = ?",
-                            [(f, w, s, e, sec, k) for k, f, w, s, e, sec in done])
-            cur.executemany("UPDATE runs SET status = 'failed', error = ?, traceback = ?, worker = ?, started_utc = ?, "
-                            "finished_utc = COALESCE(?, ?), seconds = ? WHERE run_key = ?",
-                            [(err, tb, w, s, e, now, sec, k) for k, err, tb, w, s, e, sec in failed])
+            cur.executemany(
+                "UPDATE runs SET status = 'done', result_file = ?, worker = ?, started_utc = ?, finished_utc = ?, "
+                "seconds = ?, error = NULL, traceback = NULL WHERE run_key = ?",
+                [(f, w, s, e, sec, k) for k, f, w, s, e, sec in done],
+            )
+            cur.executemany(
+                "UPDATE runs SET status = 'failed', error = ?, traceback = ?, worker = ?, started_utc = ?, "
+                "finished_utc = COALESCE(?, ?), seconds = ? WHERE run_key = ?",
+                [(err, tb, w, s, e, now, sec, k) for k, err, tb, w, s, e, sec in failed],
+            )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")

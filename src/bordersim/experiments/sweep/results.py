@@ -52,13 +52,18 @@ def write_spec(sweep: Sweep, out: Path) -> None:
         "replicates": sweep.spec.replicates,
         "design": sweep.design_type,
         "spec": sweep.spec.model_dump(mode="json", by_alias=True),
-        "factors": [{"name": f.name, "role": f.role, "kind": f.kind, "paths": f.paths, "numeric": f.numeric, "scale": f.spec.scale}
-                    for f in sweep.factors],
+        "factors": [
+            {"name": f.name, "role": f.role, "kind": f.kind, "paths": f.paths, "numeric": f.numeric, "scale": f.spec.scale}
+            for f in sweep.factors
+        ],
         "problem": sweep.problem(),
         "n_points": sweep.n_points,
         "n_runs": sweep.n_runs,
-        "run_seeds": ("SeedSequence(seed, spawn_key=(run_id,))" if sweep.spec.seeds == "independent"
-                      else "SeedSequence(seed, spawn_key=(replicate,))"),
+        "run_seeds": (
+            "SeedSequence(seed, spawn_key=(run_id,))"
+            if sweep.spec.seeds == "independent"
+            else "SeedSequence(seed, spawn_key=(replicate,))"
+        ),
     }
     write_json(out / "sweep.json", info)
     write_text(out / "sweep.yaml", sweep.source.read_text(encoding="utf-8"))
@@ -73,8 +78,16 @@ def combine(sweep: Sweep, out: Path, ledger: Ledger) -> None:
     keys = set(sweep.keys())
     rows = [r for r in ledger.rows() if r["run_key"] in keys]
     tables = [pq.read_table(out / r["result_file"]) for r in rows if r["status"] == "done"]
-    schema = pa.schema([("run_id", pa.int64()), ("point_id", pa.int64()), ("replicate", pa.int64()), ("outcome", pa.string()),
-                        ("period", pa.string()), ("value", pa.float64())])
+    schema = pa.schema(
+        [
+            ("run_id", pa.int64()),
+            ("point_id", pa.int64()),
+            ("replicate", pa.int64()),
+            ("outcome", pa.string()),
+            ("period", pa.string()),
+            ("value", pa.float64()),
+        ]
+    )
     allt = pa.concat_tables([t.cast(schema) for t in tables]) if tables else schema.empty_table()
     df = allt.to_pandas()
     order = {o.name: j for j, o in enumerate(sweep.spec.outcomes)}
@@ -88,9 +101,27 @@ def combine(sweep: Sweep, out: Path, ledger: Ledger) -> None:
         write_parquet(out / "series.parquet", series)
         write_text(out / "series.csv", series.to_csv(index=False, lineterminator="\n"))
     pts = sweep.points_table()
-    write_text(out / "points.csv", pts[[c for c in pts.columns if not c.startswith("u_")]].to_csv(index=False, lineterminator="\n"))
-    runs = pd.DataFrame(rows, columns=["run_id", "point_id", "replicate", "run_key", "seed", "status", "attempts", "error", "worker",
-                                       "submitted_utc", "started_utc", "finished_utc", "seconds"])
+    write_text(
+        out / "points.csv", pts[[c for c in pts.columns if not c.startswith("u_")]].to_csv(index=False, lineterminator="\n")
+    )
+    runs = pd.DataFrame(
+        rows,
+        columns=[
+            "run_id",
+            "point_id",
+            "replicate",
+            "run_key",
+            "seed",
+            "status",
+            "attempts",
+            "error",
+            "worker",
+            "submitted_utc",
+            "started_utc",
+            "finished_utc",
+            "seconds",
+        ],
+    )
     write_text(out / "runs.csv", runs.to_csv(index=False, lineterminator="\n"))
 
 
