@@ -194,27 +194,11 @@ def figure(table: pd.DataFrame, notes: dict, info: dict, path: Path, conf_level:
             st = t[t["index"] == "ST"].set_index("factor").sort_values("value")
             s1 = s1.reindex(st.index)
             y = np.arange(len(st))
-            ax.barh(
-                y + 0.2,
-                st.value,
-                height=0.38,
-                xerr=st.conf,
-                capsize=3,
-                color=[colours.get(r, "0.5") for r in st.role],
-                alpha=0.9,
-                label="total (ST)",
-            )
-            ax.barh(
-                y - 0.2,
-                s1.value,
-                height=0.38,
-                xerr=s1.conf,
-                capsize=3,
-                color=[colours.get(r, "0.5") for r in st.role],
-                alpha=0.45,
-                hatch="//",
-                label="first order (S1)",
-            )
+            colour = [colours.get(r, "0.5") for r in st.role]
+            for off, tab, alpha, hatch, label in ((0.2, st, 0.9, None, "total (ST)"), (-0.2, s1, 0.45, "//", "first order (S1)")):
+                ax.barh(
+                    y + off, tab.value, height=0.38, xerr=tab.conf, capsize=3, color=colour, alpha=alpha, hatch=hatch, label=label
+                )
             ax.axvline(0, color="0.3", lw=0.8)
             ax.set_xlabel(f"Sobol index (± {conf_level:.0%} CI)")
             m = st

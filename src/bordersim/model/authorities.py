@@ -19,7 +19,7 @@ import numpy as np
 
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
-from .households import REASON_NAMES, Households, Reason, State
+from .households import Households, Reason, State
 from .recorder import Recorder
 from .schedule import DailyContext
 
@@ -98,10 +98,7 @@ class ChineseAuthorities(mesa.Agent):
             return
         leaf = hh.leaf[idx].astype(np.int64)
         w = hh.weight[idx]
-        rec.add("travel_applications", leaf, w)
-        for r, name in enumerate(REASON_NAMES):
-            s = reasons == r
-            rec.add(f"travel_applications_{name}", leaf[s], w[s])
+        rec.add_by_reason("travel_applications", leaf, w, reasons)
         china = rules.china
         proper = reasons == Reason.PROPER
         permit = ctx.permits_leaf[leaf] > 0

@@ -282,15 +282,10 @@ class HouseholdDecision:
     # -- what a household does next ----------------------------------------------------------------
     def intend(self, idx: np.ndarray, reasons: np.ndarray, today: int) -> None:
         """Households ``idx`` ask to move (Doc 4's "requested a complete household move") and deliberate."""
-        hh, rec = self.hh, self.recorder
+        hh = self.hh
         if len(idx) == 0:
             return
-        leaf = hh.leaf[idx].astype(np.int64)
-        w = hh.weight[idx]
-        rec.add("intending_households", leaf, w)
-        for r, name in enumerate(REASON_NAMES):
-            s = reasons == r
-            rec.add(f"intending_households_{name}", leaf[s], w[s])
+        self.recorder.add_by_reason("intending_households", hh.leaf[idx].astype(np.int64), hh.weight[idx], reasons)
         hh.reason[idx] = reasons
         delay = self.rng.geometric(1.0 / self.params.deliberation_days, size=len(idx))
         hh.set_state(idx, State.INTENDING, today, today + delay)

@@ -88,6 +88,7 @@ class BorderModel(mesa.Model):
 
     # -- the day -----------------------------------------------------------------------------------
     def step(self) -> None:
+        """One day, in the order of docs/ODD.md section 3."""
         t = self.today
         if t >= self.n_days:
             self.running = False
@@ -95,40 +96,36 @@ class BorderModel(mesa.Model):
         hh, decision = self.households, self.decision
         self.date = self.start + dt.timedelta(days=t)
         self.recorder.set_day(self.date)
-        self._switch_rules()  # a rule set takes effect at the start of its day
-        self.ctx = self.schedule.context(t, self.rules)  # rations, orders, pull and ice today
+        self._switch_rules()  # 1. a rule set takes effect at the start of its day
+        rules = self.rules
+        self.ctx = ctx = self.schedule.context(t, rules)  # 2. rations, orders, pull and ice today
         if self.schedule.changed(t):
             self.hazards_dirty = True
-        self.border.take_post(self.ctx)
-        self.settlement.step(self.date, self.rules)
-        for seed in self._seeds.get(t, []):
-            self.rumours.seed_among(
-                hh, hh.at_home_in(self.tree.leaves_under(seed.region)), seed.share, seed.belief, t + seed.active_days
-            )
-            self.hazards_dirty = True
-        for disaster in self._disasters.get(t, []):
+        self.border.take_post(ctx)  # 3. guard posts: effort, ice, memory of recent attempts
+        self.settlement.step(self.date, rules)  # 4. the month's settlement capacity
+        self._seed_rumours(t)  # 5. "bad elements" start spreading rumours
+        for disaster in self._disasters.get(t, []):  # 6. disasters force households across
             self._disaster(disaster)
-        self.authorities.marriage_crossings(self.rules)
-        if t % 7 == 0:  # once a week: talk, letters from settled crossers, the DPRK's authorization letters
-            self.rumours.week(hh, t, self.ctx.rebuttal_leaf[hh.leaf], self.params)
-            self.authorities.issue_letters(7, t, self.rules)
+        self.authorities.marriage_crossings(rules)  # 7. DPRK women crossing to marry
+        if t % 7 == 0:  # 8. once a week: talk, letters from settled crossers, the DPRK's authorization letters
+            self.rumours.week(hh, t, ctx.rebuttal_leaf[hh.leaf], self.params)
+            self.authorities.issue_letters(7, t, rules)
             self.hazards_dirty = True
-        # Households decide: the clocks that fire today start intentions and travel applications.
-        if self.hazards_dirty:
-            decision.update_hazards(self.ctx, t)
+        if self.hazards_dirty:  # 9. hazards recomputed when an input changed
+            decision.update_hazards(ctx, t)
             self.hazards_dirty = False
-        movers, r_move, travellers, r_trav = decision.fire(self.ctx, t)
+        movers, r_move, travellers, r_trav = decision.fire(ctx, t)  # 10. clocks fire: intentions, travel
         decision.intend(movers, r_move, t)
-        self.authorities.travel_applications(travellers, r_trav, t, self.rules, self.ctx)
-        self._scheduled_transitions()
-        self.authorities.visits_end(t)
-        self.border.corpses.step(t, self.ctx, self.rules)
-        touched = np.flatnonzero(hh.since == t)
+        self.authorities.travel_applications(travellers, r_trav, t, rules, ctx)
+        self._scheduled_transitions()  # 11. routes, decisions, setting off, crossings, reception, returns
+        self.authorities.visits_end(t)  # 12. passes expire
+        self.border.corpses.step(t, ctx, rules)  # 13. corpses found
+        touched = np.flatnonzero(hh.since == t)  # 14. fresh hazards for those whose state changed
         if len(touched) or len(travellers):
-            decision.refresh(np.union1d(touched, travellers), self.ctx, t + 1)
+            decision.refresh(np.union1d(touched, travellers), ctx, t + 1)
         nxt = self.date + dt.timedelta(days=1)
-        if nxt.month != self.date.month or t == self.n_days - 1:
-            self.recorder.take_stock(hh, self.ctx)
+        if nxt.month != self.date.month or t == self.n_days - 1:  # 15. month-end stocks
+            self.recorder.take_stock(hh, ctx)
         self.today += 1
         if self.today >= self.n_days:
             self.running = False
@@ -172,6 +169,13 @@ class BorderModel(mesa.Model):
         across alive arrive at a DPRK reception station."""
         across = self.border.cross(idx, self.rules, self.today, self.date.month)
         self.settlement.receive(across, self.today, self.rules)
+
+    def _seed_rumours(self, t: int) -> None:
+        hh = self.households
+        for seed in self._seeds.get(t, []):
+            candidates = hh.at_home_in(self.tree.leaves_under(seed.region))
+            self.rumours.seed_among(hh, candidates, seed.share, seed.belief, t + seed.active_days)
+            self.hazards_dirty = True
 
     def _disaster(self, d) -> None:
         """A disaster forces a share of a region's households at home across the border (Doc 10 Art. 1)."""

@@ -17,7 +17,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from .households import IS_NK, Households, State
+from .households import IS_NK, REASON_NAMES, Households, State
 
 #: name -> (unit, kind, description). kind: "flow" (sum over the month) or "stock" (at month end).
 MEASURES: dict[str, tuple[str, str, str]] = {
@@ -133,6 +133,13 @@ class Recorder:
         else:
             counts = np.bincount(leaves, weights=values, minlength=self.n_leaves)
         self.data[self.month, :, MEASURE_INDEX[measure]] += counts
+
+    def add_by_reason(self, measure: str, leaves: np.ndarray, values: np.ndarray, reasons: np.ndarray) -> None:
+        """Add to ``measure`` and, by each element's main reason, to ``measure_<reason>`` (Doc 4's three reasons)."""
+        self.add(measure, leaves, values)
+        for r, name in enumerate(REASON_NAMES):
+            s = reasons == r
+            self.add(f"{measure}_{name}", leaves[s], values[s])
 
     def set_stock(self, measure: str, leaves: np.ndarray, values: np.ndarray) -> None:
         self.data[self.month, :, MEASURE_INDEX[measure]] = np.bincount(leaves, weights=values, minlength=self.n_leaves)

@@ -132,7 +132,6 @@ class RegionTree:
             for pid, x in w.items():
                 self.post_weights[j, self.post_index[pid]] = x / tot
         self.travel_days = np.array([self.by_id[leaf].travel_days for leaf in self.leaf_ids], dtype=np.int64)
-        self.post_river_is_tumen = np.array([p.river == "tumen" for p in self.posts])
         self.post_route_risk = np.array([p.route_risk for p in self.posts])
         self.post_location = np.array([self.leaf_index[p.location] for p in self.posts])
 
@@ -157,10 +156,6 @@ class RegionTree:
 
     def is_valid(self, rid: str) -> bool:
         return rid in self.by_id
-
-    def province_of(self, leaf_id: str) -> str:
-        anc = self.ancestors(leaf_id, include_self=True)
-        return anc[-2]  # the node below "china"
 
 
 TREE = RegionTree()

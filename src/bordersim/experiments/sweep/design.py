@@ -210,10 +210,6 @@ class Sweep:
         return self.n_points * self.spec.replicates
 
     @property
-    def levers(self) -> list[Factor]:
-        return [f for f in self.factors if f.role == "lever"]
-
-    @property
     def design_type(self) -> str:
         d = self.spec.design
         return d.type if isinstance(d, DesignSpec) else f"crossed({d.levers.type} x {d.uncertainties.type})"
