@@ -42,22 +42,27 @@ from .schedule import DailyContext
 class GuardPost(mesa.Agent):
     """A Chinese border-defence post guarding one river segment or crossing point."""
 
-    def __init__(self, model: mesa.Model, post: Post, index: int):
+    def __init__(self, model: mesa.Model, post: Post, index: int, group_threshold_persons: float):
         super().__init__(model)
         self.post = post
         self.index = index
+        self.group_threshold = group_threshold_persons
         self.effort = 1.0
         self.frozen = False
         #: Smoothed persons attempting here per day (exponential average, about a week's memory).
         self.recent = 0.0
+        #: Today's chance that a household crossing here joins an organised group (Docs 3, 5).
+        self.group_share = 0.0
         self._today = 0.0
 
     def step(self, ctx: DailyContext) -> None:
         """Take post for the day: today's effort (authorities' orders x the rule's multiplier), the state
-        of the ice, and the memory of how many have lately tried to cross here (groups form where many do)."""
+        of the ice, and the memory of how many have lately tried to cross here: the more, the likelier a
+        household joins an organised group, ``recent / (recent + group_threshold_persons)``."""
         self.effort = float(ctx.effort_post[self.index])
         self.frozen = bool(ctx.frozen[self.post.river])
         self.recent = 0.85 * self.recent + 0.15 * self._today
+        self.group_share = self.recent / (self.recent + self.group_threshold)
         self._today = 0.0
 
     def watch(self, persons: float) -> None:
@@ -82,7 +87,7 @@ class Border:
         rng: np.random.Generator,
         nk_drownings_per_year: float,
     ):
-        self.posts = [GuardPost(model, post, i) for i, post in enumerate(tree.posts)]
+        self.posts = [GuardPost(model, post, i, params.group_threshold_persons) for i, post in enumerate(tree.posts)]
         self.route_risk = tree.post_route_risk
         self.hh = households
         self.params = params
@@ -110,8 +115,8 @@ class Border:
         leaf = hh.leaf[idx].astype(np.int64)
         # Groups (Docs 3, 5): the more people have been heading for a post lately (a smoothed, weighted count,
         # so scaled runs behave alike), the more households join an organised group that crosses by day.
-        recent = np.array([g.recent for g in posts])[post]
-        group = rng.random(len(idx)) < recent / (recent + p.group_threshold_persons)
+        group_share = np.array([g.group_share for g in posts])[post]
+        group = rng.random(len(idx)) < group_share
         night = ~group & (rng.random(len(idx)) < p.p_night)
         party = np.where(group, p.group_size, size)
         detected = rng.random(len(idx)) < detection_prob(p, effort, night, frozen, party)
