@@ -73,9 +73,10 @@ def test_distance_hand_computed():
     share = ObservationDistance([targets["lishu_1961_01_household_share_rumour"]], 20)
     p, n = targets["lishu_1961_01_household_share_rumour"].value, 63
     assert share({"lishu_1961_01_household_share_rumour": 0.4}) == pytest.approx(abs(0.4 - p) / np.sqrt(p * (1 - p) / n))
-    und = ObservationDistance([targets["jilin_1961_discovered"]], 20)  # undercount prior 0.6-1.0
-    zu = (np.log(28028 / 0.8 * 0.8 + 1) - np.log(28029)) / (np.sqrt(1 / 20 + 1 / 28029) + 0.5 * np.log(1 / 0.6))
-    assert und({"jilin_1961_discovered": 28028 / 0.8}) == pytest.approx(abs(zu))
+    und = ObservationDistance([targets["jilin_1961_discovered"]], 20)  # undercount prior 0.74-1.0
+    assert und({"jilin_1961_discovered": 28028 / 0.87}) == pytest.approx(0.0, abs=1e-9)
+    zu = (np.log(28028 / 0.6 * 0.87 + 1) - np.log(28029)) / (np.sqrt(1 / 20 + 1 / 28029) + 0.5 * np.log(1 / 0.74))
+    assert und({"jilin_1961_discovered": 28028 / 0.6}) == pytest.approx(abs(zu))
 
 
 def test_particle_seed_depends_only_on_seed_and_values():

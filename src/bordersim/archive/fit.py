@@ -59,16 +59,16 @@ def jilin_fates(flows: pd.DataFrame) -> pd.DataFrame:
 
     disc = q("detected", "1961-01", "1961-12")
     parts = {
-        "persuaded back": q("persuaded_back", "1961-01", "1961-12"),
-        "returned on own initiative": q("returned_own", "1961-01", "1961-12"),
-        "sent back by the DPRK": q("sent_back", "1961-01", "1961-12"),
-        "still in the DPRK": q("in_north_korea_illegal", "1962-02", "1962-02"),
+        "convinced to return (stopped)": q("stopped", "1961-01", "1961-12"),
+        "returned on own initiative": q("returned_own_of_discovered", "1961-01", "1961-12"),
+        "sent back by the DPRK": q("sent_back_of_discovered", "1961-01", "1961-12"),
+        "still in the DPRK": q("in_north_korea_of_discovered", "1962-02", "1962-02"),
     }
     rest = disc - sum(parts.values())
     model = {k: float(np.median(v)) for k, v in parts.items()}
     model["unexplained (discovered minus the four)"] = float(np.median(rest))
     archive = {
-        "persuaded back": 7939,
+        "convinced to return (stopped)": 7939,
         "returned on own initiative": 7528,
         "sent back by the DPRK": 2361,
         "still in the DPRK": 7034,

@@ -155,9 +155,9 @@ def _fig_series(flows: pd.DataFrame, targets: list[Target], path: Path) -> None:
     panels = [
         ("jilin", "detected", "Jilin: discovered crossing (Docs 3, 6)"),
         ("liaoning", "detected", "Liaoning: discovered crossing (Docs 3, 5)"),
-        ("jilin", "persuaded_back", "Jilin: persuaded back (Doc 6)"),
-        ("jilin", "returned_own", "Jilin: returned on own initiative (Doc 6)"),
-        ("jilin", "sent_back", "Jilin: sent back by the DPRK (Doc 6)"),
+        ("jilin", "stopped", "Jilin: stopped, 'convinced to return' (Doc 6)"),
+        ("jilin", "returned_own_of_discovered", "Jilin: discovered crossers returned on own initiative (Doc 6)"),
+        ("jilin", "sent_back_of_discovered", "Jilin: discovered crossers sent back by the DPRK (Doc 6)"),
         ("jilin", "corpses_found", "Jilin: corpses found (Doc 6)"),
     ]
     import matplotlib.dates as mdates

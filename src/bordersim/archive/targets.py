@@ -82,6 +82,8 @@ class Target(_Strict):
     value: float | None
     observation: Observation
     role: Literal["calibration", "validation"]
+    #: The source the figure belongs to, for leave-one-source-out validation (e.g. ``doc4_lishu``).
+    group: str = "other"
     source_says: str | None = None
     notes: str = ""
     #: For shares: the number of cases the archival share was computed from (binomial n).

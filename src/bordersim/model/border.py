@@ -122,6 +122,7 @@ class Border:
         detected = rng.random(len(idx)) < detection_prob(p, effort, night, frozen, party)
         stopped = detected & (rng.random(len(idx)) < stop_prob(p, effort, group, party))
         hh.attempts[idx] += 1
+        hh.crossing_seen[idx] = detected
         rec.add("attempted", leaf, persons)
         rec.add("attempted_households", leaf, hh.weight[idx])
         rec.add("attempted_in_group", leaf[group], persons[group])
@@ -199,16 +200,18 @@ class Corpses:
         if not sel.any():
             return
         leaves, counts, weights, korean = leaves[sel], counts[sel], weights[sel], korean[sel]
-        found = rng.binomial(counts, p.corpse_found_prob)
+        # Finding and identifying corpses is an observation of the drowned: it is drawn for every person a
+        # drowned household member stands for (``counts * weights``, not for the sampled member scaled back),
+        # so a scaled run's corpse counts and shares carry the archive's own noise, not the sample's.
+        persons = np.rint(counts * weights).astype(np.int64)
+        found = rng.binomial(persons, p.corpse_found_prob)
         # Doc 10 Art. 1 (5): corpses investigated for nationality and cause of death.
         p_ident = p.corpse_identify_prob_investigated if rules.border.corpses_investigated else p.corpse_identify_prob
         ident = rng.binomial(found, p_ident)
         delay = rng.geometric(1.0 / p.corpse_delay_days, size=len(found))
         for d in np.unique(delay):
             s = delay == d
-            self.pending.setdefault(today + int(d), []).append(
-                (leaves[s], found[s] * weights[s], ident[s] * weights[s], korean[s])
-            )
+            self.pending.setdefault(today + int(d), []).append((leaves[s], found[s] * 1.0, ident[s] * 1.0, korean[s]))
 
     def background(self, today: int, ctx: DailyContext, rules: RuleSet) -> None:
         """Drownings of DPRK residents in the rivers (the source of most 'Korean' corpses)."""

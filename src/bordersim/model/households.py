@@ -112,6 +112,8 @@ class Households:
         self.post = np.full(n, -1, dtype=np.int16)
         self.reason = np.full(n, -1, dtype=np.int8)
         self.disaster = np.zeros(n, dtype=bool)  # forced across by a disaster (Doc 10 Art. 1, 4)
+        # The last crossing was discovered by Chinese guards (Doc 6's ledger follows "these" crossers' fates).
+        self.crossing_seen = np.zeros(n, dtype=bool)
         self.screened = np.zeros(n, dtype=bool)  # screened at a reception station (Han men, send-back)
         self.attempts = np.zeros(n, dtype=np.int16)
         self.drowned = np.zeros(n, dtype=np.int16)
@@ -298,7 +300,9 @@ class HouseholdDecision:
         legal = hh.letter_held[idx] | (hh.nk_national[idx] & rules.china.approve_nk_nationals_return)
         apply_legally(idx[legal])
         rest = idx[~legal]
-        illegal = self.rng.random(len(rest)) < self.params.p_illegal
+        # Proper reasons (Doc 4 (3): the elderly joining children, wives their husbands) go the legal way or
+        # not at all: Doc 4 measure (4) "strictly differentiated" them from those who "improperly left".
+        illegal = (self.rng.random(len(rest)) < self.params.p_illegal) & (hh.reason[rest] != Reason.PROPER)
         self.start_preparing(rest[illegal], today)
         lapse = rest[~illegal]
         self.recorder.add("lapsed_households", hh.leaf[lapse].astype(np.int64), hh.weight[lapse])
@@ -316,24 +320,25 @@ class HouseholdDecision:
         hh.reset_clocks(idx[~illegal], self.rng)
 
     def start_preparing(self, idx: np.ndarray, today: int) -> None:
-        """Households ``idx`` prepare an illegal crossing; some sell everything (Docs 3, 5)."""
+        """Households ``idx`` prepare an illegal crossing (Docs 3, 5: "preparing to go")."""
         hh, rec = self.hh, self.recorder
         if len(idx) == 0:
             return
         leaf = hh.leaf[idx].astype(np.int64)
         rec.add("preparing_households", leaf, hh.weight[idx])
-        sell = self.rng.random(len(idx)) < self.params.p_sell_property
-        hh.property_sold[idx[sell]] = True
-        rec.add("property_sold_households", leaf[sell], hh.weight[idx][sell])
         delay = self.rng.geometric(1.0 / self.params.prep_days, size=len(idx))
         hh.set_state(idx, State.PREPARING, today, today + delay)
 
     def set_off(self, idx: np.ndarray, today: int) -> None:
-        """Preparations end: choose a crossing point and travel to the river."""
+        """Preparations end: some sell everything first (Docs 3, 5: "sold all of their property and attempted"),
+        then choose a crossing point and travel to the river."""
         hh = self.hh
         if len(idx) == 0:
             return
         leaf = hh.leaf[idx].astype(np.int64)
+        sell = ~hh.property_sold[idx] & (self.rng.random(len(idx)) < self.params.p_sell_property)
+        hh.property_sold[idx[sell]] = True
+        self.recorder.add("property_sold_households", leaf[sell], hh.weight[idx][sell])
         u = self.rng.random(len(idx))
         hh.post[idx] = (u[:, None] > self._post_cum[leaf]).sum(axis=1)
         hh.set_state(idx, State.TRAVELLING, today, today + self.travel_days[leaf])

@@ -61,9 +61,10 @@ class BorderModel(mesa.Model):
         self.n_days = (self.end - self.start).days + 1
         self.today = 0
         self.date = self.start
-        overrides = scenario.rule_overrides or None
         search = scenario.rule_search_path()
-        self.timeline = RuleTimeline([(sw.from_, load_rule_set(sw.use, overrides, search)) for sw in scenario.rules])
+        self.timeline = RuleTimeline(
+            [(sw.from_, load_rule_set(sw.use, scenario.overrides_for(sw.use), search)) for sw in scenario.rules]
+        )
         self.rules = self.timeline.active(self.start)
         self.recorder = rec = Recorder(self.start, self.end, len(self.tree.leaf_ids))
         self.households: Households = build_households(scenario, self.tree, self.rng)

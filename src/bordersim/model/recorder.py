@@ -43,13 +43,17 @@ MEASURES: dict[str, tuple[str, str, str]] = {
     "legal_emigrated": ("persons", "flow", "persons who moved legally to the DPRK"),
     "lapsed_households": ("households", "flow", "intentions given up without an attempt or application"),
     "preparing_households": ("households", "flow", "households starting to prepare an illegal crossing (Docs 3, 5)"),
-    "property_sold_households": ("households", "flow", "of which sold all property (Docs 3, 5: 153 of 1,843)"),
+    "property_sold_households": (
+        "households",
+        "flow",
+        "households that sold all their property as they set off on an illegal crossing (Docs 3, 5: 153 in Andong)",
+    ),
     "attempted": ("persons", "flow", "persons attempting an illegal crossing (actual)"),
     "attempted_households": ("households", "flow", "households attempting an illegal crossing (actual)"),
     "attempted_in_group": ("persons", "flow", "persons crossing in groups forcing the crossing by day (Docs 3, 5)"),
     "detected": ("persons", "flow", "persons discovered crossing by Chinese guards, stopped or not (observed)"),
-    "stopped": ("persons", "flow", "persons stopped at the border"),
-    "persuaded_back": ("persons", "flow", "persons stopped and convinced to return home (Doc 6: 7,939)"),
+    "stopped": ("persons", "flow", "persons stopped at the border and sent home (Doc 6: 7,939 'convinced to return')"),
+    "persuaded_back": ("persons", "flow", "of which persuaded to go home rather than detained (Doc 4; Doc 5 measure (4))"),
     "crossed": ("persons", "flow", "persons who got across alive (actual)"),
     "crossed_detected": (
         "persons",
@@ -67,6 +71,11 @@ MEASURES: dict[str, tuple[str, str, str]] = {
     "allowance_yuan": ("yuan", "flow", "settling-in allowance paid, yuan (40 per labourer, Docs 3, 5)"),
     "grain_catties": ("catties", "flow", "grain given at settlement, catties"),
     "sent_back": ("persons", "flow", "persons sent back to China by the DPRK (Doc 6: 2,361)"),
+    "sent_back_of_discovered": (
+        "persons",
+        "flow",
+        "of which crossers whose crossing guards had discovered (Doc 6: 2,361 of 'these' 28,028)",
+    ),
     "sent_back_single_han": ("persons", "flow", "of which single Han men (Docs 3, 5)"),
     "repatriated": ("persons", "flow", "of which returned under a return obligation (Doc 10 Art. 4 (2))"),
     "repatriated_criminals": ("persons", "flow", "of which returned as criminals (Doc 1 (3), Doc 10 Art. 5)"),
@@ -83,14 +92,30 @@ MEASURES: dict[str, tuple[str, str, str]] = {
     ),
     "marriage_crossings_in": ("persons", "flow", "DPRK women crossing into China illegally to marry (Doc 2)"),
     "marriage_repatriated": ("persons", "flow", "of which repatriated (Doc 2 (3))"),
-    "returned_own": ("persons", "flow", "persons returning from the DPRK on their own initiative (Doc 6: 7,528)"),
+    "returned_own": ("persons", "flow", "persons returning from the DPRK on their own initiative"),
+    "returned_own_of_discovered": (
+        "persons",
+        "flow",
+        "of which crossers whose crossing guards had discovered (Doc 6: 7,528 of 'these' 28,028)",
+    ),
     "in_north_korea": ("persons", "stock", "persons from China in the DPRK at month end (legal and illegal)"),
-    "in_north_korea_illegal": ("persons", "stock", "crossers in the DPRK at month end (Doc 6: 7,034 'still in North Korea')"),
+    "in_north_korea_illegal": ("persons", "stock", "illegal crossers in the DPRK at month end (at reception or settled)"),
+    "in_north_korea_of_discovered": (
+        "persons",
+        "stock",
+        "of which crossers whose crossing guards had discovered (Doc 6: 7,034 'still in North Korea')",
+    ),
     "at_reception": ("persons", "stock", "persons at reception stations at month end"),
     "preparing_stock_households": (
         "households",
         "stock",
-        "households preparing or on the way at month end (Docs 3, 5: 1,843 preparing)",
+        "households preparing an illegal crossing or on the way to the river at month end",
+    ),
+    "preparing_to_go_households": (
+        "households",
+        "stock",
+        "households with a live intention to go at month end: deliberating, applying, preparing, on the way "
+        "(Docs 3, 5: 1,843 in Andong 'preparing to move')",
     ),
     "population_china": ("persons", "stock", "persons of the simulated population in China at month end"),
     "mean_belief": ("share", "stock", "mean rumour belief of households at home (person-weighted)"),
@@ -160,9 +185,12 @@ class Recorder:
         self.set_stock("in_north_korea", leaf, w * (hh.size * in_nk_state + abroad_members))
         illegal = (hh.state == State.AT_RECEPTION) | (hh.state == State.SETTLED)
         self.set_stock("in_north_korea_illegal", leaf, w * hh.size * illegal)
+        self.set_stock("in_north_korea_of_discovered", leaf, w * hh.size * (illegal & hh.crossing_seen))
         self.set_stock("at_reception", leaf, w * hh.size * (hh.state == State.AT_RECEPTION))
         prep = (hh.state == State.PREPARING) | (hh.state == State.TRAVELLING)
         self.set_stock("preparing_stock_households", leaf, w * prep)
+        to_go = prep | (hh.state == State.INTENDING) | (hh.state == State.APPLIED)
+        self.set_stock("preparing_to_go_households", leaf, w * to_go)
         in_china = ~in_nk_state & (hh.state != State.DROWNED)
         self.set_stock("population_china", leaf, w * (hh.size - abroad_members) * in_china)
         pw = w * hh.size * home

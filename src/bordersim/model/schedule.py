@@ -90,6 +90,15 @@ def _ema(x: np.ndarray, tau: float) -> np.ndarray:
     return out
 
 
+def hunger(shortfall: np.ndarray, mean_days: float, stages: int) -> np.ndarray:
+    """Felt hunger from the ration shortfall (days x regions): an Erlang memory kernel of ``stages`` exponential
+    stages with mean ``mean_days`` (household stocks run down first, then hunger and resentment build, Doc 4)."""
+    out = shortfall
+    for _ in range(stages):
+        out = _ema(out, mean_days / stages)
+    return out
+
+
 def _frozen(day: dt.date, freeze: str, thaw: str) -> bool:
     md = day.strftime("%m-%d")
     return md >= freeze or md < thaw if freeze > thaw else freeze <= md < thaw
@@ -111,9 +120,8 @@ class WorldSchedule:
         short_ok = np.clip((need - self.ration) / need, 0.0, 1.0)
         poor_ration = effective_ration(self.ration, self.poor_catties, self.poor_share > 0)
         short_poor = np.clip((need - poor_ration) / need, 0.0, 1.0)
-        tau = params.hunger_memory_days
-        self.hunger_ok = _ema(short_ok, tau)
-        self.hunger_poor = _ema(short_poor, tau)
+        self.hunger_ok = hunger(short_ok, params.hunger_memory_days, params.hunger_stages)
+        self.hunger_poor = hunger(short_poor, params.hunger_memory_days, params.hunger_stages)
         self.propensity = resolve_schedule(w.propensity, tree, start, n, lambda e: e.value, 1.0)
         self.effort = resolve_schedule(w.interception, tree, start, n, lambda e: e.effort, 1.0)
         self.education = resolve_schedule(w.interventions, tree, start, n, lambda e: e.education, 1.0)

@@ -155,6 +155,8 @@ class SettlementAgent(mesa.Agent):
         leaf = hh.leaf[idx].astype(np.int64)
         persons = hh.persons(idx)
         rec.add("sent_back", leaf, persons)
+        seen = hh.crossing_seen[idx]
+        rec.add("sent_back_of_discovered", leaf[seen], persons[seen])
         if sub:
             rec.add(sub, leaf, persons)
         if rules.dprk.identity_information:  # every illegal crosser handed back (Doc 10 Art. 4 (2))
@@ -185,7 +187,9 @@ class SettlementAgent(mesa.Agent):
         hh = self.hh
         if len(idx) == 0:
             return []
-        self.recorder.add("returned_own", hh.leaf[idx].astype(np.int64), hh.persons(idx))
+        leaf, persons, seen = hh.leaf[idx].astype(np.int64), hh.persons(idx), hh.crossing_seen[idx]
+        self.recorder.add("returned_own", leaf, persons)
+        self.recorder.add("returned_own_of_discovered", leaf[seen], persons[seen])
         hh.set_state(idx, State.RETURNED, today)
         hh.reset_clocks(idx, self.rng)
         return [idx]

@@ -101,9 +101,16 @@ def validate_scenario(data: dict, path: str | Path | None = None) -> Scenario:
     sc._source = source
     # Rule sets must exist (in the one search path the model uses too) and overrides must be valid for each.
     search = rule_search_path(source)
+    for name in sc.rule_set_overrides:
+        try:
+            load_rule_set(name, sc.overrides_for(name), search=search)
+        except ScenarioError as err:
+            raise ScenarioError(
+                path, f"rule_set_overrides.{name}: {err.message if err.path.startswith('rule set') else err}"
+            ) from None
     for i, sw in enumerate(sc.rules):
         try:
-            load_rule_set(sw.use, sc.rule_overrides or None, search=search)
+            load_rule_set(sw.use, sc.overrides_for(sw.use), search=search)
         except ScenarioError as err:
             raise ScenarioError(path, f"rules[{i}].use: {err.message if err.path.startswith('rule set') else err}") from None
     if sc.rules[0].from_ > sc.run.start:

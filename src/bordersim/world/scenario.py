@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .geography import TREE
-from .rules import RuleSwitch, rule_search_path
+from .rules import RuleSwitch, deep_merge, rule_search_path
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNeg = Annotated[float, Field(ge=0.0)]
@@ -165,8 +165,9 @@ class World(_Strict):
             "yalu": IcePeriod(freeze="12-10", thaw="03-10"),
         }
     )
-    #: Drownings of DPRK residents in the border rivers per year (source of "Korean" corpses, Doc 6).
-    nk_drownings_per_year: NonNeg = 60.0
+    #: Drownings of DPRK residents in the border rivers per year (a source of the "Korean" corpses, Doc 6).
+    #: Not given by the dossier: calibrated (calibration/abc.yaml) against Doc 6's share of Korean corpses.
+    nk_drownings_per_year: Annotated[float, Field(ge=0.0, le=100_000.0)] = 30.0
     #: DPRK women crossing into China illegally to marry Chinese men, per year (Doc 2; level assumed).
     nk_marriage_crossings_per_year: NonNeg = 20.0
     disasters: list[Disaster] = Field(default_factory=list)
@@ -238,8 +239,13 @@ class Parameters(_Strict):
 
     #: Ration that counts as enough, catties/person/year (Doc 6: the 360 originally stipulated).
     food_need: Pos = 360.0
-    #: Days over which a ration shortfall is felt in full (stocks run down, resentment builds; Doc 4).
+    #: Mean delay, in days, with which a ration shortfall is felt as hunger: household stocks run down, then
+    #: hunger and resentment build (Doc 4: requests rose month by month from the November 1960 cut; Doc 6:
+    #: still "not eased" in March 1962). The memory kernel is Erlang with ``hunger_stages`` stages.
     hunger_memory_days: Days = 45.0
+    #: Stages of the hunger kernel: 1 = felt at once and forgotten exponentially; 2 or more = a delayed
+    #: onset (stocks first, then hunger), the kernel's mean staying ``hunger_memory_days``.
+    hunger_stages: Annotated[int, Field(ge=1, le=4)] = 2
     #: Hazard of a household move intention per unit food shortfall, for households with kin (Doc 4 reason 1).
     rate_food_kin: NonNeg = 0.016
     #: Hazard per unit rumour belief (Doc 4 reason 2), scaled by (shortfall + rumour_floor).
@@ -263,12 +269,15 @@ class Parameters(_Strict):
     p_illegal: Prob = 0.1
     #: Same after a refused legal application.
     p_illegal_after_refusal: Prob = 0.3
-    #: DPRK authorization letters per kin household per year (Doc 6: 2,667 received in Yanbian in 1961).
+    #: DPRK authorization letters per kin household per year. Calibrated against Doc 6's 2,667 letters
+    #: received in Yanbian in 1961 (the count is a target, not an input).
     letter_rate: NonNeg = 0.04
-    #: Share of letter holders who apply (Doc 6: about 1,778 applications on 2,667 letters).
-    p_apply_on_letter: Prob = 0.67
-    #: Share of preparing households that sell all their property (Docs 3, 5: 153 of 1,843 in Andong = 0.083).
-    p_sell_property: Prob = 0.083
+    #: Share of letter holders at home who apply. Calibrated against Doc 6's "about 1,778 applications".
+    p_apply_on_letter: Prob = 0.8
+    #: Probability that a household setting off on an illegal crossing has sold all its property first
+    #: (Docs 3, 5). Calibrated against Andong's 153 households that "sold all of their property and
+    #: attempted"; not set from 153 / 1,843.
+    p_sell_property: Prob = 0.5
     #: Mean days of preparation before setting off.
     prep_days: Days = 25.0
     #: Share of individual (non-group) crossings made at night (Docs 3, 5: "secretly at night").
@@ -292,7 +301,8 @@ class Parameters(_Strict):
     #: Corpses: found (Doc 6: "we found 243 corpses"), found after a delay, identified by nationality.
     corpse_found_prob: Prob = 0.7
     corpse_delay_days: Days = 12.0
-    corpse_identify_prob: Prob = 0.38
+    #: Share of found corpses identified by nationality. Calibrated against Doc 6's 82 + 11 of 243.
+    corpse_identify_prob: Prob = 0.5
     #: Weight of the return obligation in perceived risk: those who will be sent back are deterred (Doc 10 Art. 4).
     return_deterrence: NonNeg = 1.0
     #: Identification probability of a corpse when corpses are investigated (Doc 10 Art. 1 (5)).
@@ -355,8 +365,12 @@ class Scenario(_Strict):
     population: Population = Population()
     world: World
     rules: list[RuleSwitch]
-    #: Per-scenario changes of single rules, e.g. ``{dprk: {allowance_yuan_per_labourer: 0}}``.
+    #: Per-scenario changes of single rules, e.g. ``{dprk: {allowance_yuan_per_labourer: 0}}`` (every rule set).
     rule_overrides: dict = Field(default_factory=dict)
+    #: Changes of single levers of one named rule set only, e.g. ``{practice_1961: {china: {legal_approval_prob:
+    #: 0.6}}}``: how a calibration sets a lever that the archive informs for the period of that rule set
+    #: without carrying it into other regimes (the 1964 or 1970 replays).
+    rule_set_overrides: dict[str, dict] = Field(default_factory=dict)
     parameters: Parameters = Parameters()
     #: Archival targets to compare with (path relative to the scenario file).
     targets: str | None = None
@@ -379,6 +393,13 @@ class Scenario(_Strict):
     def source(self) -> str | None:
         """The scenario file this scenario was validated from (None if built in memory)."""
         return self._source
+
+    def overrides_for(self, rule_set: str) -> dict | None:
+        """The lever changes that apply to rule set ``rule_set``: ``rule_overrides``, then its own."""
+        own = self.rule_set_overrides.get(rule_set)
+        if not own:
+            return self.rule_overrides or None
+        return deep_merge(self.rule_overrides or {}, own)
 
     def rule_search_path(self) -> list[Path]:
         """Where its rule sets are found: ``rules/`` beside the scenario file, then the built-in library."""
