@@ -13,7 +13,7 @@ from scipy import stats
 
 from bordersim.archive.extract import simulated
 from bordersim.archive.fit import compare
-from bordersim.archive.observation import likelihood, predictive_draws
+from bordersim.archive.observation import CLERK_CV, inside, log_score, predictive_draws, record_of, scores
 from bordersim.archive.targets import Target, load_targets
 from bordersim.errors import ScenarioError
 
@@ -51,34 +51,35 @@ def _flows(values: dict[tuple[str, str, str], list[float]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_every_target_parses_and_is_in_the_source():
+NUMBER_WORDS = {"twelve": 12, "three": 3, "thirty-one": 31}
+
+
+def _arith(expr: str) -> float:
+    """Evaluate an arithmetic expression of printed numbers (``"4,701 - 1,985"``): numbers, + - * / and brackets."""
+    import ast
+    import operator
+
+    ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+    def ev(node):
+        if isinstance(node, ast.BinOp) and type(node.op) in ops:
+            return ops[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        raise ValueError(f"not plain arithmetic: {ast.dump(node)}")
+
+    return ev(ast.parse(expr.replace(",", ""), mode="eval").body)
+
+
+def _printed(x: float) -> list[str]:
+    return [f"{x:,.0f}"] + [w for w, v in NUMBER_WORDS.items() if v == x] if float(x).is_integer() else []
+
+
+def test_every_target_parses_and_is_unique():
     targets = load_targets(TARGETS)
     assert len(targets) >= 30
     ids = [t.id for t in targets]
     assert len(set(ids)) == len(ids)
-    # Key archival figures are all there.
-    values = {t.id: t.value for t in targets}
-    for tid, v in [
-        ("jilin_1961_discovered", 28028),
-        ("jilin_1961_persuaded_back", 7939),
-        ("jilin_1961_returned_own", 7528),
-        ("jilin_1961_sent_back", 2361),
-        ("jilin_1962_02_in_north_korea", 7034),
-        ("jilin_1961_corpses_found", 243),
-        ("yanbian_1961_authorization_letters", 2667),
-        ("yanbian_1961_legal_approved", 1053),
-        ("yanbian_1961_legal_refused", 735),
-        ("lishu_1960_11_household_requests", 12),
-        ("lishu_1960_12_household_requests", 29),
-        ("lishu_1961_01_household_requests", 63),
-        ("lishu_1960_11_travel_applications", 8),
-        ("lishu_1960_12_travel_applications", 20),
-        ("lishu_1961_01_travel_applications", 58),
-        ("andong_1961_preparing_households", 1843),
-        ("andong_1961_property_sold_households", 153),
-        ("intro_1961_corpses_found", 245),
-    ]:
-        assert values[tid] == v, tid
     # Withheld figures are validation targets without a value.
     withheld = [t for t in targets if t.value is None]
     assert len(withheld) >= 4 and all(t.role == "validation" for t in withheld)
@@ -87,6 +88,40 @@ def test_every_target_parses_and_is_in_the_source():
     assert any("0.08 percent" in s for s in slips.values())
     assert any("52.3 percent" in s for s in slips.values())
     assert any("1,778" in s for s in slips.values())
+
+
+@pytest.mark.skipif(not SOURCE.exists(), reason="shared/sources not beside the repo")
+def test_every_number_is_in_its_quote_or_derived_from_the_source():
+    """Each figure is printed in its quote, or its derivation uses only numbers printed in the source and
+    gives the figure (and an interval's bounds): targets.yaml cannot drift from the dossier."""
+    text = re.sub(r"\s+", " ", SOURCE.read_text(encoding="utf-8")).lower()
+    for t in load_targets(TARGETS):
+        if t.value is None:
+            continue
+        quote = t.quote.lower()
+        derivation = {"value": t.derivation} if isinstance(t.derivation, str) else dict(t.derivation or {})
+        wanted = {"value": t.value}
+        if t.observation.type == "interval":
+            wanted.update(low=t.observation.low, high=t.observation.high)
+        for key, x in wanted.items():
+            expr = derivation.get(key)
+            if expr is None:
+                assert any(p.lower() in quote for p in _printed(x)), f"{t.id}: {key} {x} is not in its quote"
+                continue
+            for num in re.findall(r"\d[\d,]*", expr):
+                forms = [rf"(?<![\d,]){re.escape(num)}(?![\d,])"] + [
+                    rf"\b{w}\b" for w, v in NUMBER_WORDS.items() if v == float(num.replace(",", ""))
+                ]
+                assert any(re.search(f, text) for f in forms), f"{t.id}: {num} is not printed in the source"
+            assert _arith(expr) == pytest.approx(x, abs=5e-4), f"{t.id}: {key} {x} != {expr}"
+
+
+def test_a_wrong_derivation_fails():
+    """The check above bites: a derivation that does not give the figure, or a number the source does not print."""
+    assert _arith("4,701 - 1,985") == 2716
+    assert _arith("(63 - 27 - 3) / 63") == pytest.approx(0.5238, abs=5e-4)
+    with pytest.raises(ValueError):
+        _arith("__import__('os')")
 
 
 @pytest.mark.skipif(not SOURCE.exists(), reason="shared/sources not beside the repo")
@@ -132,53 +167,47 @@ def test_bad_targets_file(tmp_path):
 
 
 # -- the observation types, hand-computed --------------------------------------------------------------
-def test_exact_is_negative_binomial():
+def test_exact_count_is_a_clerks_tally():
     t = _target(value=100)
-    k = 20.0
-    mu = 120.0
-    expected = stats.nbinom.pmf(100, k, k / (k + mu))
-    assert likelihood(t, np.array([mu]), dispersion=k) == pytest.approx(expected)
-    # A mixture over replicates.
-    both = 0.5 * (stats.nbinom.pmf(100, k, k / (k + 80)) + stats.nbinom.pmf(100, k, k / (k + 120)))
-    assert likelihood(t, np.array([80.0, 120.0]), dispersion=k) == pytest.approx(both)
+    draws = predictive_draws(t, np.array([120.0]), np.random.default_rng(1), draws=20000)
+    assert np.std(np.log(draws)) == pytest.approx(CLERK_CV, rel=0.05)
+    assert np.median(draws) == pytest.approx(120.0, rel=0.01)
+    g = record_of(t).gaussian(t)
+    assert (g.transform, g.kind, g.shift) == ("log1p", "point", 0.0)
+    assert g.var == pytest.approx(CLERK_CV**2) and g.value == pytest.approx(np.log(101))
 
 
-def test_interval_is_probability_of_the_interval():
-    t = _target(value=1788, observation={"type": "interval", "low": 1778, "high": 1788})
-    k, mu = 20.0, 1700.0
-    d = stats.nbinom(k, k / (k + mu))
-    assert likelihood(t, np.array([mu]), dispersion=k) == pytest.approx(d.cdf(1788) - d.cdf(1777))
-    assert t.observed == 1783
-
-
-def test_lower_bound_is_survival():
-    t = _target(
-        value=7000,
-        kind="stock",
-        period={"start": "1962-02", "end": "1962-02"},
-        measure="in_north_korea_illegal",
-        observation={"type": "lower_bound"},
-    )
-    k, mu = 20.0, 6000.0
-    assert likelihood(t, np.array([mu]), dispersion=k) == pytest.approx(stats.nbinom(k, k / (k + mu)).sf(6999))
-    # Far above the bound: almost certain.
-    assert likelihood(t, np.array([50000.0]), dispersion=k) > 0.999
-
-
-def test_undercount_averages_over_the_recorded_fraction():
+def test_undercount_moments_of_the_log_fraction():
     t = _target(value=100, observation={"type": "undercount", "undercount_prior": {"low": 0.5, "high": 1.0}})
-    k, mu = 20.0, 160.0
-    f = 0.5 + 0.5 * (np.arange(21) + 0.5) / 21
-    expected = np.mean(stats.nbinom.pmf(100, k, k / (k + mu * f)))
-    assert likelihood(t, np.array([mu]), dispersion=k) == pytest.approx(expected)
-    # A true count of 160 recorded as 100 is likelier under an undercount than as an exact record.
-    assert expected > likelihood(_target(value=100), np.array([mu]), dispersion=k)
-    # Predictive draws sit between 0.5 and 1.0 of the simulated count on average.
-    draws = predictive_draws(t, np.array([mu]), np.random.default_rng(1), draws=4000, dispersion=k)
-    assert 0.70 * mu < draws.mean() < 0.80 * mu
+    m, v = record_of(t).fraction_moments(t)
+    # E[log f] for f ~ U(0.5, 1): (1 * (0 - 1) - 0.5 * (log 0.5 - 1)) / 0.5
+    assert m == pytest.approx((-1 - 0.5 * (np.log(0.5) - 1)) / 0.5)
+    f = np.random.default_rng(2).uniform(0.5, 1.0, 200_000)
+    assert m == pytest.approx(np.log(f).mean(), abs=2e-3) and v == pytest.approx(np.log(f).var(), rel=0.02)
+    g = record_of(t).gaussian(t)
+    assert g.shift == pytest.approx(m) and g.var == pytest.approx(v + CLERK_CV**2)
+    draws = predictive_draws(t, np.array([160.0]), np.random.default_rng(1), draws=20000)
+    assert 0.72 * 160 < draws.mean() < 0.78 * 160
 
 
-def test_share_is_binomial_of_the_sample_size():
+def test_interval_is_inside_only_when_the_median_is_in_the_range():
+    t = _target(value=1783, observation={"type": "interval", "low": 1778, "high": 1788})
+    assert t.observed == 1783
+    assert inside(t, [1700, 1760, 1780, 1800, 1860]) == (True, True)
+    # The 90% interval overlaps the range, but the prediction (the median) is outside it: not inside.
+    assert inside(t, [1700, 1750, 1770, 1800, 1860]) == (False, False)
+    g = record_of(t).gaussian(t)
+    assert g.kind == "range" and g.low == pytest.approx(np.log1p(1778)) and g.high == pytest.approx(np.log1p(1788))
+
+
+def test_lower_bound_is_inside_when_the_median_is_above():
+    t = _target(value=7000, kind="stock", period={"start": "1962-02", "end": "1962-02"}, observation={"type": "lower_bound"})
+    assert inside(t, [5000, 6000, 7100, 9000, 12000]) == (True, True)
+    assert inside(t, [5000, 6000, 6900, 9000, 12000]) == (False, False)
+    assert record_of(t).error(t, 9000.0) == 0.0 and record_of(t).error(t, 3500.0) == pytest.approx(-0.5)
+
+
+def test_share_record_noise_and_simulated_share():
     t = _target(
         kind="share",
         measure=None,
@@ -190,18 +219,42 @@ def test_share_is_binomial_of_the_sample_size():
         region="lishu",
         period={"start": "1961-01", "end": "1961-01"},
     )
-    assert likelihood(t, np.array([0.4])) == pytest.approx(stats.binom.pmf(33, 63, 0.4))
+    draws = predictive_draws(t, np.array([0.4]), np.random.default_rng(3), draws=20000)
+    assert np.std(np.log(draws)) == pytest.approx(np.sqrt(2) * CLERK_CV, rel=0.05)
+    assert record_of(t).gaussian(t).transform == "logit"
     flows = _flows(
         {("lishu", "1961-01", "intending_households_rumour"): [20, 30], ("lishu", "1961-01", "intending_households"): [40, 50]}
     )
     assert simulated(flows, t).tolist() == [0.5, 0.6]
 
 
-def test_compare_flags_inside_and_outside():
+def test_log_score_pit_and_crps_hand_computed():
+    t = _target(value=100)
+    rng = np.random.default_rng(4)
+    z = rng.normal(np.log1p(100), 0.2, 100_000)
+    draws = np.expm1(z)
+    # The figure at the centre: normal density on the log scale, with the Jacobian 1 / (1 + x).
+    assert log_score(t, draws) == pytest.approx(stats.norm.logpdf(0, 0, 0.2) - np.log(101), abs=0.01)
+    sc = scores(t, draws)
+    assert sc["pit"] == pytest.approx(0.5, abs=0.01)
+    # CRPS of draws from N(0, 1) at 0 is (sqrt(2) - 1) / sqrt(pi).
+    t0 = _target(value=1.0)
+    sc1 = scores(t0, rng.normal(1.0, 1.0, 200_000))
+    assert sc1["crps_rel"] == pytest.approx((np.sqrt(2) - 1) / np.sqrt(np.pi), rel=0.02)
+    # 90% interval score of N(1, 1) draws at their centre: the width 2 * 1.645.
+    assert sc1["interval_score_rel"] == pytest.approx(2 * 1.645, rel=0.02)
+
+
+def test_compare_flags_inside_outside_and_wide():
     t_in = _target(id="a", value=100)
     t_out = _target(id="b", value=1000)
+    t_wide = _target(id="c", value=100)
     flows = _flows({("jilin", "1961-05", "detected"): [95, 100, 105, 110]})
     fit = compare(flows, [t_in, t_out]).set_index("id")
     assert bool(fit.loc["a", "inside_90"]) and not bool(fit.loc["b", "inside_90"])
+    assert not bool(fit.loc["a", "wide_only"])
     assert fit.loc["b", "relative_error"] == pytest.approx((fit.loc["b", "predicted_median"] - 1000) / 1000)
     assert fit.loc["a", "log_score"] > fit.loc["b", "log_score"]
+    assert fit.loc["a", "width90_rel"] == pytest.approx((fit.loc["a", "p95"] - fit.loc["a", "p05"]) / 100)
+    wide = compare(_flows({("jilin", "1961-05", "detected"): [20, 60, 180, 400]}), [t_wide]).set_index("id")
+    assert bool(wide.loc["c", "inside_90"]) and bool(wide.loc["c", "wide_only"])

@@ -17,7 +17,7 @@ import pandas as pd
 from ..io import pyplot, write_text
 from .extract import monthly_band
 from .fit import compare, jilin_fates, summary_line
-from .observation import DEFAULT_DISPERSION
+from .observation import CLERK_CV
 from .targets import Target, load_targets
 
 
@@ -35,10 +35,13 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
         f"# Fit report: {title}",
         "",
         f"Simulated: {n_rep} replicate(s). Each target's predictive interval draws what the archive would have recorded "
-        f"from the observation model (negative binomial around the simulated count, dispersion {DEFAULT_DISPERSION:g}; "
-        "'incomplete statistics' as an undercount with its prior; shares as binomial draws of the archival sample size), "
-        "so it includes the model's stochasticity, observation noise and the undercount. "
-        "`predicted` is the median record; `sim` the median simulated quantity before observation.",
+        f"from the observation model (a clerk's tally error of {CLERK_CV:.0%} around the simulated count; 'incomplete "
+        "statistics' as a recorded fraction drawn from its prior; see `bordersim.archive.observation`), so it includes "
+        "the model's stochasticity and the archive's own noise. `predicted` is the median record; `sim` the median "
+        "simulated quantity before observation; `width` the 90% interval's width over the archival figure (sharpness). "
+        "An interval or a lower bound counts as inside when the predicted median falls in the archive's range. "
+        "*wide* marks a target inside its 90% interval only because the interval is wide (the median more than 50% "
+        "off, or the interval wider than twice the figure).",
         "",
         f"**{summary_line(fit, 'calibration')}.**",
         "",
@@ -54,8 +57,8 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
         lines += [
             f"## {head}",
             "",
-            "| target | doc | region | period | observed | predicted | 50% | 90% | sim | in 90 | rel. err. | log score |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| target | doc | region | period | observed | predicted | 50% | 90% | sim | in 90 | rel. err. | width | log score |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in f.itertuples():
             t = by_id[r.id]
@@ -67,16 +70,17 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
             else:
                 obs = _fmt(r.observed, share) + (" (undercount)" if r.observation == "undercount" else "")
             if r.observed is None or (isinstance(r.observed, float) and np.isnan(r.observed)):
-                obs, inside, rel, ls = "withheld", "-", "-", "-"
+                obs, inside, rel, ls, wid = "withheld", "-", "-", "-", "-"
             else:
-                inside = "yes" if r.inside_90 else "**no**"
+                inside = ("yes (*wide*)" if r.wide_only else "yes") if r.inside_90 else "**no**"
+                wid = f"{r.width90_rel:.2f}" if r.width90_rel is not None and np.isfinite(r.width90_rel) else "-"
                 rel = f"{r.relative_error:+.0%}" if r.relative_error is not None and np.isfinite(r.relative_error) else "-"
                 ls = f"{r.log_score:.2f}" if r.log_score is not None and np.isfinite(r.log_score) else "-inf"
             lines.append(
                 f"| `{r.id}` | {r.document} | {r.region} | {r.period} | {obs} | {_fmt(r.predicted_median, share)} | "
                 f"{_fmt(r.p25, share)}-{_fmt(r.p75, share)} | {_fmt(r.p05, share)}-{_fmt(r.p95, share)} | "
                 f"{_fmt(r.simulated_median, share)} | "
-                f"{inside} | {rel} | {ls} |"
+                f"{inside} | {rel} | {wid} | {ls} |"
             )
         lines.append("")
     if ablations is not None and len(ablations):

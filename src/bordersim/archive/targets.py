@@ -84,6 +84,10 @@ class Target(_Strict):
     role: Literal["calibration", "validation"]
     #: The source the figure belongs to, for leave-one-source-out validation (e.g. ``doc4_lishu``).
     group: str = "other"
+    #: How ``value`` (and an interval's ``low`` and ``high``) follow from numbers printed in the source, when
+    #: they are not printed in the quote itself: an arithmetic expression (``"4,701 - 1,985"``), or a mapping
+    #: ``{value: ..., low: ..., high: ...}``. Checked against the source by the tests.
+    derivation: str | dict[Literal["value", "low", "high"], str] | None = None
     source_says: str | None = None
     notes: str = ""
     #: For shares: the number of cases the archival share was computed from (binomial n).
