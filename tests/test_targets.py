@@ -13,9 +13,18 @@ from scipy import stats
 
 from bordersim.archive.extract import simulated
 from bordersim.archive.fit import compare
-from bordersim.archive.observation import CLERK_CV, inside, log_score, predictive_draws, record_of, scores
+from bordersim.archive.observation import (
+    CLERK_CV,
+    inside,
+    log_score,
+    predictive_draws,
+    record_for,
+    relative_error,
+    scores,
+)
 from bordersim.archive.targets import Target, load_targets
 from bordersim.errors import ScenarioError
+from bordersim.inference.records import CountInterval, ExactCount, ExactShare, LowerBound, Undercount, log_uniform_moments
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ROOT / "calibration" / "targets.yaml"
@@ -170,22 +179,25 @@ def test_bad_targets_file(tmp_path):
 def test_exact_count_is_a_clerks_tally():
     t = _target(value=100)
     draws = predictive_draws(t, np.array([120.0]), np.random.default_rng(1), draws=20000)
-    assert np.std(np.log(draws)) == pytest.approx(CLERK_CV, rel=0.05)
+    assert np.std(np.log1p(draws)) == pytest.approx(CLERK_CV, rel=0.05)
     assert np.median(draws) == pytest.approx(120.0, rel=0.01)
-    g = record_of(t).gaussian(t)
-    assert (g.transform, g.kind, g.shift) == ("log1p", "point", 0.0)
-    assert g.var == pytest.approx(CLERK_CV**2) and g.value == pytest.approx(np.log(101))
+    r = record_for(t)
+    assert isinstance(r, ExactCount) and r.cv == CLERK_CV and r.value == 100
+    # Its likelihood: the figure's log1p is normal around the simulated log1p, variance sim + clerk.
+    m, v = np.log1p(120.0), 0.01
+    expected = stats.norm.logpdf(np.log1p(100), m, np.sqrt(v + CLERK_CV**2)) - np.log1p(100)
+    assert r.loglik(np.array([m]), np.array([v]))[0] == pytest.approx(expected)
 
 
-def test_undercount_moments_of_the_log_fraction():
+def test_undercount_shifts_by_the_log_fraction():
     t = _target(value=100, observation={"type": "undercount", "undercount_prior": {"low": 0.5, "high": 1.0}})
-    m, v = record_of(t).fraction_moments(t)
+    r = record_for(t)
+    assert isinstance(r, Undercount) and (r.f_low, r.f_high, r.cv) == (0.5, 1.0, CLERK_CV)
     # E[log f] for f ~ U(0.5, 1): (1 * (0 - 1) - 0.5 * (log 0.5 - 1)) / 0.5
+    m, v = log_uniform_moments(0.5, 1.0)
     assert m == pytest.approx((-1 - 0.5 * (np.log(0.5) - 1)) / 0.5)
     f = np.random.default_rng(2).uniform(0.5, 1.0, 200_000)
     assert m == pytest.approx(np.log(f).mean(), abs=2e-3) and v == pytest.approx(np.log(f).var(), rel=0.02)
-    g = record_of(t).gaussian(t)
-    assert g.shift == pytest.approx(m) and g.var == pytest.approx(v + CLERK_CV**2)
     draws = predictive_draws(t, np.array([160.0]), np.random.default_rng(1), draws=20000)
     assert 0.72 * 160 < draws.mean() < 0.78 * 160
 
@@ -196,15 +208,16 @@ def test_interval_is_inside_only_when_the_median_is_in_the_range():
     assert inside(t, [1700, 1760, 1780, 1800, 1860]) == (True, True)
     # The 90% interval overlaps the range, but the prediction (the median) is outside it: not inside.
     assert inside(t, [1700, 1750, 1770, 1800, 1860]) == (False, False)
-    g = record_of(t).gaussian(t)
-    assert g.kind == "range" and g.low == pytest.approx(np.log1p(1778)) and g.high == pytest.approx(np.log1p(1788))
+    r = record_for(t)
+    assert isinstance(r, CountInterval) and (r.low, r.high) == (1778, 1788)
 
 
 def test_lower_bound_is_inside_when_the_median_is_above():
     t = _target(value=7000, kind="stock", period={"start": "1962-02", "end": "1962-02"}, observation={"type": "lower_bound"})
     assert inside(t, [5000, 6000, 7100, 9000, 12000]) == (True, True)
     assert inside(t, [5000, 6000, 6900, 9000, 12000]) == (False, False)
-    assert record_of(t).error(t, 9000.0) == 0.0 and record_of(t).error(t, 3500.0) == pytest.approx(-0.5)
+    assert relative_error(t, 9000.0) == 0.0 and relative_error(t, 3500.0) == pytest.approx(-0.5)
+    assert isinstance(record_for(t), LowerBound)
 
 
 def test_share_record_noise_and_simulated_share():
@@ -220,8 +233,9 @@ def test_share_record_noise_and_simulated_share():
         period={"start": "1961-01", "end": "1961-01"},
     )
     draws = predictive_draws(t, np.array([0.4]), np.random.default_rng(3), draws=20000)
-    assert np.std(np.log(draws)) == pytest.approx(np.sqrt(2) * CLERK_CV, rel=0.05)
-    assert record_of(t).gaussian(t).transform == "logit"
+    logit = np.log(draws) - np.log1p(-draws)
+    assert np.std(logit) == pytest.approx(np.sqrt(2) * CLERK_CV / (1 - 0.5238), rel=0.05)
+    assert isinstance(record_for(t), ExactShare)
     flows = _flows(
         {("lishu", "1961-01", "intending_households_rumour"): [20, 30], ("lishu", "1961-01", "intending_households"): [40, 50]}
     )
@@ -232,10 +246,10 @@ def test_log_score_pit_and_crps_hand_computed():
     t = _target(value=100)
     rng = np.random.default_rng(4)
     z = rng.normal(np.log1p(100), 0.2, 100_000)
-    draws = np.expm1(z)
-    # The figure at the centre: normal density on the log scale, with the Jacobian 1 / (1 + x).
-    assert log_score(t, draws) == pytest.approx(stats.norm.logpdf(0, 0, 0.2) - np.log(101), abs=0.01)
-    sc = scores(t, draws)
+    # The figure at the centre of the simulated values: normal density, variance sim + clerk, Jacobian 1 / (1 + x).
+    expected = stats.norm.logpdf(0, 0, np.sqrt(0.2**2 + CLERK_CV**2)) - np.log(101)
+    assert log_score(t, np.expm1(z)) == pytest.approx(expected, abs=0.01)
+    sc = scores(t, np.expm1(z))
     assert sc["pit"] == pytest.approx(0.5, abs=0.01)
     # CRPS of draws from N(0, 1) at 0 is (sqrt(2) - 1) / sqrt(pi).
     t0 = _target(value=1.0)

@@ -4,7 +4,7 @@
     bordersim ablations SCENARIO.yaml [MECHANISM ...] [--replicates R] [--scale F]
     bordersim fit OUT_DIR [--targets calibration/targets.yaml]
     bordersim compare OUT_A OUT_B [...] [--region china] [--out DIR]
-    bordersim calibrate calibration/abc.yaml [--resume] [--local-cluster N | --scheduler tcp://HOST:PORT]
+    bordersim calibrate calibration/calibrate.yaml [--resume] [--sbc] [--local-cluster N | --scheduler tcp://HOST:PORT]
     bordersim sweep SWEEP.yaml [--out DIR] [--workers N | --local-cluster N | --scheduler tcp://HOST:PORT] [--resume]
     bordersim sensitivity SWEEP_DIR
     bordersim validate SCENARIO.yaml
@@ -26,7 +26,7 @@ from .archive.report import fit_run
 from .errors import ScenarioError
 from .experiments.ablations import run_ablations
 from .experiments.calibration.report import write_report
-from .experiments.calibration.run import calibrate
+from .experiments.calibration.run import calibrate, calibrate_synthetic
 from .experiments.compare import compare_runs
 from .experiments.outputs import run_scenario
 from .experiments.sensitivity import run_sensitivity
@@ -130,16 +130,12 @@ def cmd_calibrate(args) -> int:
     if args.report_only:
         print(f"bordersim: wrote {write_report(args.config)}", file=sys.stderr)
         return 0
-    info = calibrate(
-        args.config,
-        resume=args.resume,
-        force=args.force,
-        single_core=args.single_core,
-        local_cluster=args.local_cluster,
-        scheduler=args.scheduler,
-        workers=args.workers,
-        ppc=not args.no_ppc,
-    )
+    backend = {"workers": args.workers, "local_cluster": args.local_cluster, "scheduler": args.scheduler}
+    if args.sbc:
+        info = calibrate_synthetic(args.config, **backend)
+        print("bordersim: simulation-based calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
+        return 0
+    info = calibrate(args.config, resume=args.resume, force=args.force, validate=not args.no_checks, **backend)
     print("bordersim: calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
     return 0
 
@@ -246,15 +242,15 @@ def _add_listings(sub) -> None:
 
 
 def _add_calibrate(sub) -> None:
-    c = sub.add_parser("calibrate", help="ABC-SMC calibration against the archival counts (pyabc)")
-    c.add_argument("config", help="calibration config, e.g. calibration/abc.yaml")
-    c.add_argument("--resume", action="store_true", help="continue the calibration in the config's database")
-    c.add_argument("--force", action="store_true", help="discard an existing database and start again")
-    c.add_argument("--single-core", action="store_true", help="one process, reproducible with the config's seed")
-    c.add_argument("--workers", type=int, help="local processes (default: all cores)")
+    c = sub.add_parser("calibrate", help="calibrate against the archival counts (history matching, emulator, MCMC)")
+    c.add_argument("config", help="calibration config, e.g. calibration/calibrate.yaml")
+    c.add_argument("--resume", action="store_true", help="continue the calibration in the config's run directory")
+    c.add_argument("--force", action="store_true", help="discard an existing run directory and start again")
+    c.add_argument("--workers", type=int, help="local processes for the simulations (default: all cores)")
     c.add_argument("--local-cluster", type=int, metavar="N", help="start a dask LocalCluster with N workers")
     c.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing dask.distributed scheduler")
-    c.add_argument("--no-ppc", action="store_true", help="skip the posterior predictive check")
+    c.add_argument("--no-checks", action="store_true", help="skip the posterior predictive check and leave-one-out")
+    c.add_argument("--sbc", action="store_true", help="simulation-based calibration: recover known parameters (sbc/)")
     c.add_argument("--report-only", action="store_true", help="rewrite calibration.md from the existing outputs")
     c.set_defaults(func=cmd_calibrate)
 

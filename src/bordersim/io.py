@@ -22,13 +22,28 @@ import yaml
 from .errors import ScenarioError
 
 
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory file descriptors
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)
+
+
 def _replace(tmp: str, dest: Path) -> None:
+    """Sync the temporary file, rename it onto ``dest`` and sync the directory (the rename is durable)."""
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
 
 
 def _atomic(dest: str | Path, write: Callable[[str], None]) -> None:
@@ -55,9 +70,39 @@ def write_text(dest: str | Path, text: str) -> None:
     _atomic(dest, write)
 
 
+def jsonable(obj: Any) -> Any:
+    """A deep copy of ``obj`` with numpy scalars and arrays as plain Python, NaN and infinities as None."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.integer | np.bool_):
+        return obj.item()
+    if isinstance(obj, float | np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
 def write_json(dest: str | Path, data: Any) -> None:
     """Write ``data`` as indented JSON (with a final newline) to ``dest`` atomically."""
-    write_text(dest, json.dumps(data, indent=2, default=str) + "\n")
+    write_text(dest, json.dumps(jsonable(data), indent=2, default=str) + "\n")
+
+
+def write_npz(dest: str | Path, **arrays) -> None:
+    """Write numpy arrays to ``dest`` (``.npz``, uncompressed, no pickles), atomically."""
+    import numpy as np
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+    _atomic(dest, write)
 
 
 def write_parquet(dest: str | Path, df) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..model.recorder import MEASURE_INDEX
 from .targets import Target, as_list
 
 
@@ -65,3 +66,41 @@ def monthly_band(
     out = pd.DataFrame({"median": g.median(), "lo": g.quantile(0.05), "hi": g.quantile(0.95)})
     out.index = pd.to_datetime(out.index + "-15")
     return out
+
+
+class TargetReader:
+    """Each target's quantity read straight from a recorder's array (months x home regions x measures),
+    without building the monthly table: the calibration's summaries, once per simulation.
+
+    Built once per (targets, region tree, months); :meth:`values` sums the recorder's array over each
+    target's home regions (the tree's roll-up row), months and measures, as :class:`FlowIndex` does
+    from ``flows.csv`` (the same numbers: a test checks it).
+    """
+
+    def __init__(self, targets: list[Target], tree, months: list[str]):
+        self.targets = list(targets)
+        months = np.asarray(months)
+        self._terms = []
+        for t in self.targets:
+            start = t.period.end if t.kind == "stock" else t.period.start
+            cols = np.flatnonzero((months >= start) & (months <= t.period.end))
+            leaves = np.flatnonzero(tree.rollup[tree.node_index[t.region]])
+            if t.kind == "share":
+                num = [MEASURE_INDEX[m] for m in as_list(t.numerator)]
+                den = [MEASURE_INDEX[m] for m in as_list(t.denominator)]
+            else:
+                num, den = [MEASURE_INDEX[t.measure]], None
+            self._terms.append((cols, leaves, num, den))
+
+    def values(self, data: np.ndarray) -> np.ndarray:
+        """The targets' quantities (NaN for a share with nothing in its denominator)."""
+        out = np.empty(len(self.targets))
+        for i, (cols, leaves, num, den) in enumerate(self._terms):
+            block = data[np.ix_(cols, leaves)]
+            n = float(block[:, :, num].sum())
+            if den is None:
+                out[i] = n
+            else:
+                d = float(block[:, :, den].sum())
+                out[i] = n / d if d > 0 else np.nan
+        return out

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .extract import FlowIndex
-from .observation import QUANTILES, inside, log_score, predictive_draws, record_of, scores
+from .observation import QUANTILES, inside, log_score, predictive_draws, relative_error, scores
 from .targets import Target, as_list
 
 
@@ -104,7 +104,7 @@ def compare(flows: pd.DataFrame, targets: list[Target], seed: int = 0) -> pd.Dat
         o = t.observation
         in50, in90 = inside(t, q)
         sim_med = float(np.nanmedian(sim)) if np.isfinite(sim).any() else np.nan
-        err = record_of(t).error(t, q[2]) if obs is not None else None
+        err = relative_error(t, q[2])
         width = (q[4] - q[0]) / obs if obs else None
         rows.append(
             {
@@ -134,7 +134,7 @@ def compare(flows: pd.DataFrame, targets: list[Target], seed: int = 0) -> pd.Dat
                 "relative_error": err,
                 "width90_rel": width,
                 "wide_only": None if obs is None else bool(in90 and (abs(err) > 0.5 or (width or 0) > 2.0)),
-                "log_score": log_score(t, draws) if obs is not None else None,
+                "log_score": log_score(t, sim) if obs is not None else None,
                 **scores(t, draws),
             }
         )

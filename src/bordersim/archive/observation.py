@@ -1,181 +1,95 @@
-"""The observation model: how the archive recorded what happened, one class per observation type.
+"""The observation model: how the archive recorded what happened, once per observation type.
 
 A target's quantity in a run (:mod:`bordersim.archive.extract`) is what happened; the archival figure is
-a *record* of it, written down by a clerk from reports that may have been incomplete. Each observation
-type says what the figure tells about the record, and gives, in one place:
-
-* its **predictive draws** (the fit report's intervals): what the archive would have recorded, given
-  the simulated quantity of each replicate;
-* its **Gaussian form** (:meth:`Record.gaussian`): the record's noise on the transformed scale
-  (``log`` for counts, ``logit`` for shares) as a shift and a variance, and the range the record lies
-  in; the calibration's synthetic likelihood (:mod:`bordersim.experiments.calibration`) and the fit
-  report's log score both use it;
-* whether the figure counts as **inside** a predictive interval.
+a *record* of it, written down by a clerk from reports that may have been incomplete.
+:func:`record_for` turns each target into its record (a :mod:`bordersim.inference.records` object),
+and that one object is used everywhere: the fit report draws what the archive would have recorded
+from it (:func:`predictive_draws`) and scores the figure with its likelihood (:func:`log_score`), and
+the calibration's synthetic likelihood is the sum of the same records' likelihoods.
 
 The record's noise, and why (calibration/README.md says the same):
 
-* A clerk's tally: a recorded count is the counted number times ``exp(e)``, ``e ~ N(0, CLERK_CV**2)``,
+* **A clerk's tally.** A recorded count is ``log1p(record) = log1p(count) + e``, ``e ~ N(0, CLERK_CV**2)``,
   ``CLERK_CV = 0.03``. The dossier's own slips put copying errors at this order or below (Doc 6's
-  "about 1,778" against 1,053 + 735 = 1,788 is 0.6%; Doc 4 truncates its percentages by up to 2%).
-  Nothing else is added for an ``exact`` count: the model's own stochasticity is in the replicates.
-  A share computed from two such counts has log-scale variance ``2 * CLERK_CV**2``.
-* ``undercount`` ("incomplete statistics"): the clerk wrote down a fraction ``f ~ U(low, high)`` of what
-  happened, the range grounded in the documents' arithmetic (calibration/README.md): ``U(0.74, 1)``
-  for the May 1961 telegrams, where two reports of one count differ by that factor (Doc 5's 1,471 and
-  Doc 3's 1,985); ``U(0.887, 1)`` for the fates in Doc 6's Jilin ledger, which account for 24,862 of
-  its 28,028 discovered crossers.
-* ``interval``: the record lies in [low, high] (two reports disagree, or "about"); it counts as inside
-  when the predicted record's median falls inside the archive's range.
-* ``lower_bound``: the record is at least the figure ("over 7,000"); inside when the median is.
+  "about 1,778" for 1,053 + 735 = 1,788 is 0.6%; Doc 4 truncates its percentages by up to 2%).
+  Nothing else is added to an ``exact`` count: the model's own stochasticity is in the replicates
+  (for Lishu, simulated whole, binomial noise on top would count the village's chance twice). A
+  share is computed from two such counts: its logit carries ``sqrt(2) * CLERK_CV / (1 - p)``.
+* **"Incomplete statistics"** (``undercount``): the clerk wrote down a fraction ``f ~ U(low, high)``
+  of what happened, the range grounded in the documents' own arithmetic: ``U(0.74, 1)`` for the May
+  1961 telegrams, the Andong tallies and Jilin's annual discovered count (two reports of one count,
+  Doc 5's 1,471 and Doc 3's 1,985, differ by that factor); ``U(0.887, 1)`` for the fates in Doc 6's
+  Jilin ledger (they account for 24,862 of its 28,028 discovered crossers).
+* **A range** (``interval``: two reports disagree, or "about"): the record lies in [low, high]; the
+  target counts as inside when the predicted median falls inside the archive's range (not when two
+  intervals merely overlap).
+* **"At least"** (``lower_bound``): inside when the predicted median is at or above the figure.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
+from ..inference.records import CountInterval, ExactCount, ExactShare, LowerBound, Record, ShareInterval, Undercount
 from .targets import Target
 
 #: Relative error of a clerk's tally (log-scale standard deviation of a recorded count).
 CLERK_CV = 0.03
 #: Quantiles of the predictive record reported for every target.
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-_EPS_SHARE = 1e-4
+#: Shares are clipped to [EPS, 1 - EPS] before the logit.
+EPS = 1e-4
 
 
-def _logit(p):
-    p = np.clip(np.asarray(p, dtype=float), _EPS_SHARE, 1 - _EPS_SHARE)
-    return np.log(p) - np.log1p(-p)
+def transform_of(t: Target) -> str:
+    """The scale on which a target's quantity is modelled: ``log1p`` for counts, ``logit`` for shares."""
+    return "logit" if t.kind == "share" else "log1p"
 
 
-@dataclass(frozen=True)
-class GaussianForm:
-    """A record's noise on the transformed scale ``z = g(x)`` (``log1p`` for counts, ``logit`` for shares).
-
-    Given the simulated quantity's transform ``y``, the record's transform is ``y + shift + e`` with
-    ``e ~ N(0, var)``; the archive says the record is ``value`` (``kind == "point"``), lies in
-    ``[low, high]`` (``"range"``) or is at least ``low`` (``"above"``), all on the transformed scale.
-    """
-
-    transform: str  # "log1p" or "logit"
-    kind: str  # "point", "range" or "above"
-    value: float
-    low: float
-    high: float
-    shift: float
-    var: float
+def to_scale(t: Target, x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=float)
+    if t.kind == "share":
+        p = np.clip(x, EPS, 1 - EPS)
+        return np.log(p) - np.log1p(-p)
+    return np.log1p(np.maximum(x, 0.0))
 
 
-class Record:
-    """``exact``: the archival figure is the clerk's record of the quantity."""
-
-    type = "exact"
-
-    def fraction_moments(self, t: Target) -> tuple[float, float]:
-        """Mean and variance of the log of the recorded fraction (0, 0 when all was written down)."""
-        return 0.0, 0.0
-
-    def recorded_fraction(self, t: Target, n: int, rng: np.random.Generator) -> np.ndarray:
-        return np.ones(n)
-
-    # -- what the archive would have recorded -------------------------------------------------------
-    def draws(self, t: Target, sim: np.ndarray, rng: np.random.Generator, per: int) -> np.ndarray:
-        base = np.repeat(np.asarray(sim, dtype=float), per)
-        if t.kind == "share":
-            noise = np.exp(rng.normal(0.0, math.sqrt(2.0) * CLERK_CV, size=len(base)))
-            return np.clip(base * noise, 0.0, 1.0)
-        f = self.recorded_fraction(t, len(base), rng)
-        return base * f * np.exp(rng.normal(0.0, CLERK_CV, size=len(base)))
-
-    # -- Gaussian form -----------------------------------------------------------------------------------
-    def gaussian(self, t: Target) -> GaussianForm:
-        share = t.kind == "share"
-        m, v = self.fraction_moments(t)
-        var = (2.0 if share else 1.0) * CLERK_CV**2 + v
-        g = _logit if share else np.log1p
-        lo, hi, kind = self.bounds(t)
-        return GaussianForm(
-            "logit" if share else "log1p",
-            kind,
-            float(g(t.observed)),
-            float(g(lo)) if lo is not None else math.nan,
-            float(g(hi)) if hi is not None else math.nan,
-            0.0 if share else m,
-            var,
-        )
-
-    def bounds(self, t: Target) -> tuple[float | None, float | None, str]:
-        return None, None, "point"
-
-    # -- inside ------------------------------------------------------------------------------------------
-    def inside(self, t: Target, q) -> tuple[bool, bool]:
-        obs = t.observed
-        return bool(q[1] <= obs <= q[3]), bool(q[0] <= obs <= q[4])
-
-    def error(self, t: Target, median: float) -> float:
-        """Relative error of the predicted median (against the midpoint for a range)."""
-        obs = t.observed
-        return (median - obs) / obs if obs else math.nan
+def from_scale(t: Target, z: np.ndarray) -> np.ndarray:
+    z = np.asarray(z, dtype=float)
+    return 1.0 / (1.0 + np.exp(-z)) if t.kind == "share" else np.maximum(np.expm1(z), 0.0)
 
 
-class UndercountRecord(Record):
-    """``undercount``: "incomplete statistics": a fraction ``f ~ U(low, high)`` was written down."""
-
-    type = "undercount"
-
-    def fraction_moments(self, t: Target) -> tuple[float, float]:
-        pr = t.observation.undercount_prior
-        a, b = pr.low, pr.high
-        if b - a < 1e-12:
-            return math.log(a), 0.0
-        # E[log f] and Var[log f] for f uniform on [a, b].
-        e1 = (b * math.log(b) - b - a * math.log(a) + a) / (b - a)
-        e2 = (b * (math.log(b) ** 2 - 2 * math.log(b) + 2) - a * (math.log(a) ** 2 - 2 * math.log(a) + 2)) / (b - a)
-        return e1, max(e2 - e1 * e1, 0.0)
-
-    def recorded_fraction(self, t: Target, n: int, rng: np.random.Generator) -> np.ndarray:
-        pr = t.observation.undercount_prior
-        return rng.uniform(pr.low, pr.high, size=n)
+def _share_sd(p: float) -> float:
+    """Logit-scale sd of a share computed from two clerk's counts (delta method)."""
+    return math.sqrt(2.0) * CLERK_CV / max(1.0 - p, 0.05)
 
 
-class IntervalRecord(Record):
-    """``interval``: the record lies in [low, high]; inside when the predicted median does."""
-
-    type = "interval"
-
-    def bounds(self, t: Target):
-        return t.observation.low, t.observation.high, "range"
-
-    def inside(self, t: Target, q) -> tuple[bool, bool]:
-        o = t.observation
-        ok = bool(o.low <= q[2] <= o.high)
-        return ok, ok
-
-
-class LowerBoundRecord(Record):
-    """``lower_bound``: the record is at least the figure; inside when the predicted median is."""
-
-    type = "lower_bound"
-
-    def bounds(self, t: Target):
-        return t.value, None, "above"
-
-    def inside(self, t: Target, q) -> tuple[bool, bool]:
-        ok = bool(q[2] >= t.value)
-        return ok, ok
-
-    def error(self, t: Target, median: float) -> float:
-        return 0.0 if median >= t.value else (median - t.value) / t.value
+def record_for(t: Target) -> Record:
+    """The archival record of target ``t`` (its figure and its observation type) as a likelihood object."""
+    o = t.observation
+    grp = t.group
+    if t.kind == "share":
+        if o.type == "interval":
+            return ShareInterval(t.id, t.id, low=o.low, high=o.high, sd=_share_sd(0.5 * (o.low + o.high)), group=grp)
+        return ExactShare(t.id, t.id, value=float(np.clip(t.value, EPS, 1 - EPS)), sd=_share_sd(t.value), group=grp)
+    if o.type == "interval":
+        return CountInterval(t.id, t.id, low=o.low, high=o.high, cv=CLERK_CV, group=grp)
+    if o.type == "lower_bound":
+        return LowerBound(t.id, t.id, value=t.value, cv=CLERK_CV, group=grp)
+    if o.type == "undercount":
+        pr = o.undercount_prior
+        return Undercount(t.id, t.id, value=t.value, f_low=pr.low, f_high=pr.high, cv=CLERK_CV, group=grp)
+    return ExactCount(t.id, t.id, value=t.value, cv=CLERK_CV, group=grp)
 
 
-RECORDS: dict[str, Record] = {r.type: r for r in (Record(), UndercountRecord(), IntervalRecord(), LowerBoundRecord())}
-
-
-def record_of(t: Target) -> Record:
-    """The observation model of target ``t``'s type."""
-    return RECORDS[t.observation.type]
+def _noise_record(t: Target) -> Record:
+    """The record used to draw what the archive would write: a withheld figure has no value, only noise."""
+    if t.value is not None or t.observation.type == "interval":
+        return record_for(t)
+    stand_in = t.model_copy(update={"value": 0.5 if t.kind == "share" else 1.0})
+    return record_for(stand_in)
 
 
 def predictive_draws(t: Target, sim: np.ndarray, rng: np.random.Generator, draws: int = 400) -> np.ndarray:
@@ -184,28 +98,22 @@ def predictive_draws(t: Target, sim: np.ndarray, rng: np.random.Generator, draws
     sim = sim[np.isfinite(sim)]
     if len(sim) == 0:
         return np.array([np.nan])
-    return record_of(t).draws(t, sim, rng, max(1, draws // len(sim)))
+    y = np.repeat(to_scale(t, sim), max(1, draws // len(sim)))
+    return from_scale(t, _noise_record(t).observe(y, rng))
 
 
-def log_score(t: Target, draws: np.ndarray) -> float:
-    """Log predictive probability of the archival figure: a normal fitted to the transformed predictive
-    draws (density of the point figure, probability of the range or the bound), on the figure's scale."""
-    from scipy import stats
-
-    draws = draws[np.isfinite(draws)]
-    if t.observed is None or len(draws) < 2:
+def log_score(t: Target, sim: np.ndarray) -> float:
+    """Log predictive probability of the archival figure: the record's likelihood with the simulated
+    quantity (on its scale) normal with the replicates' mean and variance; the density of a point
+    figure, the probability of a range or a bound."""
+    if t.value is None and t.observation.type != "interval":
         return math.nan
-    form = record_of(t).gaussian(t)
-    z = _logit(draws) if form.transform == "logit" else np.log1p(draws)
-    mu, sd = float(np.mean(z)), max(float(np.std(z)), 1e-3)
-    if form.kind == "range":
-        p = stats.norm.cdf(form.high, mu, sd) - stats.norm.cdf(form.low, mu, sd)
-        return float(np.log(max(p, 1e-300)))
-    if form.kind == "above":
-        return float(stats.norm.logsf(form.low, mu, sd))
-    x = t.observed
-    jac = -math.log(x * (1 - x)) if form.transform == "logit" else -math.log1p(x)
-    return float(stats.norm.logpdf(form.value, mu, sd) + jac)
+    z = to_scale(t, np.asarray(sim, dtype=float))
+    z = z[np.isfinite(z)]
+    if len(z) < 2:
+        return math.nan
+    var = max(float(np.var(z, ddof=1)), 1e-6)
+    return float(record_for(t).loglik(np.array([float(np.mean(z))]), np.array([var]))[0])
 
 
 def scores(t: Target, draws: np.ndarray) -> dict[str, float]:
@@ -227,7 +135,26 @@ def scores(t: Target, draws: np.ndarray) -> dict[str, float]:
 
 
 def inside(t: Target, q) -> tuple[bool | None, bool | None]:
-    """Is the archival figure inside the 50% and the 90% predictive interval (quantiles 5, 25, 50, 75, 95)?"""
+    """Is the archival figure inside the 50% and the 90% predictive interval (quantiles 5, 25, 50, 75, 95)?
+
+    A range or a bound holds the prediction when the predicted median falls in it (both answers alike).
+    """
     if t.observed is None:
         return None, None
-    return record_of(t).inside(t, q)
+    o = t.observation
+    if o.type == "interval":
+        ok = bool(o.low <= q[2] <= o.high)
+        return ok, ok
+    if o.type == "lower_bound":
+        ok = bool(q[2] >= t.value)
+        return ok, ok
+    return bool(q[1] <= t.observed <= q[3]), bool(q[0] <= t.observed <= q[4])
+
+
+def relative_error(t: Target, median: float) -> float | None:
+    """Relative error of the predicted median: against the figure (a range's midpoint); 0 above a bound."""
+    if t.observed is None:
+        return None
+    if t.observation.type == "lower_bound":
+        return 0.0 if median >= t.value else (median - t.value) / t.value
+    return (median - t.observed) / t.observed if t.observed else math.nan

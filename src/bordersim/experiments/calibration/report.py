@@ -1,251 +1,303 @@
-"""The calibration's outputs: the posterior table and summary, figures, the posterior predictive check
-and ``calibration.md``."""
+"""The calibration's outputs: the posterior and its summary, the run report, figures and ``calibration.md``.
+
+* ``posterior.parquet``: the posterior draws (columns ``generation``, ``weight`` and one per parameter,
+  named by its scenario path: what a scenario's ``posterior:`` reads);
+* ``posterior_summary.csv``: per parameter its prior, median, 50% and 90% credible intervals and the
+  90% width over the prior width (on the prior's own scale: log for a log-uniform prior);
+* ``calibration_run.json``: the engine's report (why it stopped, every wave, MCMC diagnostics,
+  correlations, shrinkage, residual correlations, the emulator's fit of each record) and timings;
+* figures: ``posterior_marginals.png``, ``posterior_correlations.png``, ``waves.png``, ``pit.png``;
+* ``calibration.md``: all of it in words and tables, with the checks of :mod:`.validation`.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ...archive.fit import summary_line
-from ...archive.report import write_fit
-from ...io import atomic_dir, pyplot, write_json, write_parquet, write_text
-from ...world.loader import read_with_extends, validate_scenario
-from ..outputs import write_flows
-from ..posterior import weighted_quantile
-from ..replicates import run_replicates
-from .config import ABCConfig, load_config
+from ...io import pyplot, write_json, write_parquet, write_text
+from .config import load_config
+from .setup import CalibrationSetup
+from .validation import group_scores, path_posterior, pit_values
+
+
+def write_outputs(s: CalibrationSetup, result, wall: float) -> None:
+    """posterior.parquet (scenario paths as columns), posterior_summary.csv, calibration_run.json and figures."""
+    out = s.out_dir
+    out.mkdir(parents=True, exist_ok=True)
+    write_parquet(out / "posterior.parquet", path_posterior(s, result.posterior))
+    summ = result.summary.copy()
+    summ.insert(1, "path", [s.cfg.parameters[n].path for n in summ.parameter])
+    summ.insert(2, "prior", [s.cfg.parameters[n].dist for n in summ.parameter])
+    write_text(out / "posterior_summary.csv", summ.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
+    report = dict(result.report)
+    report["wall_seconds"] = round(wall, 1)
+    report["scale_per_simulation"] = s.cfg.scale
+    report["priors"] = {n: p.model_dump() for n, p in s.cfg.parameters.items()}
+    write_json(out / "calibration_run.json", report)
+    _fig_marginals(s, result.posterior, out / "posterior_marginals.png")
+    _fig_correlations(report, out / "posterior_correlations.png")
+    _fig_waves(report, out / "waves.png")
+
+
+def _fig_marginals(s: CalibrationSetup, post: pd.DataFrame, path: Path) -> None:
+    plt = pyplot()
+    names = list(s.cfg.parameters)
+    ncol = 4
+    nrow = int(math.ceil(len(names) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(13, 2.4 * nrow))
+    axes = np.atleast_1d(axes).ravel()
+    for ax, name in zip(axes, names, strict=False):
+        p = s.cfg.parameters[name]
+        x = post[name].to_numpy(float)
+        log = p.dist == "loguniform"
+        bins = np.geomspace(p.low, p.high, 31) if log else np.linspace(p.low, p.high, 31)
+        ax.hist(x, bins=bins, density=False, color="#1f77b4", alpha=0.85)
+        ax.axhline(len(x) / 30, color="k", lw=1, ls="--")  # the prior, flat on its own scale
+        if log:
+            ax.set_xscale("log")
+        ax.set_xlim(p.low, p.high)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_yticks([])
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    fig.suptitle("Posterior marginals (bars) against the prior (dashed; flat on its scale); x axis spans the prior", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _fig_correlations(report: dict, path: Path) -> None:
+    plt = pyplot()
+    names = report["posterior_correlation"]["names"]
+    c = np.array(report["posterior_correlation"]["matrix"], dtype=float)
+    fig, ax = plt.subplots(figsize=(0.42 * len(names) + 3, 0.42 * len(names) + 2))
+    im = ax.imshow(c, vmin=-1, vmax=1, cmap="RdBu_r")
+    ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(names)), names, fontsize=7)
+    fig.colorbar(im, ax=ax, shrink=0.7, label="posterior correlation (on the prior's scale)")
+    ax.set_title("Posterior correlations between parameters", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _fig_waves(report: dict, path: Path) -> None:
+    plt = pyplot()
+    w = report["waves"]
+    k = [x["wave"] for x in w]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    a1.semilogy(k, [max(x["nroy_fraction"], 1e-300) for x in w], "o-")
+    a1.set_xlabel("wave")
+    a1.set_ylabel("share of the prior not ruled out")
+    a1.set_title("History matching: the non-implausible region", fontsize=10)
+    med = [float(np.median(list(x["posterior_width90_ratio"].values()))) for x in w]
+    a2.plot(k, med, "s-", color="#ff7f0e")
+    a2.set_xlabel("wave")
+    a2.set_ylabel("median 90% width / prior width")
+    a2.set_ylim(0, 1)
+    a2.set_title("Posterior width by wave", fontsize=10)
+    for a in (a1, a2):
+        a.grid(alpha=0.3)
+        a.set_xticks(k)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _fig_pit(pits: dict[str, np.ndarray], path: Path) -> None:
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(pits), figsize=(4.2 * len(pits), 3.4), squeeze=False)
+    for ax, (label, v) in zip(axes[0], pits.items(), strict=True):
+        v = v[np.isfinite(v)]
+        ax.hist(v, bins=np.linspace(0, 1, 11), color="#1f77b4", edgecolor="white")
+        ax.axhline(len(v) / 10, color="k", ls="--", lw=1)
+        ax.set_xlabel("PIT (share of the predictive record below the figure)")
+        ax.set_title(f"{label} ({len(v)} figures)", fontsize=10)
+    axes[0][0].set_ylabel("targets")
+    fig.suptitle("Probability integral transforms: flat if the predictive distributions are calibrated", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _table(summ: pd.DataFrame, cfg) -> list[str]:
+    lines = [
+        "| parameter | prior | median | 50% CI | 90% CI | 90% width / prior width | why this prior |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in summ.itertuples():
+        p = cfg.parameters[r.parameter]
+        lines.append(
+            f"| `{r.parameter}` | {r.prior} {r.prior_low:.3g}-{r.prior_high:.3g} | {r.median:.3g} | {r.q25:.3g}-{r.q75:.3g} | "
+            f"{r.q05:.3g}-{r.q95:.3g} | {r.width90_over_prior:.2f} | {p.why} |"
+        )
+    return lines
+
+
+def _waves(rep: dict) -> list[str]:
+    lines = ["| wave | simulations (total) | share of the prior not ruled out | median 90% width / prior | min ESS | max R-hat |"]
+    lines.append("|---|---|---|---|---|---|")
+    for w in rep["waves"]:
+        med = float(np.median(list(w["posterior_width90_ratio"].values())))
+        lines.append(
+            f"| {w['wave']} | {w['n_new']} ({w['n_total']}) | {w['nroy_fraction']:.3g} | {med:.2f} | "
+            f"{w['mcmc']['min_ess']:.0f} | {w['mcmc']['max_rhat']:.3f} |"
+        )
+    return lines
+
+
+def _correlations(rep: dict, top: int = 8) -> list[str]:
+    names = rep["posterior_correlation"]["names"]
+    c = np.array(rep["posterior_correlation"]["matrix"], dtype=float)
+    iu = np.triu_indices(len(names), 1)
+    order = np.argsort(-np.abs(c[iu]))[:top]
+    return [f"- `{names[iu[0][o]]}` and `{names[iu[1][o]]}`: {c[iu[0][o], iu[1][o]]:+.2f}" for o in order]
 
 
 def write_report(config_path: str | Path) -> Path:
-    """``calibration.md``: the run (wall time, simulations, particles, epsilon), the posterior, and the
-    posterior predictive check: which targets fall inside their 90% interval and which do not."""
+    """``calibration.md``: the method and why it stopped, the waves, the posterior with shrinkage and
+    correlations, the posterior predictive check (coverage with sharpness and error), leave one source
+    out, simulation-based calibration, and the predictions of the withheld figures."""
     config_path = Path(config_path)
     cfg = load_config(config_path)
-    out_dir = config_path.parent / cfg.output_dir
-    info = json.loads((out_dir / "calibration_run.json").read_text())
-    summ = pd.read_csv(out_dir / "posterior_summary.csv")
+    out = config_path.parent / cfg.output_dir
+    rep = json.loads((out / "calibration_run.json").read_text())
+    summ = pd.read_csv(out / "posterior_summary.csv")
     lines = [
         "# Calibration report",
         "",
-        f"Command: `bordersim calibrate {config_path.as_posix()}` "
-        f"(pyabc ABC-SMC; configuration and priors in `{config_path.name}`).",
+        f"Command: `bordersim calibrate {config_path.as_posix()}` (configuration, priors and the reason for each range in "
+        f"`{config_path.name}`). Method: {rep['method']} (see `bordersim/inference/engine.py` for why not ABC-SMC).",
         "",
-        "| | |",
-        "|---|---|",
+        f"**Stopped: {rep['stop_reason']}** ({rep['stop_detail']}). {rep['n_waves']} waves, {rep['n_simulations']:,} simulations "
+        f"at scale {rep['scale_per_simulation']}, {rep['wall_seconds'] / 60:.1f} minutes on this machine. "
+        f"Posterior sample: {len(pd.read_parquet(out / 'posterior.parquet'))} draws, effective sample size "
+        f"{rep['mcmc']['min_ess']:.0f} (smallest over parameters), split R-hat at most {rep['mcmc']['max_rhat']:.3f}. "
+        f"Median 90% credible width / prior width: **{rep['median_shrinkage']:.2f}**.",
+        "",
+        "## Waves",
+        "",
+        *_waves(rep),
+        "",
+        "## Posterior",
+        "",
+        *_table(summ, cfg),
+        "",
+        "Strongest posterior correlations (on the priors' scales; `posterior_correlations.png`):",
+        "",
+        *_correlations(rep),
+        "",
     ]
-    labels = {
-        "effective_sample_size_final": "effective sample size of the final population",
-        "generations": "generations",
-        "simulations": "simulations",
-        "accepted_particles_final": "accepted particles (final)",
-        "final_epsilon": "final epsilon (RMS standardized discrepancy)",
-        "wall_seconds_this_session": "wall time of the ABC run, s",
-        "population_size": "population size",
-        "scale": "population scale per particle",
-    }
-    for k, lab in labels.items():
-        v = info.get(k)
-        lines.append(f"| {lab} | {v:.3g} |" if isinstance(v, float) else f"| {lab} | {v} |")
-    lines += [
-        "",
-        "## Posterior (final generation, weighted)",
-        "",
-        "| parameter | prior | median | 50% CI | 90% CI | 90% width / prior width |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in summ.itertuples():
-        lines.append(
-            f"| `{r.parameter}` | {r.prior} {r.prior_low:.3g}-{r.prior_high:.3g} | {r.median:.3g} | "
-            f"{r.ci50_low:.3g}-{r.ci50_high:.3g} | {r.ci90_low:.3g}-{r.ci90_high:.3g} | {r.ci90_width_over_prior_width:.2f} |"
-        )
-    fit_path = out_dir / "ppc" / "fit.csv"
+    lines += _checks(out, cfg)
+    path = out / "calibration.md"
+    write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
+def _checks(out: Path, cfg) -> list[str]:
+    lines: list[str] = []
+    pits = {}
+    fit_path = out / "ppc" / "fit.csv"
     if fit_path.exists():
         fit = pd.read_csv(fit_path)
+        pits["posterior predictive, calibration targets"] = pit_values(fit[fit.role == "calibration"])
+        ppc = cfg.posterior_predictive
         lines += [
-            "",
             "## Posterior predictive check",
             "",
-            f"The baseline run with parameters drawn from the posterior ({cfg.posterior_predictive.replicates} replicates at "
-            f"scale {cfg.posterior_predictive.scale}; full report in `ppc/fit.md`):",
+            f"The scenario run with parameters drawn from the posterior ({ppc.replicates} replicates at scale {ppc.scale}; "
+            "full report in `ppc/fit.md`):",
             "",
             f"- **{summary_line(fit, 'calibration')}**;",
             f"- {summary_line(fit, 'validation')}.",
             "",
         ]
-        miss = fit[(fit.role == "calibration") & fit.observed.notna() & (fit.inside_90 == False)]  # noqa: E712
-        if len(miss):
-            lines += [
-                "Calibration targets outside their 90% interval:",
-                "",
-                "| target | observed | predicted median | 90% interval |",
-                "|---|---|---|---|",
-            ]
-            for r in miss.itertuples():
-                lines.append(f"| `{r.id}` | {r.observed:.4g} | {r.predicted_median:.4g} | {r.p05:.4g}-{r.p95:.4g} |")
-            lines.append("")
+        miss = fit[(fit.role == "calibration") & fit.observed.notna() & ~fit.inside_90.astype(bool)]
+        wide = fit[(fit.role == "calibration") & fit.wide_only.fillna(False).astype(bool)]
+        for label, df in (("outside their 90% interval", miss), ("inside only because the interval is wide", wide)):
+            if len(df):
+                lines += [f"Calibration targets {label}:", "", "| target | observed | predicted median | 90% interval |"]
+                lines.append("|---|---|---|---|")
+                lines += [
+                    f"| `{r.id}` | {r.observed:.4g} | {r.predicted_median:.4g} | {r.p05:.4g}-{r.p95:.4g} |"
+                    for r in df.itertuples()
+                ]
+                lines.append("")
         pred = fit[fit.observed.isna()]
         if len(pred):
+            lines += ["Withheld figures (never fitted): predictions", "", "| target | predicted median | 50% | 90% |"]
+            lines.append("|---|---|---|---|")
             lines += [
-                "Withheld figures (validation, never fitted): predictions",
-                "",
-                "| target | predicted median | 50% interval | 90% interval |",
-                "|---|---|---|---|",
+                f"| `{r.id}` | {r.predicted_median:.4g} | {r.p25:.4g}-{r.p75:.4g} | {r.p05:.4g}-{r.p95:.4g} |"
+                for r in pred.itertuples()
             ]
-            for r in pred.itertuples():
-                lines.append(f"| `{r.id}` | {r.predicted_median:.4g} | {r.p25:.4g}-{r.p75:.4g} | {r.p05:.4g}-{r.p95:.4g} |")
             lines.append("")
-    path = out_dir / "calibration.md"
-    write_text(path, "\n".join(lines) + "\n")
-    return path
+        val = fit[(fit.role == "validation") & fit.observed.notna()]
+        pits["posterior predictive, validation targets"] = pit_values(val)
+    lines += _loo(out, pits)
+    lines += _sbc(out)
+    if pits:
+        _fig_pit(pits, out / "pit.png")
+        lines += ["PIT histograms: `pit.png`.", ""]
+    return lines
 
 
-def write_outputs(history, cfg: ABCConfig, out_dir: Path, info: dict) -> None:
-    """posterior.parquet (every generation; columns are scenario paths), posterior_summary.csv, calibration_run.json, figures."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    frames = []
-    for t in range(history.max_t + 1):
-        df, w = history.get_distribution(t=t)
-        df = df.reset_index(drop=True)
-        for name, p in cfg.parameters.items():
-            if p.dist == "loguniform":
-                df[name] = 10.0 ** df[name]
-        df.insert(0, "weight", np.asarray(w))
-        df.insert(0, "generation", t)
-        frames.append(df)
-    allpop = pd.concat(frames, ignore_index=True)
-    paths = {name: p.path for name, p in cfg.parameters.items()}
-    table = allpop.rename(columns=paths)
-    write_parquet(out_dir / "posterior.parquet", table)
-    final = allpop[allpop.generation == history.max_t]
-    rows = []
-    for name, p in cfg.parameters.items():
-        x, w = final[name].to_numpy(float), final.weight.to_numpy(float)
-        q = weighted_quantile(x, w, [0.05, 0.25, 0.5, 0.75, 0.95])
-        width = (p.high - p.low) if p.dist == "uniform" else math.log(p.high / p.low)
-        w90 = (q[4] - q[0]) if p.dist == "uniform" else math.log(q[4] / q[0])
-        rows.append(
-            {
-                "parameter": name,
-                "path": p.path,
-                "prior": p.dist,
-                "prior_low": p.low,
-                "prior_high": p.high,
-                "median": q[2],
-                "ci50_low": q[1],
-                "ci50_high": q[3],
-                "ci90_low": q[0],
-                "ci90_high": q[4],
-                "ci90_width_over_prior_width": w90 / width,
-            }
+def _loo(out: Path, pits: dict) -> list[str]:
+    table = out / "loo" / "loo.csv"
+    if not table.exists():
+        return []
+    loo = pd.read_csv(table)
+    lines = [
+        "## Validation out of sample: leave one source out",
+        "",
+        "Each source group refitted away (from the full run's wave 0), its targets predicted with real runs at the refitted "
+        "posterior (`loo/<group>/run/fit.md`):",
+        "",
+        "| left out | refit stopped | held-out targets inside 90% | median abs. error | median 90% width / obs. | "
+        "median interval score / obs. | median CRPS / obs. |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    held_pits = []
+    for r in loo.itertuples():
+        fit = pd.read_csv(out / "loo" / r.group / "run" / "fit.csv")
+        held = fit[fit.group == r.group]
+        sc = group_scores(held)
+        held_pits.append(pit_values(held))
+        lines.append(
+            f"| `{r.group}` | {r.stop_reason} | {sc['inside_90']} of {sc['n']} | {sc['median_abs_relative_error']:.0%} | "
+            f"{sc['median_width90_rel']:.2f} | {sc['median_interval_score_rel']:.2f} | {sc['median_crps_rel']:.2f} |"
         )
-    summ = pd.DataFrame(rows)
-    write_text(out_dir / "posterior_summary.csv", summ.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
-    write_json(out_dir / "calibration_run.json", info)
-    pops = history.get_all_populations()
-    pops = pops[pops.t >= 0]
-    _figures(final, cfg, pops, out_dir)
+    if held_pits:
+        pits["left out, predicted"] = np.concatenate(held_pits)
+    return lines + [""]
 
 
-def _figures(final: pd.DataFrame, cfg: ABCConfig, pops: pd.DataFrame, out_dir: Path) -> None:
-    plt = pyplot()
-    names = list(cfg.parameters)
-    n = len(names)
-    ncol = 4
-    nrow = int(math.ceil(n / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(13, 2.6 * nrow))
-    axes = np.atleast_1d(axes).ravel()
-    w = final.weight.to_numpy(float)
-    for ax, name in zip(axes, names):
-        p = cfg.parameters[name]
-        x = final[name].to_numpy(float)
-        if p.dist == "loguniform":
-            bins = np.geomspace(p.low, p.high, 25)
-            ax.set_xscale("log")
-        else:
-            bins = np.linspace(p.low, p.high, 25)
-        ax.hist(x, bins=bins, weights=w, density=True, color="#1f77b4", alpha=0.8, label="posterior")
-        ax.axhline(1 / (p.high - p.low) if p.dist == "uniform" else 0, color="k", lw=0)
-        ax.set_xlim(p.low, p.high)
-        ax.set_title(name, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.set_yticks([])
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    fig.suptitle("Posterior marginals (weighted final population; x axis spans the prior)", fontsize=11)
-    fig.tight_layout()
-    fig.savefig(out_dir / "posterior_marginals.png", dpi=100)
-    plt.close(fig)
-
-    fig, axes = plt.subplots(n, n, figsize=(1.6 * n, 1.6 * n))
-    for i, a in enumerate(names):
-        for j, b in enumerate(names):
-            ax = axes[i, j]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == j:
-                ax.hist(final[a], bins=15, weights=w, color="#1f77b4")
-            elif i > j:
-                ax.scatter(final[b], final[a], s=3, c=w, cmap="viridis", alpha=0.7)
-                if cfg.parameters[b].dist == "loguniform":
-                    ax.set_xscale("log")
-                if cfg.parameters[a].dist == "loguniform":
-                    ax.set_yscale("log")
-            else:
-                ax.set_visible(False)
-            if j == 0:
-                ax.set_ylabel(a, fontsize=6, rotation=0, ha="right")
-            if i == n - 1:
-                ax.set_xlabel(b, fontsize=6, rotation=45, ha="right")
-    fig.suptitle("Posterior pairs (final population; colour: weight)", fontsize=11)
-    fig.savefig(out_dir / "posterior_pairs.png", dpi=90, bbox_inches="tight")
-    plt.close(fig)
-
-    fig, ax1 = plt.subplots(figsize=(7, 4))
-    ax1.plot(pops.t, pops.epsilon, "o-", color="#1f77b4")
-    ax1.set_xlabel("generation")
-    ax1.set_ylabel("epsilon (RMS standardized discrepancy)", color="#1f77b4")
-    ax2 = ax1.twinx()
-    ax2.plot(pops.t, pops.particles / pops.samples, "s--", color="#ff7f0e")
-    ax2.set_ylabel("acceptance rate", color="#ff7f0e")
-    ax1.set_title("ABC-SMC: tolerance and acceptance rate by generation")
-    ax1.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out_dir / "epsilon_by_generation.png", dpi=110)
-    plt.close(fig)
-
-
-def posterior_predictive(config_path: Path, out_dir: Path) -> Path:
-    """Run the scenario with parameters drawn from the posterior; write the fit report (all targets)."""
-    cfg = load_config(config_path)
-    sc_path = config_path.parent / cfg.scenario
-    data = read_with_extends(sc_path)
-    data.pop("extends", None)
-    data["posterior"] = {
-        "file": os.path.relpath((out_dir / "posterior.parquet").resolve(), sc_path.parent.resolve()),
-        "mode": "draw",
-    }
-    data["run"] = {**data["run"], "replicates": cfg.posterior_predictive.replicates, "scale": cfg.posterior_predictive.scale}
-    sc = validate_scenario(data, sc_path)
-    results = run_replicates(sc, workers=os.cpu_count() or 1, progress=True, source=str(sc_path))
-    flows = pd.concat([r.flows for r in results], ignore_index=True)
-    tfile = sc_path.parent / sc.targets
-
-    def fill(tmp: Path) -> None:
-        write_flows(flows, tmp / "flows.csv")
-        write_json(
-            tmp / "manifest.json",
-            {
-                "scenario": sc.model_dump(mode="json", by_alias=True),
-                "scenario_file": str(sc_path),
-                "seed": sc.run.seed,
-                "posterior_predictive": True,
-            },
-        )
-        write_fit(flows, tmp, tfile, seed=sc.run.seed, title=f"{sc.name}: posterior predictive check")
-
-    return atomic_dir(out_dir / "ppc", fill, force=True)
+def _sbc(out: Path) -> list[str]:
+    path = out / "sbc" / "sbc.json"
+    if not path.exists():
+        return []
+    d = json.loads(path.read_text())
+    c = d["coverage"]
+    o = c["overall"]
+    lines = [
+        "## Parameter recovery (simulation-based calibration)",
+        "",
+        f"{c['n_archives']} synthetic archives drawn from the model and its observation model at known parameters "
+        "(`bordersim calibrate ... --sbc`), each recalibrated at a reduced budget: the truth fell inside the 50% credible "
+        f"interval in {o['coverage50']:.0%} and inside the 90% interval in {o['coverage90']:.0%} of "
+        f"{o['n_intervals']} intervals (expected 50% and 90%; binomial ranges {o['expected_range50'][0]:.0%}-"
+        f"{o['expected_range50'][1]:.0%} and {o['expected_range90'][0]:.0%}-{o['expected_range90'][1]:.0%}).",
+        "",
+        "| parameter | inside 50% | inside 90% | mean rank |",
+        "|---|---|---|---|",
+    ]
+    for name, v in c["per_parameter"].items():
+        lines.append(f"| `{name}` | {v['coverage50']:.0%} | {v['coverage90']:.0%} | {v['mean_rank']:.2f} |")
+    return lines + [""]

@@ -1,66 +1,72 @@
-"""The simulator pyabc calls: a particle's parameters -> the simulated quantities of the fitted targets.
+"""The calibration's simulator: parameter vectors -> the simulated quantities of the fitted targets.
 
-Each particle is one run of the scenario at the configuration's scale, seeded from a hash of the
-calibration seed and the particle's parameter values (so the same parameters always give the same
-simulation, whatever the sampler or worker), and simulated only as far as the last fitted month.
+:class:`Simulator` is what the inference engine (:mod:`bordersim.inference`) calls, batch by batch, on
+the executor's workers: ``simulator(thetas, seeds)`` with ``thetas`` an (n x p) array on the natural
+scale and one ``numpy.random.SeedSequence`` per row (from the engine: ``SeedSequence([seed, wave,
+index])``). Each row is one run of the scenario at the configuration's scale with the row's
+parameters written into it, simulated only as far as the last fitted month; its summaries are read
+straight from the recorder's array (:class:`bordersim.archive.extract.TargetReader`), not from a
+monthly table, so a simulation costs the model and little else.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-import hashlib
-import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-from ...archive.extract import FlowIndex
+from ...archive.extract import TargetReader
 from ...archive.targets import Target
+from ...model.model import BorderModel
 from ...world.loader import validate_scenario
 from ...world.paths import set_path
-from ..replicates import run_replicate
-from .config import Prior, natural
+from .config import Prior
 
 
-def particle_seed(seed: int, params: dict[str, float]) -> np.random.SeedSequence:
-    """A seed that depends only on the calibration seed and the parameter values."""
-    h = hashlib.sha256(json.dumps({k: float(params[k]) for k in sorted(params)}, sort_keys=True).encode()).digest()
-    return np.random.SeedSequence([seed] + [int.from_bytes(h[i : i + 4], "little") for i in range(0, 16, 4)])
+def last_day(targets: list[Target]) -> dt.date:
+    """The last day of the last month any of ``targets`` needs."""
+    last = max(t.period.end for t in targets)
+    y, m = int(last[:4]), int(last[5:])
+    return dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
 
 
 class Simulator:
-    """Picklable model function for pyabc: parameters -> simulated target quantities."""
+    """Picklable: parameters -> simulated target quantities (one row per parameter vector)."""
 
-    def __init__(self, base: dict, source: Path, priors: dict[str, Prior], targets: list[Target], scale: float, seed: int):
+    def __init__(self, base: dict, source: Path, priors: dict[str, Prior], targets: list[Target], scale: float):
         self.base = base
         self.source = str(source)
-        self.priors = priors
-        self.targets = targets
+        self.names = list(priors)
+        self.paths = [priors[n].path for n in self.names]
+        self.targets = list(targets)
         self.scale = scale
-        self.seed = seed
+        self._reader: TargetReader | None = None
 
-    def scenario(self, params: dict[str, float], scale: float | None = None, replicates: int = 1):
+    def scenario(self, values: dict[str, float], scale: float | None = None, replicates: int = 1, end: dt.date | None = None):
+        """The base scenario with ``values`` (by parameter name) written into it, at ``scale``, up to ``end``."""
         d = copy.deepcopy(self.base)
-        for name, prior in self.priors.items():
-            set_path(d, prior.path, float(params[name]))
-        # Simulate only as far as the last month a fitted target needs.
-        last = max(t.period.end for t in self.targets)
-        y, mth = int(last[:4]), int(last[5:])
-        end = dt.date(y + (mth == 12), mth % 12 + 1, 1) - dt.timedelta(days=1)
-        end = min(end, dt.date.fromisoformat(str(d["run"]["end"])))
-        d["run"] = {**d["run"], "scale": scale or self.scale, "replicates": replicates, "end": end.isoformat()}
+        for name, path in zip(self.names, self.paths, strict=True):
+            set_path(d, path, float(values[name]))
+        stop = min(end or last_day(self.targets), dt.date.fromisoformat(str(d["run"]["end"])))
+        d["run"] = {**d["run"], "scale": scale or self.scale, "replicates": replicates, "end": stop.isoformat()}
         d["targets"] = None
         return validate_scenario(d, self.source)
 
-    def __call__(self, params) -> dict[str, float]:
-        p = natural(self.priors, params)
-        sc = self.scenario(p)
-        flows = run_replicate(sc, particle_seed(self.seed, p), 0).flows
-        index = FlowIndex(flows)
-        out = {}
-        for t in self.targets:
-            v = float(index.value(t)[0])
-            out[t.id] = v if math.isfinite(v) else float("nan")
-        return out
+    def one(self, theta: np.ndarray, seed: np.random.SeedSequence) -> np.ndarray:
+        """One run's summaries."""
+        sc = self.scenario(dict(zip(self.names, map(float, theta), strict=True)))
+        model = BorderModel(sc, rng=np.random.default_rng(seed)).run()
+        rec = model.recorder
+        if self._reader is None:
+            self._reader = TargetReader(self.targets, model.tree, rec.months)
+        return self._reader.values(rec.data)
+
+    def __call__(self, thetas: np.ndarray, seeds: list) -> np.ndarray:
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        return (
+            np.vstack([self.one(th, s) for th, s in zip(thetas, seeds, strict=True)])
+            if len(thetas)
+            else np.zeros((0, len(self.targets)))
+        )
