@@ -11,22 +11,36 @@ wave, excluding simulation time). Single-threaded BLAS is forced, as on a shared
 
 from __future__ import annotations
 
-import os
-
-for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(var, "1")
-
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+# single-threaded BLAS: set before numpy is imported
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
 
-from bordersim.inference import (CountInterval, ExactCount, ExactShare, LowerBound, Param, ParamSpace, PolyEmulator, RecordSet,
-                                 Settings, Summary, Undercount, calibrate, default_cutoff, sample)
+import numpy as np  # noqa: E402
+
+from bordersim.inference import (  # noqa: E402
+    CountInterval,
+    ExactCount,
+    ExactShare,
+    LowerBound,
+    Param,
+    ParamSpace,
+    PolyEmulator,
+    RecordSet,
+    Settings,
+    Summary,
+    Undercount,
+    calibrate,
+    default_cutoff,
+    sample,
+)
 
 P, M = 20, 32
 
@@ -41,8 +55,12 @@ class Generator:
         self.B = rng.normal(0, 1.0, (M, P)) * (rng.random((M, P)) < 0.3)
         self.C = rng.normal(0, 0.5, (M, P, P)) * (rng.random((M, P, P)) < 0.02)
         self.k = rng.integers(0, P, M)
-        self.params = [Param(f"p{i:02d}", 0.0, 1.0, log=False) if i % 4 else Param(f"p{i:02d}", 0.01, 1.0, log=True) for i in range(P)]
-        self.summaries = [Summary(f"s{j:02d}", "log1p") for j in range(28)] + [Summary(f"s{j:02d}", "logit") for j in range(28, M)]
+        self.params = [
+            Param(f"p{i:02d}", 0.0, 1.0, log=False) if i % 4 else Param(f"p{i:02d}", 0.01, 1.0, log=True) for i in range(P)
+        ]
+        self.summaries = [Summary(f"s{j:02d}", "log1p") for j in range(28)] + [
+            Summary(f"s{j:02d}", "logit") for j in range(28, M)
+        ]
 
     def mean_sd(self, U):
         X = U - 0.5
@@ -92,10 +110,19 @@ def _meta(load_before) -> dict:
     h = hashlib.sha256()
     for f in sorted((root / "src" / "bordersim" / "inference").glob("*.py")):
         h.update(f.read_bytes())
-    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "machine": platform.platform(),
-            "processor": platform.processor(), "cpus": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "scipy": scipy.__version__, "git_commit": commit,
-            "sha256_inference_sources": h.hexdigest(), "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg())}
+    return {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": platform.platform(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "git_commit": commit,
+        "sha256_inference_sources": h.hexdigest(),
+        "loadavg_before": list(load_before),
+        "loadavg_after": list(os.getloadavg()),
+    }
 
 
 def main():
@@ -142,25 +169,39 @@ def main():
     Mp, Vp = emu.predict(Ut[:20000])
     lp0 = rs.loglik(Mp, Vp)
     order = np.argsort(-lp0)[: s.n_chains * 4]
-    u0 = Ut[:20000][order[:: 4]]
+    u0 = Ut[:20000][order[::4]]
     t = time.perf_counter()
-    res = sample(logp, u0, np.random.default_rng(2), n_burn=s.n_burn, n_steps=s.n_steps, max_steps=s.max_steps,
-                 target_ess=s.target_ess, rhat_max=s.rhat_max)
+    res = sample(
+        logp,
+        u0,
+        np.random.default_rng(2),
+        n_burn=s.n_burn,
+        n_steps=s.n_steps,
+        max_steps=s.max_steps,
+        target_ess=s.target_ess,
+        rhat_max=s.rhat_max,
+    )
     out["mcmc_s"] = time.perf_counter() - t
-    out["mcmc"] = {"chains": s.n_chains, "steps": res.n_steps, "burn": res.n_burn, "min_ess": float(res.ess.min()),
-                   "max_rhat": float(res.rhat.max()), "acceptance": res.acceptance, "converged": res.converged}
+    out["mcmc"] = {
+        "chains": s.n_chains,
+        "steps": res.n_steps,
+        "burn": res.n_burn,
+        "min_ess": float(res.ess.min()),
+        "max_rhat": float(res.rhat.max()),
+        "acceptance": res.acceptance,
+        "converged": res.converged,
+    }
     out["cutoff"] = c
     print(json.dumps(out, indent=2))
     if a.engine:
         tmp = Path(tempfile.mkdtemp(prefix="bench_inference_"))
         space = ParamSpace(g.params)
-        sim_rng = {}
 
         def simulate(th, seeds):
             u = space.unit_from_natural(th)
             outs = []
             for i, sd_ in enumerate(seeds):
-                _, o = g.simulate_u(u[i:i + 1], np.random.default_rng(sd_))
+                _, o = g.simulate_u(u[i : i + 1], np.random.default_rng(sd_))
                 outs.append(o[0])
             return np.array(outs)
 
@@ -168,18 +209,37 @@ def main():
         st = Settings(n0=1500, n_wave=500, max_waves=a.max_waves, max_simulations=10000)
         t = time.perf_counter()
         r = calibrate(g.params, g.summaries, recs, simulate, tmp / "run", seed=1, settings=st, log=print)
-        eng = {"wall_s": time.perf_counter() - t, "stop_reason": r.report["stop_reason"], "n_simulations": r.report["n_simulations"],
-               "waves": [{"wave": w["wave"], "n_total": w["n_total"], "nroy_fraction": w["nroy_fraction"],
-                          "seconds": {k: round(v, 2) for k, v in w["seconds"].items()}, "min_ess": w["mcmc"]["min_ess"],
-                          "max_rhat": w["mcmc"]["max_rhat"], "mcmc_steps": w["mcmc"]["steps"],
-                          "posterior_stable": w["posterior_stable"], "emulator_check_ok": w["emulator_check_ok"],
-                          "resid_sd_range": [min((c["resid_sd"] for c in w["emulator_check"].values()), default=None),
-                                             max((c["resid_sd"] for c in w["emulator_check"].values()), default=None)],
-                          "unstable_parameters": [k for k, v in w["posterior_changes"].items() if not v["ok"]]}
-                         for w in r.report["waves"]],
-               "median_width90_over_prior": r.report["median_shrinkage"],
-               "truth_inside90": float(np.mean((r.summary.q05.to_numpy() <= space.natural_from_unit(u_true[None])[0])
-                                               & (space.natural_from_unit(u_true[None])[0] <= r.summary.q95.to_numpy())))}
+        eng = {
+            "wall_s": time.perf_counter() - t,
+            "stop_reason": r.report["stop_reason"],
+            "n_simulations": r.report["n_simulations"],
+            "waves": [
+                {
+                    "wave": w["wave"],
+                    "n_total": w["n_total"],
+                    "nroy_fraction": w["nroy_fraction"],
+                    "seconds": {k: round(v, 2) for k, v in w["seconds"].items()},
+                    "min_ess": w["mcmc"]["min_ess"],
+                    "max_rhat": w["mcmc"]["max_rhat"],
+                    "mcmc_steps": w["mcmc"]["steps"],
+                    "posterior_stable": w["posterior_stable"],
+                    "emulator_check_ok": w["emulator_check_ok"],
+                    "resid_sd_range": [
+                        min((c["resid_sd"] for c in w["emulator_check"].values()), default=None),
+                        max((c["resid_sd"] for c in w["emulator_check"].values()), default=None),
+                    ],
+                    "unstable_parameters": [k for k, v in w["posterior_changes"].items() if not v["ok"]],
+                }
+                for w in r.report["waves"]
+            ],
+            "median_width90_over_prior": r.report["median_shrinkage"],
+            "truth_inside90": float(
+                np.mean(
+                    (r.summary.q05.to_numpy() <= space.natural_from_unit(u_true[None])[0])
+                    & (space.natural_from_unit(u_true[None])[0] <= r.summary.q95.to_numpy())
+                )
+            ),
+        }
         out["engine"] = eng
         print(json.dumps(eng, indent=2))
         if a.keep:

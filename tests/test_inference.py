@@ -131,10 +131,10 @@ def test_record_set_vectorized_equals_per_record_and_subsets():
     rng = np.random.default_rng(0)
     M = np.column_stack([rng.normal(4.5, 0.5, 7), rng.normal(-0.8, 0.5, 7)])
     V = rng.uniform(0.01, 0.3, (7, 2))
-    each = np.array([[r.loglik(M[i, j], V[i, j]) for r, j in zip(recs, rs.col)] for i in range(7)])
+    each = np.array([[r.loglik(M[i, j], V[i, j]) for r, j in zip(recs, rs.col, strict=True)] for i in range(7)])
     assert np.allclose(rs.loglik_each(M, V), each)
     assert np.allclose(rs.loglik(M, V), each.sum(1))
-    zs = np.array([[r.z(M[i, j], V[i, j]) for r, j in zip(recs, rs.col)] for i in range(7)])
+    zs = np.array([[r.z(M[i, j], V[i, j]) for r, j in zip(recs, rs.col, strict=True)] for i in range(7)])
     assert np.allclose(rs.implausibility(M, V), zs.max(1))
     assert rs.subset(exclude_groups=["g2"]).ids == ["r1", "r2", "r6"]
     assert rs.subset(groups=["g2"]).ids == ["r3", "r4", "r5"]

@@ -21,14 +21,16 @@ transforms), archival records (the observation model) and a batch simulator.
     res.report           # JSON-able: stop reason, waves, MCMC diagnostics, correlations, record fit
 
 Modules: :mod:`.params`, :mod:`.summaries`, :mod:`.records` (observation model),
-:mod:`.emulator`, :mod:`.mcmc`, :mod:`.engine` (the waves), :mod:`.store` (run directory),
-:mod:`.validation` (posterior predictive, SBC, leave-one-group-out).
+:mod:`.emulator`, :mod:`.mcmc`, :mod:`.engine` (the entry points; the waves in :mod:`.waves`,
+:mod:`.analysis`, :mod:`.nroy`, :mod:`.report`, the settings in :mod:`.settings`), :mod:`.store`
+(run directory), :mod:`.validation` (posterior predictive, SBC, leave-one-group-out).
 """
 
 from .emulator import PolyEmulator
 from .engine import CalibrationResult, Settings, calibrate, default_cutoff, import_wave0, run_wave0, sim_seed, summary_table
 from .mcmc import ess, sample, split_rhat
 from .params import Param, ParamSpace
+from .predict import predict_records
 from .records import (
     CountInterval,
     ExactCount,
@@ -43,7 +45,7 @@ from .records import (
     log_uniform_moments,
 )
 from .summaries import Summary
-from .validation import SBCResult, leave_one_group_out, predict_records, sbc
+from .validation import SBCResult, leave_one_group_out, sbc
 
 __all__ = [
     "Param",

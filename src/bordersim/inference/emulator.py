@@ -162,22 +162,7 @@ class PolyEmulator:
         self.x_sd = np.maximum(U.std(0), 1e-9)
         X = (U - self.x_mean) / self.x_sd
         deg_max = self.max_degree
-        self.mean_degree = np.zeros(m, int)
-        self.var_degree = np.zeros(m, int)
-        self.emulated = np.zeros(m, bool)
-        self.y_mean = np.zeros(m)
-        self.y_sd = np.ones(m)
-        nf_max = n_features(p, deg_max)
-        nf_var = n_features(p, self.max_var_degree)
-        self.coef = np.zeros((nf_max, m))
-        self.intercept = np.full(m, np.nan)
-        self.vcoef = np.zeros((nf_var, m))
-        self.vintercept = np.zeros(m)
-        self.vscale = np.ones(m)
-        self.g_lo = np.zeros(m)
-        self.g_hi = np.zeros(m)
-        self.v_floor = np.zeros(m)
-        self.fits: list[SummaryFit] = [None] * m  # type: ignore
+        self._allocate(p, m)
         finite = np.isfinite(Y)
         # group summaries by missingness pattern (most runs are complete: usually one group)
         patterns: dict[bytes, list[int]] = {}
@@ -192,69 +177,101 @@ class PolyEmulator:
                 for j in cols:
                     self.fits[j] = SummaryFit(False, nr, 0, 0.0, math.nan, math.nan, math.nan, 0)
                 continue
-            Xr = X[rows]
-            Yr = Y[np.ix_(rows, cols)]
-            mu = Yr.mean(0)
-            sd = Yr.std(0)
-            sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
-            Ys = (Yr - mu) / sd
             # the largest missingness group may use the cubic; others at most quadratic (cost)
             cap = deg_max if first else min(deg_max, 2)
             first = False
-            best_mse = np.full(len(cols), np.inf)
-            best = {}
-            for d in self._degree_candidates(nr, p, cap):
-                F = polys[d](Xr)
-                ia, mse, coef, icpt, res = _ridge_loo(F, Ys)
-                for k, j in enumerate(cols):
-                    if mse[k] < best_mse[k] * (1 - 1e-9):
-                        best_mse[k] = mse[k]
-                        best[j] = (d, ALPHA_GRID[ia[k]], coef[:, k], icpt[k], res[:, k])
-            # variance model on log squared LOO residuals
-            vdeg_c = [
-                d
-                for d in self._degree_candidates(nr, p, self.max_var_degree)
-                if n_features(p, d) * 4 <= nr and d <= self.max_var_degree
-            ]
-            R = np.column_stack([best[j][4] for j in cols])
-            tiny = 1e-10
-            T = np.log(R * R + tiny)
-            # degree 0 (a constant variance) is always a candidate: log r^2 has an sd of 2.2 even for
-            # Gaussian residuals, so a heteroscedastic model must earn its place by LOO
-            tm = T.mean(0)
-            vbest_mse = (((T - tm) * nr / (nr - 1)) ** 2).mean(0)
-            vbest = {j: (0, np.zeros(0), tm[k], np.zeros((nr, 0))) for k, j in enumerate(cols)}
-            for d in vdeg_c:
-                F = polys[d](Xr)
-                ia, mse, coef, icpt, _ = _ridge_loo(F, T)
-                for k, j in enumerate(cols):
-                    if mse[k] < vbest_mse[k] * (1 - 1e-9):
-                        vbest_mse[k] = mse[k]
-                        vbest[j] = (d, coef[:, k], icpt[k], F)
-            for k, j in enumerate(cols):
-                d, alpha, coef, icpt, res = best[j]
-                vd, vc, vi, Fv = vbest[j]
-                self.emulated[j] = True
-                self.mean_degree[j] = d
-                self.y_mean[j], self.y_sd[j] = mu[k], sd[k]
-                nf = n_features(p, d)
-                self.coef[:nf, j] = coef
-                self.intercept[j] = icpt
-                g = Fv @ vc + vi
-                r2 = res * res
-                scale = float(r2.mean() / np.exp(g).mean()) if np.exp(g).mean() > 0 else 1.0
-                self.var_degree[j] = vd
-                self.vcoef[: n_features(p, vd), j] = vc
-                self.vintercept[j] = vi
-                self.vscale[j] = max(scale, 1e-300)
-                self.g_lo[j] = float(g.min())
-                self.g_hi[j] = float(g.max()) + math.log(4.0)
-                self.v_floor[j] = 1e-12
-                sdy_raw = float(Yr[:, k].std())
-                loo_rmse = float(math.sqrt(best_mse[k])) * sd[k]
-                r2loo = 1.0 - best_mse[k] if sdy_raw > 0 else math.nan
-                self.fits[j] = SummaryFit(True, nr, int(d), float(alpha), loo_rmse, sdy_raw, float(r2loo), int(vd))
+            self._fit_group(X[rows], Y[np.ix_(rows, cols)], cols, polys, cap)
         return self
+
+    def _allocate(self, p: int, m: int) -> None:
+        self.mean_degree = np.zeros(m, int)
+        self.var_degree = np.zeros(m, int)
+        self.emulated = np.zeros(m, bool)
+        self.y_mean = np.zeros(m)
+        self.y_sd = np.ones(m)
+        nf_max = n_features(p, self.max_degree)
+        nf_var = n_features(p, self.max_var_degree)
+        self.coef = np.zeros((nf_max, m))
+        self.intercept = np.full(m, np.nan)
+        self.vcoef = np.zeros((nf_var, m))
+        self.vintercept = np.zeros(m)
+        self.vscale = np.ones(m)
+        self.g_lo = np.zeros(m)
+        self.g_hi = np.zeros(m)
+        self.v_floor = np.zeros(m)
+        self.fits: list[SummaryFit] = [None] * m  # type: ignore
+
+    def _fit_group(self, Xr: np.ndarray, Yr: np.ndarray, cols: list[int], polys: dict, cap: int) -> None:
+        """Mean and variance models of the summaries ``cols``, which share their finite runs."""
+        nr, p = Xr.shape
+        mu = Yr.mean(0)
+        sd = Yr.std(0)
+        sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
+        Ys = (Yr - mu) / sd
+        best_mse, best = self._select_mean(Xr, Ys, cols, polys, cap)
+        vbest = self._select_variance(Xr, np.column_stack([best[j][4] for j in cols]), cols, polys)
+        for k, j in enumerate(cols):
+            d, alpha, coef, icpt, res = best[j]
+            vd, vc, vi, Fv = vbest[j]
+            self.emulated[j] = True
+            self.mean_degree[j] = d
+            self.y_mean[j], self.y_sd[j] = mu[k], sd[k]
+            nf = n_features(p, d)
+            self.coef[:nf, j] = coef
+            self.intercept[j] = icpt
+            g = Fv @ vc + vi
+            r2 = res * res
+            scale = float(r2.mean() / np.exp(g).mean()) if np.exp(g).mean() > 0 else 1.0
+            self.var_degree[j] = vd
+            self.vcoef[: n_features(p, vd), j] = vc
+            self.vintercept[j] = vi
+            self.vscale[j] = max(scale, 1e-300)
+            self.g_lo[j] = float(g.min())
+            self.g_hi[j] = float(g.max()) + math.log(4.0)
+            self.v_floor[j] = 1e-12
+            sdy_raw = float(Yr[:, k].std())
+            loo_rmse = float(math.sqrt(best_mse[k])) * sd[k]
+            r2loo = 1.0 - best_mse[k] if sdy_raw > 0 else math.nan
+            self.fits[j] = SummaryFit(True, nr, int(d), float(alpha), loo_rmse, sdy_raw, float(r2loo), int(vd))
+
+    def _select_mean(self, Xr, Ys, cols, polys, cap) -> tuple[np.ndarray, dict]:
+        """Per summary, the degree and ridge penalty of least LOO error: ``{j: (degree, alpha, coef,
+        intercept, LOO residuals)}`` and the LOO mean squared errors (standardized scale)."""
+        nr, p = Xr.shape
+        best_mse = np.full(len(cols), np.inf)
+        best = {}
+        for d in self._degree_candidates(nr, p, cap):
+            F = polys[d](Xr)
+            ia, mse, coef, icpt, res = _ridge_loo(F, Ys)
+            for k, j in enumerate(cols):
+                if mse[k] < best_mse[k] * (1 - 1e-9):
+                    best_mse[k] = mse[k]
+                    best[j] = (d, ALPHA_GRID[ia[k]], coef[:, k], icpt[k], res[:, k])
+        return best_mse, best
+
+    def _select_variance(self, Xr, R, cols, polys) -> dict:
+        """Variance model on log squared LOO residuals ``R``: ``{j: (degree, coef, intercept, features)}``."""
+        nr, p = Xr.shape
+        vdeg_c = [
+            d
+            for d in self._degree_candidates(nr, p, self.max_var_degree)
+            if n_features(p, d) * 4 <= nr and d <= self.max_var_degree
+        ]
+        tiny = 1e-10
+        T = np.log(R * R + tiny)
+        # degree 0 (a constant variance) is always a candidate: log r^2 has an sd of 2.2 even for
+        # Gaussian residuals, so a heteroscedastic model must earn its place by LOO
+        tm = T.mean(0)
+        vbest_mse = (((T - tm) * nr / (nr - 1)) ** 2).mean(0)
+        vbest = {j: (0, np.zeros(0), tm[k], np.zeros((nr, 0))) for k, j in enumerate(cols)}
+        for d in vdeg_c:
+            F = polys[d](Xr)
+            ia, mse, coef, icpt, _ = _ridge_loo(F, T)
+            for k, j in enumerate(cols):
+                if mse[k] < vbest_mse[k] * (1 - 1e-9):
+                    vbest_mse[k] = mse[k]
+                    vbest[j] = (d, coef[:, k], icpt[k], F)
+        return vbest
 
     # -- prediction
     def predict(self, U: np.ndarray, chunk: int = 10000) -> tuple[np.ndarray, np.ndarray]:
@@ -282,7 +299,7 @@ class PolyEmulator:
 
     def diagnostics(self, names: list[str] | None = None) -> list[dict]:
         names = names or [f"y{j}" for j in range(self.m)]
-        return [{"summary": nm, **f.__dict__} for nm, f in zip(names, self.fits)]
+        return [{"summary": nm, **f.__dict__} for nm, f in zip(names, self.fits, strict=False)]
 
     # -- persistence (plain arrays)
     _ARRAYS = (

@@ -144,8 +144,8 @@ class MCMCResult:
             "acceptance": float(self.acceptance),
             "step_scale": float(self.step_scale),
             "converged": bool(self.converged),
-            "rhat": {k: float(v) for k, v in zip(names, self.rhat)},
-            "ess": {k: float(v) for k, v in zip(names, self.ess)},
+            "rhat": {k: float(v) for k, v in zip(names, self.rhat, strict=False)},
+            "ess": {k: float(v) for k, v in zip(names, self.ess, strict=False)},
             "min_ess": float(np.nanmin(self.ess)),
             "max_rhat": float(np.nanmax(self.rhat)),
             "notes": list(self.notes),
@@ -188,6 +188,15 @@ def sample(
             lp = lp + log_prior_z(z)
         return np.where(np.isnan(lp), -np.inf, lp)
 
+    z, lp = _start(u0, target, constraint, rng)
+    ens = _Ensemble(z, lp, target, rng, p_de=p_de, p_ind=p_ind, t_df=t_df, constraint=constraint)
+    notes = []
+    _burn_in(ens, n_burn, notes)
+    return _sample_until_converged(ens, n_burn, n_steps, max_steps, target_ess, rhat_max, notes)
+
+
+def _start(u0: np.ndarray, target, constraint, rng) -> tuple[np.ndarray, np.ndarray]:
+    """The chains' starting state ``z = logit(u0)`` and its log density; dead chains restarted at live ones."""
     z = unit_to_z(u0)
     lp = target(z)
     if constraint is not None:
@@ -199,46 +208,61 @@ def sample(
         good = np.flatnonzero(~bad)
         pick = rng.choice(good, bad.sum())
         z[bad], lp[bad] = z[pick], lp[pick]
-    halves = (np.arange(0, C // 2), np.arange(C // 2, C))
-    gamma = 2.38 / math.sqrt(2 * d)
-    s = 2.38 / math.sqrt(d)
-    cov = np.cov(z.T).reshape(d, d) + 1e-6 * np.eye(d)
-    L = np.linalg.cholesky(cov)
-    notes = []
-    # independence proposal: a multivariate t fitted to the chains (refitted during burn-in only)
-    ind_state = {"mu": z.mean(0), "L": L.copy(), "Linv": np.linalg.inv(L), "on": False}
+    return z, lp
 
-    def log_q(x):
-        y = (x - ind_state["mu"]) @ ind_state["Linv"].T
-        return -0.5 * (t_df + d) * np.log1p((y * y).sum(-1) / t_df)
 
-    def step(z, lp, adapt_stats):
+class _Ensemble:
+    """The chains' state (``z``, ``lp``, updated in place) and the kernel: random-walk, differential-
+    evolution and independence-t moves of each half of the chains given the other half, and the
+    burn-in adaptation of the step size, the random-walk covariance and the t proposal."""
+
+    def __init__(self, z, lp, target, rng, *, p_de, p_ind, t_df, constraint):
+        C, d = z.shape
+        self.z, self.lp, self.d = z, lp, d
+        self.target, self.rng, self.constraint = target, rng, constraint
+        self.p_de, self.p_ind, self.t_df = p_de, p_ind, t_df
+        self.halves = (np.arange(0, C // 2), np.arange(C // 2, C))
+        self.gamma = 2.38 / math.sqrt(2 * d)
+        self.s = 2.38 / math.sqrt(d)
+        cov = np.cov(z.T).reshape(d, d) + 1e-6 * np.eye(d)
+        self.L = np.linalg.cholesky(cov)
+        # independence proposal: a multivariate t fitted to the chains (refitted during burn-in only)
+        self.ind = {"mu": z.mean(0), "L": self.L.copy(), "Linv": np.linalg.inv(self.L), "on": False}
+
+    def log_q(self, x):
+        y = (x - self.ind["mu"]) @ self.ind["Linv"].T
+        return -0.5 * (self.t_df + self.d) * np.log1p((y * y).sum(-1) / self.t_df)
+
+    def step(self, adapt_stats: list[int]) -> None:
+        """One step of every chain (two half-updates); ``adapt_stats`` counts acceptances: random-walk
+        accepted/proposed, all accepted/proposed, independence accepted/proposed."""
+        z, lp, rng, d, t_df = self.z, self.lp, self.rng, self.d, self.t_df
         for h in (0, 1):
-            A, B = halves[h], halves[1 - h]
+            A, B = self.halves[h], self.halves[1 - h]
             n = len(A)
             zA = z[A]
             r = rng.random(n)
-            ind = (r < p_ind) & ind_state["on"]
-            de = (r >= p_ind) & (r < p_ind + p_de)
+            ind = (r < self.p_ind) & self.ind["on"]
+            de = (r >= self.p_ind) & (r < self.p_ind + self.p_de)
             e = rng.standard_normal((n, d))
-            prop = zA + s * (e @ L.T)
+            prop = zA + self.s * (e @ self.L.T)
             corr = np.zeros(n)
             if ind.any():
                 k = int(ind.sum())
                 w = np.sqrt(rng.chisquare(t_df, k) / t_df)
-                prop[ind] = ind_state["mu"] + (rng.standard_normal((k, d)) @ ind_state["L"].T) / w[:, None]
-                corr[ind] = log_q(zA[ind]) - log_q(prop[ind])
+                prop[ind] = self.ind["mu"] + (rng.standard_normal((k, d)) @ self.ind["L"].T) / w[:, None]
+                corr[ind] = self.log_q(zA[ind]) - self.log_q(prop[ind])
             if de.any():
                 k = int(de.sum())
                 i1 = rng.integers(0, len(B), k)
                 i2 = (i1 + rng.integers(1, len(B), k)) % len(B)
-                g = np.where(rng.random(k) < 0.1, 1.0, gamma)[:, None]
-                prop[de] = zA[de] + g * (z[B[i1]] - z[B[i2]]) + 1e-4 * s * (e[de] @ L.T)
-            lpp = target(prop)
+                g = np.where(rng.random(k) < 0.1, 1.0, self.gamma)[:, None]
+                prop[de] = zA[de] + g * (z[B[i1]] - z[B[i2]]) + 1e-4 * self.s * (e[de] @ self.L.T)
+            lpp = self.target(prop)
             acc = np.log(rng.random(n)) < lpp - lp[A] + corr
-            if constraint is not None and acc.any():
+            if self.constraint is not None and acc.any():
                 ia = np.flatnonzero(acc)
-                acc[ia[~np.asarray(constraint(z_to_unit(prop[ia])), bool)]] = False
+                acc[ia[~np.asarray(self.constraint(z_to_unit(prop[ia])), bool)]] = False
             z[A[acc]] = prop[acc]
             lp[A[acc]] = lpp[acc]
             rw = ~de & ~ind
@@ -248,38 +272,59 @@ def sample(
             adapt_stats[5] += int(ind.sum())
             adapt_stats[2] += int(acc.sum())
             adapt_stats[3] += n
-        return z, lp
 
-    # -- burn-in with adaptation
+    def adapt(self, window: list[np.ndarray], rw_acc: float, refit_t: bool) -> None:
+        """Step size towards 25% random-walk acceptance; covariance (and the t proposal) from the
+        second half of the recent ``window`` of states."""
+        d = self.d
+        self.s *= math.exp(np.clip(rw_acc - 0.25, -0.2, 0.2) * 2.0)
+        W = np.concatenate(window[len(window) // 2 :], 0)
+        cov = np.cov(W.T).reshape(d, d) + 1e-9 * np.eye(d) * max(1e-12, float(np.trace(np.cov(W.T).reshape(d, d))) / d)
+        try:
+            self.L = np.linalg.cholesky(cov)
+        except np.linalg.LinAlgError:
+            self.L = np.diag(np.sqrt(np.maximum(np.diag(cov), 1e-12)))
+        if refit_t:
+            # t scale: the chains' covariance, slightly inflated so that the proposal's tails cover the target's
+            Lt = 1.2 * self.L
+            self.ind.update(mu=W.mean(0), L=Lt, Linv=np.linalg.inv(Lt), on=True)
+
+    def replace_outliers(self) -> int:
+        """Restart chains stuck far below the others at random other chains (DREAM's IQR rule)."""
+        z, lp = self.z, self.lp
+        q1, q3 = np.percentile(lp, [25, 75])
+        out = lp < q1 - 2.0 * (q3 - q1) - 1e-9
+        if out.any() and (~out).sum() >= 2:
+            pick = self.rng.choice(np.flatnonzero(~out), int(out.sum()))
+            z[out], lp[out] = z[pick], lp[pick]
+            return int(out.sum())
+        return 0
+
+
+def _burn_in(ens: _Ensemble, n_burn: int, notes: list[str]) -> None:
+    """Burn-in with adaptation every 50 steps, and outlier chains replaced at 1/3 and 2/3 of it."""
     window = []
     stats = [0, 0, 0, 0, 0, 0]
     for it in range(n_burn):
-        z, lp = step(z, lp, stats)
-        window.append(z.copy())
+        ens.step(stats)
+        window.append(ens.z.copy())
         if (it + 1) % 50 == 0:
             rw_acc = stats[0] / max(stats[1], 1)
-            s *= math.exp(np.clip(rw_acc - 0.25, -0.2, 0.2) * 2.0)
             stats = [0, 0, 0, 0, 0, 0]
-            W = np.concatenate(window[len(window) // 2 :], 0)
-            cov = np.cov(W.T).reshape(d, d) + 1e-9 * np.eye(d) * max(1e-12, float(np.trace(np.cov(W.T).reshape(d, d))) / d)
-            try:
-                L = np.linalg.cholesky(cov)
-            except np.linalg.LinAlgError:
-                L = np.diag(np.sqrt(np.maximum(np.diag(cov), 1e-12)))
-            if p_ind > 0 and it + 1 >= n_burn // 4:
-                # t scale: the chains' covariance, slightly inflated so that the proposal's tails cover the target's
-                Lt = 1.2 * L
-                ind_state.update(mu=W.mean(0), L=Lt, Linv=np.linalg.inv(Lt), on=True)
+            ens.adapt(window, rw_acc, refit_t=ens.p_ind > 0 and it + 1 >= n_burn // 4)
             if len(window) > 200:
                 window = window[-200:]
-        if it in (n_burn // 3, 2 * n_burn // 3):  # replace outlier chains (DREAM's IQR rule)
-            q1, q3 = np.percentile(lp, [25, 75])
-            out = lp < q1 - 2.0 * (q3 - q1) - 1e-9
-            if out.any() and (~out).sum() >= 2:
-                pick = rng.choice(np.flatnonzero(~out), int(out.sum()))
-                z[out], lp[out] = z[pick], lp[pick]
-                notes.append(f"burn-in step {it}: restarted {int(out.sum())} outlier chain(s)")
-    # -- sampling with a fixed kernel, extended until the diagnostics pass
+        if it in (n_burn // 3, 2 * n_burn // 3):
+            n_out = ens.replace_outliers()
+            if n_out:
+                notes.append(f"burn-in step {it}: restarted {n_out} outlier chain(s)")
+
+
+def _sample_until_converged(
+    ens: _Ensemble, n_burn: int, n_steps: int, max_steps: int, target_ess: float, rhat_max: float, notes: list[str]
+) -> MCMCResult:
+    """Sampling with a fixed kernel, extended in blocks until the diagnostics pass (or ``max_steps``)."""
+    d = ens.d
     draws, lps = [], []
     acc_n = acc_d = ind_n = ind_d = 0
     total = 0
@@ -287,9 +332,9 @@ def sample(
     while True:
         stats = [0, 0, 0, 0, 0, 0]
         for _ in range(block):
-            z, lp = step(z, lp, stats)
-            draws.append(z_to_unit(z))
-            lps.append(lp.copy())
+            ens.step(stats)
+            draws.append(z_to_unit(ens.z))
+            lps.append(ens.lp.copy())
         acc_n += stats[2]
         acc_d += stats[3]
         ind_n += stats[4]
@@ -310,7 +355,7 @@ def sample(
         u=U,
         logp=np.stack(lps, 1),
         acceptance=acc_n / max(acc_d, 1),
-        step_scale=s,
+        step_scale=ens.s,
         n_burn=n_burn,
         n_steps=total,
         rhat=rh,

@@ -490,7 +490,9 @@ class RecordSet:
 
     def synthesize(self, y_row, rng) -> RecordSet:
         """The same records with values drawn from the observation model given summaries ``y_row`` [m]."""
-        return RecordSet([r.synthesize(float(y_row[j]), rng) for r, j in zip(self.records, self.col)], self.summaries)
+        return RecordSet(
+            [r.synthesize(float(y_row[j]), rng) for r, j in zip(self.records, self.col, strict=True)], self.summaries
+        )
 
     def describe(self) -> list[dict]:
         return [r.describe() for r in self.records]
