@@ -39,8 +39,9 @@ from .targets import Target
 CLERK_CV = 0.03
 #: Quantiles of the predictive record reported for every target.
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-#: Shares are clipped to [EPS, 1 - EPS] before the logit.
-EPS = 1e-4
+#: Shares are clipped to [EPS, 1 - EPS] before the logit: a run with no case in a share's numerator
+#: counts as half a percent, not as minus infinity (the smallest archival share is 11 / 243 = 4.5%).
+EPS = 0.005
 
 
 def transform_of(t: Target) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...archive.observation import record_for, transform_of
+from ...archive.observation import EPS, record_for, transform_of
 from ...archive.targets import Target, load_targets
 from ...errors import ScenarioError
 from ...inference import ParamSpace, Settings, Summary
@@ -43,7 +43,7 @@ class CalibrationSetup:
         return self.root / self.cfg.output_dir
 
     def summaries(self) -> list[Summary]:
-        return [Summary(t.id, transform_of(t)) for t in self.targets]
+        return [Summary(t.id, transform_of(t), eps=EPS) for t in self.targets]
 
     def records(self) -> list:
         return [record_for(t) for t in self.targets]
