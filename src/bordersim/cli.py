@@ -10,6 +10,7 @@
     bordersim validate SCENARIO.yaml
     bordersim rules
     bordersim measures
+    bordersim explore [SCENARIO] [--port P] [--host H]
 
 A malformed scenario is a one-line error naming the file, the field and what is wrong (exit code 2).
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 from .archive.fit import summary_line
 from .archive.report import fit_run
 from .errors import ScenarioError
+from .explore.command import register as _add_explore
 from .experiments.ablations import run_ablations
 from .experiments.calibration.report import write_report
 from .experiments.calibration.run import calibrate
@@ -287,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(built from NKIDP e-Dossier No. 11).",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_ablations, _add_fit_and_compare, _add_listings, _add_calibrate, _add_sweep):
+    for add in (_add_run, _add_ablations, _add_fit_and_compare, _add_listings, _add_calibrate, _add_sweep, _add_explore):
         add(sub)
     return p
 

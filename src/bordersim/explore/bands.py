@@ -40,7 +40,7 @@ from .settings import BASELINE, ScenarioEntry, Settings, resolve
 
 log = logging.getLogger("bordersim.explore")
 
-DEFAULT_BAND_REPLICATES = 40
+from .command import DEFAULT_BAND_REPLICATES  # noqa: E402,F401  (one definition, read by the command too)
 DEFAULT_COMPARE_REPLICATES = 20
 
 

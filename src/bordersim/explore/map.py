@@ -101,7 +101,7 @@ def map_figure(data: np.ndarray, months: list[str], month: int, sc, measure: str
     norm = colors.Normalize(vmin=0, vmax=vmax)
     cmap = matplotlib.colormaps["YlOrRd"]
 
-    fig = Figure(figsize=(13, 8.2))
+    fig = Figure(figsize=(13, 7.4))
     ax = fig.add_axes((0.02, 0.08, 0.70, 0.84))
     ax.set_xlim(121.2, 131.2)
     ax.set_ylim(38.6, 43.75)

@@ -53,6 +53,8 @@ class Snapshot:
     running: bool
     rules_name: str | None
     drawn: dict = field(default_factory=dict)
+    #: The rule set in force (``model.rules``: frozen, with the scenario's and the posterior's overrides).
+    rules: object = None
     #: What the worker is doing: "", "building", "catching up", "playing", "stepping".
     activity: str = ""
     progress: float | None = None
@@ -255,7 +257,7 @@ class Session:
             m = self.model
             if m is None:
                 return Snapshot(self._version, self.settings, self.resolved, self.error, None, [], -1, 0, None, None, None,
-                                0, 0, 0, False, None, {}, self._activity, None, None)
+                                0, 0, 0, False, None, {}, None, self._activity, None, None)
             rec = m.recorder
             months = list(rec.months)
             if m.today == 0:
@@ -272,6 +274,6 @@ class Session:
                 data=rec.data.copy(), months=months, month=month, months_closed=closed, date=date,
                 start=m.start, end=m.end, today=m.today, n_days=m.n_days, target=self._target,
                 running=bool(m.running), rules_name=m.rules.name,
-                drawn=dict(self.drawn), activity=self._activity,
+                drawn=dict(self.drawn), rules=m.rules, activity=self._activity,
                 progress=progress, last_step_ms=self._last_step_ms,
             )

@@ -198,16 +198,16 @@ FAMINE_FROM = dt.date(1960, 11, 1)
 FAMINE_TO = dt.date(1961, 9, 30)
 
 LEVERS: list[Lever] = [
-    Lever("ration", "Ration in Jilin, Nov 1960 - Sep 1961", "catties per person per year", 150, 400, 10, None,
+    Lever("ration", "Ration in Jilin, Nov 1960-Sep 1961", "catties per person per year", 150, 400, 5, None,
           "Doc 4: the low standard of November 1960, '210 catties at the very least' in border areas; "
           "Doc 6: the October 1961 Jilin report restores 360"),
     Lever("allowance", "DPRK settling-in allowance", "yuan per labourer", 0, 100, 5, ("dprk", "allowance_yuan_per_labourer"),
           "Docs 3, 5: 'forty yuan as a settling-in allowance' per labourer"),
-    Lever("interception", "Interception effort", "multiplier on guard effort", 0, 3, 0.1, ("china", "interception_multiplier"),
+    Lever("interception", "Interception effort", "times the guards' effort", 0, 3, 0.05, ("china", "interception_multiplier"),
           "Docs 3, 5: 'strengthen interception work'"),
-    Lever("return", "DPRK return obligation", "share of illegal crossers returned", 0, 1, 0.05, ("dprk", "return_illegal_prob"),
+    Lever("return", "DPRK return obligation", "share of illegal crossers returned", 0, 1, 0.01, ("dprk", "return_illegal_prob"),
           "Doc 10 Art. 4 (2): 'Illegal border crossers will be returned'; Doc 11 (6): 'in a timely manner'"),
-    Lever("approval", "Approval of applications on authorization letters", "share approved", 0, 1, 0.05,
+    Lever("approval", "Letters approved", "share of applications on DPRK authorization letters", 0, 1, 0.01,
           ("china", "legal_approval_prob"),
           "Doc 6: 1,053 approved of 1,788 decided in Yanbian, 1961; Doc 7: 'significantly more lenient'"),
 ]
