@@ -41,8 +41,17 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     exe = os.environ.get("BORDERSIM_CHROMIUM", "/usr/bin/chromium")
-    server = subprocess.Popen([str(Path(sys.executable).parent / "bordersim"), "explore", "--port", str(args.port),
-                               "--band-replicates", str(args.band_replicates)], cwd=ROOT)
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "bordersim"),
+            "explore",
+            "--port",
+            str(args.port),
+            "--band-replicates",
+            str(args.band_replicates),
+        ],
+        cwd=ROOT,
+    )
     url = f"http://127.0.0.1:{args.port}/"
     try:
         wait_http(url)

@@ -7,7 +7,6 @@ import datetime as dt
 import numpy as np
 import pytest
 
-
 from bordersim.explore import settings as st  # noqa: E402
 from bordersim.explore.bands import JobRunner, band_settings, compare  # noqa: E402
 from bordersim.explore.series import MEASURE_INDEX, marks, series  # noqa: E402
@@ -22,8 +21,12 @@ def _crossed(snap) -> float:
 
 def test_levers_and_timeline_become_scenario_overrides():
     cat = st.catalogue()
-    s = (st.Settings(scale=SMALL, timeline="protocol_1964").with_lever("allowance", 0).with_lever("ration", 300)
-         .with_lever("return", 0.5))
+    s = (
+        st.Settings(scale=SMALL, timeline="protocol_1964")
+        .with_lever("allowance", 0)
+        .with_lever("ration", 300)
+        .with_lever("return", 0.5)
+    )
     res = st.resolve(s, cat)
     sc = res.scenario
     assert [(r.from_, r.use) for r in sc.rules] == [(dt.date(1960, 9, 1), "protocol_1964")]
@@ -44,7 +47,7 @@ def test_documented_timeline_starts_with_the_rule_in_force():
 
 
 def test_rule_files_are_read_with_the_citation_of_each_lever():
-    from bordersim.rules import available_rule_sets, load_rule_set
+    from bordersim.world.rules import available_rule_sets, load_rule_set
 
     for name in available_rule_sets():
         info = st.rule_info(name)
@@ -98,7 +101,7 @@ def test_switching_to_the_1964_protocol_runs_back_to_the_same_date_and_changes_t
 
 
 def test_page_run_is_replicate_0_of_bordersim_run():
-    from bordersim.runner import replicate_seeds, run_replicate
+    from bordersim.experiments.replicates import replicate_seeds, run_replicate
 
     s = Session(st.Settings(scale=SMALL))
     try:

@@ -39,15 +39,29 @@ def _answers(host: str, port: int) -> bool:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Chromium not found at {CHROMIUM}: run `sh tests/ensure_chromium.sh` (as root on Debian it installs "
-                    "chromium with apt-get) or set BORDERSIM_CHROMIUM to a Chromium binary", pytrace=False)
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: run `sh tests/ensure_chromium.sh` (as root on Debian it installs "
+            "chromium with apt-get) or set BORDERSIM_CHROMIUM to a Chromium binary",
+            pytrace=False,
+        )
     tmp = tmp_path_factory.mktemp("explore")
     port = _free_port()
     log = tmp / "server.log"
     exe = Path(sys.executable).parent / "bordersim"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from bordersim.cli import main; sys.exit(main())"]
-    cmd += ["explore", "--port", str(port), "--band-replicates", "3", "--band-scale", "0.02", "--scale", "0.05",
-            "--cache-dir", str(tmp / "cache")]
+    cmd += [
+        "explore",
+        "--port",
+        str(port),
+        "--band-replicates",
+        "3",
+        "--band-scale",
+        "0.02",
+        "--scale",
+        "0.05",
+        "--cache-dir",
+        str(tmp / "cache"),
+    ]
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
@@ -142,8 +156,15 @@ def test_page_names_the_scenario_and_offers_the_controls(explore_page):
     assert "baseline_1960_1962" in body and "Baseline 1960-62" in body
     for name in ("Reset", "Play", "Step a day", "Step a month"):
         assert page.get_by_role("button", name=name).count() == 1, name
-    for label in ("Ration in Jilin", "DPRK settling-in allowance", "Interception effort", "DPRK return obligation",
-                  "Letters approved", "Scale (share of households simulated)", "Seed"):
+    for label in (
+        "Ration in Jilin",
+        "DPRK settling-in allowance",
+        "Interception effort",
+        "DPRK return obligation",
+        "Letters approved",
+        "Scale (share of households simulated)",
+        "Seed",
+    ):
         assert label in body, label
     _open_select(page, "Rule timeline")
     assert page.get_by_role("option", name="9 June 1964 Protocol throughout").count() == 1
@@ -187,8 +208,11 @@ def test_the_1964_protocol_changes_the_outcome_at_the_same_date(explore_page):
     date, crossed = _date(explore_page), _crossed(explore_page)
     _open_select(page, "Rule timeline")
     page.get_by_role("option", name="9 June 1964 Protocol throughout").click()
-    _wait(lambda: "protocol_1964" in page.locator("body").inner_text() and _date(explore_page) == date, timeout=60,
-          what="the model to run back to the same date under the Protocol")
+    _wait(
+        lambda: "protocol_1964" in page.locator("body").inner_text() and _date(explore_page) == date,
+        timeout=60,
+        what="the model to run back to the same date under the Protocol",
+    )
     _wait(lambda: page.get_by_text("running back to the date reached").count() == 0, what="the catch-up to finish")
     assert _crossed(explore_page) != crossed
     page.get_by_role("tab", name="Rules in force").click()

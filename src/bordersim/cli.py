@@ -25,7 +25,6 @@ from pathlib import Path
 from .archive.fit import summary_line
 from .archive.report import fit_run
 from .errors import ScenarioError
-from .explore.command import register as _add_explore
 from .experiments.ablations import run_ablations
 from .experiments.calibration.report import write_report
 from .experiments.calibration.run import calibrate
@@ -34,6 +33,7 @@ from .experiments.outputs import run_scenario
 from .experiments.sensitivity import run_sensitivity
 from .experiments.sweep.design import load_sweep
 from .experiments.sweep.execution import run_sweep
+from .explore.command import register as _add_explore
 from .model.recorder import MEASURES
 from .world.loader import ABLATIONS, load_scenario
 from .world.rules import available_rule_sets, load_rule_set

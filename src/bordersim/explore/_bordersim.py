@@ -15,13 +15,15 @@ from pathlib import Path
 
 import numpy as np
 
-from bordersim import BorderModel, load_scenario  # noqa: F401  (stable API)
+from bordersim.archive.targets import load_targets  # noqa: F401
 from bordersim.errors import ScenarioError  # noqa: F401
-from bordersim.geography import TREE  # noqa: F401  (the region tree; posts = crossing points)
-from bordersim.observation import MEASURES  # noqa: F401
-from bordersim.rules import available_rule_sets, library_dir, load_rule_set  # noqa: F401
-from bordersim.runner import replicate_seeds, with_posterior
-from bordersim.targets import load_targets  # noqa: F401
+from bordersim.experiments.posterior import with_posterior
+from bordersim.experiments.replicates import replicate_seeds
+from bordersim.model.model import BorderModel
+from bordersim.model.recorder import MEASURES  # noqa: F401
+from bordersim.world.geography import TREE  # noqa: F401  (the region tree; posts = crossing points)
+from bordersim.world.loader import load_scenario  # noqa: F401
+from bordersim.world.rules import available_rule_sets, library_dir, load_rule_set  # noqa: F401
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 

@@ -36,14 +36,22 @@ from pathlib import Path
 import solara
 
 from .bands import DEFAULT_BAND_REPLICATES, JobRunner, band_settings, compare
+from .figures import compare_figure
 from .map import MAP_MEASURES
 from .series import fmt_date
 from .session import Session
 from .settings import (
-    BASELINE, DEFAULT_SCALE, LEVER_BY_KEY, LEVERS, POSTERIOR_MODES, SCALES, TIMELINE_SCENARIO, Settings, catalogue,
-    rule_title_short, timeline_options,
+    BASELINE,
+    DEFAULT_SCALE,
+    LEVERS,
+    POSTERIOR_MODES,
+    SCALES,
+    Settings,
+    catalogue,
+    rule_title_short,
+    timeline_options,
 )
-from .views import TABS, FigureCache, compare_rows, drawn_text, draw_tab, figure_key, headline, lever_defaults, rules_html
+from .views import TABS, FigureCache, compare_rows, draw_tab, drawn_text, figure_key, headline, lever_defaults, rules_html
 
 log = logging.getLogger("bordersim.explore")
 
@@ -117,8 +125,9 @@ def LeverControls(session: Session, snap):
         with solara.Tooltip(f"{lv.source}"):
             with solara.Column(gap="0px", style={"margin-bottom": "4px"}):
                 solara.HTML(tag="div", unsafe_innerHTML=f"<b>{lv.label}</b>: {shown:g} {lv.unit}", style="font-size:13px")
-                solara.SliderFloat("", value=float(shown), min=lv.lo, max=lv.hi, step=lv.step, on_value=on_value,
-                                   thumb_label=True)
+                solara.SliderFloat(
+                    "", value=float(shown), min=lv.lo, max=lv.hi, step=lv.step, on_value=on_value, thumb_label=True
+                )
                 if set_value is not None:
                     note = f"set here to {set_value:g}, under every rule set of the timeline"
                 else:
@@ -129,8 +138,13 @@ def LeverControls(session: Session, snap):
                     note = "as the files say: " + ", then ".join(f"{v:g} ({n})" for n, v in uniq)
                 solara.HTML(tag="div", unsafe_innerHTML=note, classes=["bs-note"], style="margin-top:-18px")
     if snap.settings.levers:
-        solara.Button("Levers back to the rule files", icon_name="mdi-undo", text=True, small=True,
-                      on_click=lambda: session.apply(session.settings.replace(levers=())))
+        solara.Button(
+            "Levers back to the rule files",
+            icon_name="mdi-undo",
+            text=True,
+            small=True,
+            on_click=lambda: session.apply(session.settings.replace(levers=())),
+        )
 
 
 def _safe_defaults(session, settings):
@@ -154,30 +168,64 @@ def Sidebar(session: Session, snap, cat):
             if playing:
                 solara.Button("Pause", icon_name="mdi-pause", color="primary", on_click=session.pause)
             else:
-                solara.Button("Play", icon_name="mdi-play", color="primary", on_click=session.play,
-                              disabled=not snap.running or snap.resolved is None)
+                solara.Button(
+                    "Play",
+                    icon_name="mdi-play",
+                    color="primary",
+                    on_click=session.play,
+                    disabled=not snap.running or snap.resolved is None,
+                )
         with solara.Row(gap="6px", style={"flex-wrap": "wrap", "margin-top": "6px"}):
-            solara.Button("Step a day", icon_name="mdi-step-forward", outlined=True, on_click=session.step_day,
-                          disabled=not snap.running or snap.resolved is None)
-            solara.Button("Step a month", icon_name="mdi-skip-forward", outlined=True, on_click=session.step_month,
-                          disabled=not snap.running or snap.resolved is None)
+            solara.Button(
+                "Step a day",
+                icon_name="mdi-step-forward",
+                outlined=True,
+                on_click=session.step_day,
+                disabled=not snap.running or snap.resolved is None,
+            )
+            solara.Button(
+                "Step a month",
+                icon_name="mdi-skip-forward",
+                outlined=True,
+                on_click=session.step_month,
+                disabled=not snap.running or snap.resolved is None,
+            )
     with solara.Card("Scenario", margin=0, elevation=0):
-        solara.Select("Scenario", value=labels.get(s.scenario, s.scenario), values=list(by_label),
-                      on_value=lambda v: session.apply(Settings(scenario=by_label[v], scale=session.settings.scale,
-                                                                posterior=session.settings.posterior), catch_up=False))
-        solara.Select("Rule timeline", value=tl.get(s.timeline, s.timeline), values=list(tl_by_label),
-                      on_value=lambda v: session.apply(session.settings.replace(timeline=tl_by_label[v])))
+        solara.Select(
+            "Scenario",
+            value=labels.get(s.scenario, s.scenario),
+            values=list(by_label),
+            on_value=lambda v: session.apply(
+                Settings(scenario=by_label[v], scale=session.settings.scale, posterior=session.settings.posterior), catch_up=False
+            ),
+        )
+        solara.Select(
+            "Rule timeline",
+            value=tl.get(s.timeline, s.timeline),
+            values=list(tl_by_label),
+            on_value=lambda v: session.apply(session.settings.replace(timeline=tl_by_label[v])),
+        )
         if snap.resolved is not None:
-            solara.HTML(tag="div", classes=["bs-note"], unsafe_innerHTML=" &rarr; ".join(
-                f"{r.use} ({r.from_:%d %b %Y})" for r in snap.resolved.scenario.rules))
+            solara.HTML(
+                tag="div",
+                classes=["bs-note"],
+                unsafe_innerHTML=" &rarr; ".join(f"{r.use} ({r.from_:%d %b %Y})" for r in snap.resolved.scenario.rules),
+            )
     with solara.Card("Levers", margin=0, elevation=0):
         LeverControls(session, snap)
     with solara.Card("Sample and parameters", margin=0, elevation=0):
         scale_labels = {f"{x:g}": x for x in SCALES}
-        solara.Select("Scale (share of households simulated)", value=f"{s.scale:g}", values=list(scale_labels),
-                      on_value=lambda v: session.apply(session.settings.replace(scale=scale_labels[v])))
-        solara.ToggleButtonsSingle(value=s.posterior, values=list(POSTERIOR_MODES),
-                                   on_value=lambda v: session.apply(session.settings.replace(posterior=v)))
+        solara.Select(
+            "Scale (share of households simulated)",
+            value=f"{s.scale:g}",
+            values=list(scale_labels),
+            on_value=lambda v: session.apply(session.settings.replace(scale=scale_labels[v])),
+        )
+        solara.ToggleButtonsSingle(
+            value=s.posterior,
+            values=list(POSTERIOR_MODES),
+            on_value=lambda v: session.apply(session.settings.replace(posterior=v)),
+        )
         solara.HTML(tag="div", classes=["bs-note"], unsafe_innerHTML=POSTERIOR_MODES.get(s.posterior, ""))
         seed = snap.resolved.seed if snap.resolved is not None else (s.seed or 0)
         solara.InputInt("Seed", value=seed, on_value=lambda v: session.apply(session.settings.replace(seed=int(v))))
@@ -192,10 +240,17 @@ def Status(snap):
         if sc is not None:
             solara.Text(f"day {snap.today:,} of {snap.n_days:,} ({fmt_date(snap.start)} to {fmt_date(snap.end)})")
         if snap.rules_name:
-            solara.HTML(tag="div", unsafe_innerHTML=f"rules in force: <b>{snap.rules_name}</b> &mdash; {rule_title_short(snap.rules_name)}")
+            solara.HTML(
+                tag="div",
+                unsafe_innerHTML=f"rules in force: <b>{snap.rules_name}</b> &mdash; {rule_title_short(snap.rules_name)}",
+            )
     if snap.activity in ("catching up", "building") or (snap.busy and snap.activity):
-        what = {"catching up": "new settings: running back to the date reached", "building": "building the model",
-                "playing": "playing", "stepping": "stepping"}.get(snap.activity, snap.activity)
+        what = {
+            "catching up": "new settings: running back to the date reached",
+            "building": "building the model",
+            "playing": "playing",
+            "stepping": "stepping",
+        }.get(snap.activity, snap.activity)
         pct = None if snap.progress is None else 100 * snap.progress
         solara.Text(f"{what} ({snap.today:,} of {snap.target:,} days)" if snap.activity != "building" else what)
         solara.ProgressLinear(True if pct is None else pct)
@@ -210,9 +265,14 @@ def BandStatus(job):
         solara.Warning(f"The calibrated baseline's band could not be computed: {job.error}")
         return
     if job.complete:
-        solara.HTML(tag="div", classes=["bs-note"], unsafe_innerHTML=(
-            f"Grey band: the calibrated baseline, 5-95% of {job.total} replicates at scale {job.settings.scale:g} "
-            f"(parameters drawn from the posterior), cached in <code>{job.cache or 'memory'}</code>."))
+        solara.HTML(
+            tag="div",
+            classes=["bs-note"],
+            unsafe_innerHTML=(
+                f"Grey band: the calibrated baseline, 5-95% of {job.total} replicates at scale {job.settings.scale:g} "
+                f"(parameters drawn from the posterior), cached in <code>{job.cache or 'memory'}</code>."
+            ),
+        )
         return
     solara.Text(f"Computing the calibrated baseline's 90% band in the background: {job.done} of {job.total} replicates")
     solara.ProgressLinear(100 * job.done / job.total)
@@ -226,22 +286,31 @@ def CompareTab(session: Session, snap, band):
     runner = jobs()
     s = snap.settings
     entry = session.catalogue.get(s.scenario)
-    solara.HTML(tag="p", unsafe_innerHTML=(
-        "Runs the page's settings and the calibrated baseline replicate by replicate with the same seeds and the same "
-        "parameter draws, so that each pair differs only by the settings, and reports the <b>paired difference</b>: its "
-        "median and the 5-95% range over pairs (the spread that remains), with both runs' own ranges. Runs in the "
-        "background; the page stays usable."))
+    solara.HTML(
+        tag="p",
+        unsafe_innerHTML=(
+            "Runs the page's settings and the calibrated baseline replicate by replicate with the same seeds and the same "
+            "parameter draws, so that each pair differs only by the settings, and reports the <b>paired difference</b>: its "
+            "median and the 5-95% range over pairs (the spread that remains), with both runs' own ranges. Runs in the "
+            "background; the page stays usable."
+        ),
+    )
     with solara.Row(gap="12px", style={"align-items": "center", "flex-wrap": "wrap"}):
-        solara.Select("Region", value=region, values=["china", "jilin", "liaoning", "yanbian", "tonghua", "andong"], on_value=set_region)
+        solara.Select(
+            "Region", value=region, values=["china", "jilin", "liaoning", "yanbian", "tonghua", "andong"], on_value=set_region
+        )
         solara.Select("Pairs", value=str(reps), values=["10", "20", "40"], on_value=lambda v: set_reps(int(v)))
 
         def start():
             this = runner.submit("run", entry, s, reps, f"{s.scenario} ({s.describe()})")
-            base = runner.submit("base", session.catalogue[BASELINE], band_settings(s.scale, s.seed, s.posterior), reps,
-                                 "calibrated baseline")
+            base = runner.submit(
+                "base", session.catalogue[BASELINE], band_settings(s.scale, s.seed, s.posterior), reps, "calibrated baseline"
+            )
             set_job_keys((this.key, base.key))
 
-        solara.Button("Compare with the baseline", icon_name="mdi-compare", color="primary", on_click=start, disabled=entry is None)
+        solara.Button(
+            "Compare with the baseline", icon_name="mdi-compare", color="primary", on_click=start, disabled=entry is None
+        )
     if job_keys is None:
         solara.HTML(tag="p", classes=["bs-note"], unsafe_innerHTML=f"Settings to compare: {s.describe()}.")
         return
@@ -266,17 +335,47 @@ def CompareTab(session: Session, snap, band):
 @solara.component
 def CompareResult(cmp, this, base, region, job_keys):
     rows = compare_rows(cmp)
-    body = "".join(f"<tr><td>{r.label}</td><td>{r.baseline}</td><td>{r.this}</td><td><b>{r.difference}</b></td><td>{r.direction}</td></tr>" for r in rows)
-    solara.HTML(tag="div", unsafe_innerHTML=(
-        f"<p><b>{this.settings.describe()}</b> against the calibrated baseline, {region}, "
-        f"{cmp.months[0]} to {cmp.months[-1]}, {cmp.pairs} pairs (persons; totals over the period, stocks at its end; "
-        "median [5% to 95%]):</p><table class='bs-table'><tr><th>measure</th><th>baseline</th><th>this setting</th>"
-        f"<th>paired difference</th><th>pairs where this setting is</th></tr>{body}</table>"))
-    from .figures import compare_figure
-
-    png = solara.use_memo(lambda: compare_figure(cmp, {m: lab for m, lab in [(r['measure'], r['label']) for r in cmp.rows]}),
-                          [job_keys, region, this.done, base.done])
+    body = "".join(
+        f"<tr><td>{r.label}</td><td>{r.baseline}</td><td>{r.this}</td><td><b>{r.difference}</b></td><td>{r.direction}</td></tr>"
+        for r in rows
+    )
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=(
+            f"<p><b>{this.settings.describe()}</b> against the calibrated baseline, {region}, "
+            f"{cmp.months[0]} to {cmp.months[-1]}, {cmp.pairs} pairs (persons; totals over the period, stocks at its end; "
+            "median [5% to 95%]):</p><table class='bs-table'><tr><th>measure</th><th>baseline</th><th>this setting</th>"
+            f"<th>paired difference</th><th>pairs where this setting is</th></tr>{body}</table>"
+        ),
+    )
+    png = solara.use_memo(
+        lambda: compare_figure(cmp, {m: lab for m, lab in [(r["measure"], r["label"]) for r in cmp.rows]}),
+        [job_keys, region, this.done, base.done],
+    )
     solara.Image(png, width="100%")
+
+
+def _poll(cancel: threading.Event, session: Session, figs: FigureCache, state: dict, band_key, set_tick) -> None:
+    """Watch the session and the jobs: re-render on change, then draw the visible figure here, off the page's events."""
+    last, last_draw = None, 0.0
+    while not cancel.is_set():
+        snap = session.snapshot()
+        band = jobs().jobs.get(band_key) if band_key else None
+        key = (snap.version, jobs().version)
+        playing = snap.activity in ("playing", "catching up") and snap.busy
+        if key != last:
+            last = key
+            set_tick(lambda t: t + 1)  # date, numbers, progress at once
+            name, opts = TABS[state["tab"]], state["map"]
+            fk = figure_key(name, snap, band, opts)
+            if name in TABS[:4] and not figs.has(name, fk) and (not playing or time.time() - last_draw > 2.0):
+                try:
+                    figs.get(name, fk, lambda n=name, sn=snap, b=band, o=opts: draw_tab(n, sn, b, *o))
+                    last_draw = time.time()
+                except Exception:
+                    log.exception("bordersim explore: drawing %s failed", name)
+                set_tick(lambda t: t + 1)
+        time.sleep(0.5 if playing else 0.15)
 
 
 @solara.component
@@ -287,18 +386,13 @@ def Page():
     first = first if first in cat else next(iter(cat))
     session = solara.use_memo(lambda: Session(Settings(scenario=first, scale=cfg.scale), cat), [])
     figs = solara.use_memo(FigureCache, [])
-    tick, set_tick = solara.use_state(0)
+    _tick, set_tick = solara.use_state(0)
     tab, set_tab = solara.use_state(0)
-    map_measure, set_map_measure = solara.use_state("crossed")
-    map_window, set_map_window = solara.use_state("run")
+    map_opts, set_map_opts = solara.use_state(("crossed", "run"))
     band_key, set_band_key = solara.use_state(None)
     state = solara.use_memo(lambda: {"tab": 0, "map": ("crossed", "run")}, [])
-    state["tab"], state["map"] = tab, (map_measure, map_window)
-
-    def cleanup():
-        return session.close
-
-    solara.use_effect(cleanup, [])
+    state["tab"], state["map"] = tab, map_opts
+    solara.use_effect(lambda: session.close, [])
 
     def start_band():
         if cfg.band_replicates > 0 and BASELINE in cat:
@@ -306,105 +400,115 @@ def Page():
             set_band_key(job.key)
 
     solara.use_effect(start_band, [])
-
-    def poll(cancel: threading.Event):
-        """Watch the session and the jobs: re-render on change, then draw the visible figure here, off the page's events."""
-        last, last_draw = None, 0.0
-        while not cancel.is_set():
-            snap = session.snapshot()
-            band = jobs().jobs.get(band_key) if band_key else None
-            key = (snap.version, jobs().version)
-            playing = snap.activity in ("playing", "catching up") and snap.busy
-            if key != last:
-                last = key
-                set_tick(lambda t: t + 1)  # date, numbers, progress at once
-                name = TABS[state["tab"]]
-                fk = figure_key(name, snap, band, state["map"])
-                if name in TABS[:4] and not figs.has(name, fk) and (not playing or time.time() - last_draw > 2.0):
-                    try:
-                        figs.get(name, fk, lambda: draw_tab(name, snap, band, *state["map"]))
-                        last_draw = time.time()
-                    except Exception:
-                        log.exception("bordersim explore: drawing %s failed", name)
-                    set_tick(lambda t: t + 1)
-            time.sleep(0.5 if playing else 0.15)
-
     # Not intrusive: solara's intrusive cancel traces every line of the thread, and this thread draws figures.
-    solara.use_thread(poll, dependencies=[band_key], intrusive_cancel=False)
-
+    solara.use_thread(
+        lambda cancel: _poll(cancel, session, figs, state, band_key, set_tick), dependencies=[band_key], intrusive_cancel=False
+    )
     snap = session.snapshot()
     band = jobs().jobs.get(band_key) if band_key else None
-    sc = snap.resolved.scenario if snap.resolved is not None else None
     solara.Title("bordersim explore")
     solara.Style(CSS)
+    label = cat[snap.settings.scenario].label if snap.settings.scenario in cat else snap.settings.scenario
     with solara.AppBar():
-        solara.AppBarTitle(f"bordersim explore: {cat[snap.settings.scenario].label if snap.settings.scenario in cat else snap.settings.scenario}")
+        solara.AppBarTitle(f"bordersim explore: {label}")
     with solara.Sidebar():
         Sidebar(session, snap, cat)
     with solara.Column(gap="4px", style={"padding": "0 8px"}):
-        if snap.error:
-            solara.Error(snap.error)
-        if sc is not None:
-            solara.HTML(tag="div", unsafe_innerHTML=(
-                f"<b>Scenario <code>{sc.name}</code></b>: {' '.join(sc.description.split())}"), classes=["bs-note"],
-                style="font-size:13px")
-        Status(snap)
-        Headline(snap)
-        solara.HTML(tag="div", classes=["bs-note"], unsafe_innerHTML=(
-            "Totals since the start of the run for China (all simulated regions), persons; stocks at the last month end. "
-            f"Scale {snap.settings.scale:g}: counts are scaled back to the whole population."))
-        BandStatus(band if cfg.band_replicates > 0 else None)
+        Header(snap, band if cfg.band_replicates > 0 else None)
         with solara.lab.Tabs(value=tab, on_value=set_tab):
             for name in TABS:
                 solara.lab.Tab(name)
-        name = TABS[tab]
-        if name in TABS[:4]:
-            if name == "Map":
-                with solara.Row(gap="12px"):
-                    solara.Select("Flow", value=MAP_MEASURES[map_measure], values=list(MAP_MEASURES.values()),
-                                  on_value=lambda v: set_map_measure({b: a for a, b in MAP_MEASURES.items()}[v]))
-                    windows = {"since the start": "run", "this month": "month"}
-                    solara.ToggleButtonsSingle(value={v: k for k, v in windows.items()}[map_window], values=list(windows),
-                                               on_value=lambda v: set_map_window(windows[v]))
-            fk = figure_key(name, snap, band, (map_measure, map_window))
-            # The poller draws the figure in the background; meanwhile the last one stays up.
-            png = figs.peek(name) if figs.peek(name) is not None and not figs.has(name, fk) else None
-            if png is None:
-                png = figs.get(name, fk, lambda: draw_tab(name, snap, band, map_measure, map_window))
-            elif not snap.busy:
-                solara.HTML(tag="div", classes=["bs-note"], unsafe_innerHTML="updating the figure...")
-            if png is not None:
-                solara.Image(png, width="100%")
-        elif name == "Rules in force":
-            solara.HTML(tag="div", unsafe_innerHTML=rules_html(snap))
-        elif name == "Compare with the baseline":
-            CompareTab(session, snap, band)
-        else:
-            About(snap, band)
+        TabBody(TABS[tab], session, snap, band, figs, map_opts, set_map_opts)
+
+
+@solara.component
+def Header(snap, band):
+    sc = snap.resolved.scenario if snap.resolved is not None else None
+    if snap.error:
+        solara.Error(snap.error)
+    if sc is not None:
+        solara.HTML(
+            tag="div",
+            unsafe_innerHTML=f"<b>Scenario <code>{sc.name}</code></b>: {' '.join(sc.description.split())}",
+            classes=["bs-note"],
+            style="font-size:13px",
+        )
+    Status(snap)
+    Headline(snap)
+    solara.HTML(
+        tag="div",
+        classes=["bs-note"],
+        unsafe_innerHTML=(
+            "Totals since the start of the run for China (all simulated regions), persons; stocks at the last month end. "
+            f"Scale {snap.settings.scale:g}: counts are scaled back to the whole population."
+        ),
+    )
+    BandStatus(band)
+
+
+@solara.component
+def TabBody(name, session, snap, band, figs, map_opts, set_map_opts):
+    if name == "Rules in force":
+        solara.HTML(tag="div", unsafe_innerHTML=rules_html(snap))
+        return
+    if name == "Compare with the baseline":
+        CompareTab(session, snap, band)
+        return
+    if name == "About":
+        About(snap, band)
+        return
+    map_measure, map_window = map_opts
+    if name == "Map":
+        windows = {"since the start": "run", "this month": "month"}
+        with solara.Row(gap="12px"):
+            solara.Select(
+                "Flow",
+                value=MAP_MEASURES[map_measure],
+                values=list(MAP_MEASURES.values()),
+                on_value=lambda v: set_map_opts(({b: a for a, b in MAP_MEASURES.items()}[v], map_window)),
+            )
+            solara.ToggleButtonsSingle(
+                value={v: k for k, v in windows.items()}[map_window],
+                values=list(windows),
+                on_value=lambda v: set_map_opts((map_measure, windows[v])),
+            )
+    fk = figure_key(name, snap, band, map_opts)
+    # The poller draws the figure in the background; meanwhile the last one stays up.
+    png = figs.peek(name) if figs.peek(name) is not None and not figs.has(name, fk) else None
+    if png is None:
+        png = figs.get(name, fk, lambda: draw_tab(name, snap, band, map_measure, map_window))
+    elif not snap.busy:
+        solara.HTML(tag="div", classes=["bs-note"], unsafe_innerHTML="updating the figure...")
+    if png is not None:
+        solara.Image(png, width="100%")
 
 
 @solara.component
 def About(snap, band):
-    solara.HTML(tag="div", unsafe_innerHTML=(
-        "<h3>How to read this page</h3>"
-        "<p>Each step of the model is one day. The page's run is replicate 0 of "
-        "<code>bordersim run SCENARIO --seed S --scale F</code>: same scenario file, same seed, same parameter draw. "
-        "Counts are persons (households where a label says so), attributed to the home region of the household and "
-        "scaled back to the whole population when the scale is below 1; Lishu (Doc 4) is always simulated whole. "
-        "<i>Actual</i> measures (attempted, crossed, drowned) are what happened in the model; <i>observed</i> ones "
-        "(discovered, seen crossing, corpses found) are what the guards could have recorded, which is what the archive "
-        "counts.</p>"
-        "<p><b>Archival counts</b> (calibration/targets.yaml) are drawn over the months they cover at their monthly average: "
-        "black if used in calibration, orange if held out. 'Incomplete statistics' marks counts the archive itself calls "
-        "an undercount.</p>"
-        "<p><b>The grey band</b> is the calibrated baseline: the 5-95% range over replicates of "
-        "<code>scenarios/baseline_1960_1962.yaml</code> with parameters drawn from the posterior, computed in the "
-        "background when the page opens and cached under <code>outputs/explore/</code> (keyed by the model's code, "
-        "the rule files, the scenario and the posterior).</p>"
-        "<p><b>Levers</b> set on the page replace what each rule file says under every rule set of the timeline; "
-        "the ration lever replaces Jilin's entries of November 1960 to September 1961. Changing a setting rebuilds "
-        "the model and runs it back to the date reached.</p>"
-        f"<p><b>Behavioural parameters of this run</b> ({snap.settings.posterior}): {drawn_text(snap)}.</p>"
-        "<p>Built on Solara directly (with Mesa's model/step/reset conventions), not on Mesa's SolaraViz: see "
-        "<code>bordersim/explore/app.py</code> for why. The page has no authentication: by default it listens on "
-        "127.0.0.1 only.</p>"))
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=(
+            "<h3>How to read this page</h3>"
+            "<p>Each step of the model is one day. The page's run is replicate 0 of "
+            "<code>bordersim run SCENARIO --seed S --scale F</code>: same scenario file, same seed, same parameter draw. "
+            "Counts are persons (households where a label says so), attributed to the home region of the household and "
+            "scaled back to the whole population when the scale is below 1; Lishu (Doc 4) is always simulated whole. "
+            "<i>Actual</i> measures (attempted, crossed, drowned) are what happened in the model; <i>observed</i> ones "
+            "(discovered, seen crossing, corpses found) are what the guards could have recorded, which is what the archive "
+            "counts.</p>"
+            "<p><b>Archival counts</b> (calibration/targets.yaml) are drawn over the months they cover at their monthly average: "
+            "black if used in calibration, orange if held out. 'Incomplete statistics' marks counts the archive itself calls "
+            "an undercount.</p>"
+            "<p><b>The grey band</b> is the calibrated baseline: the 5-95% range over replicates of "
+            "<code>scenarios/baseline_1960_1962.yaml</code> with parameters drawn from the posterior, computed in the "
+            "background when the page opens and cached under <code>outputs/explore/</code> (keyed by the model's code, "
+            "the rule files, the scenario and the posterior).</p>"
+            "<p><b>Levers</b> set on the page replace what each rule file says under every rule set of the timeline; "
+            "the ration lever replaces Jilin's entries of November 1960 to September 1961. Changing a setting rebuilds "
+            "the model and runs it back to the date reached.</p>"
+            f"<p><b>Behavioural parameters of this run</b> ({snap.settings.posterior}): {drawn_text(snap)}.</p>"
+            "<p>Built on Solara directly (with Mesa's model/step/reset conventions), not on Mesa's SolaraViz: see "
+            "<code>bordersim/explore/app.py</code> for why. The page has no authentication: by default it listens on "
+            "127.0.0.1 only.</p>"
+        ),
+    )

@@ -41,6 +41,7 @@ from .settings import BASELINE, ScenarioEntry, Settings, resolve
 log = logging.getLogger("bordersim.explore")
 
 from .command import DEFAULT_BAND_REPLICATES  # noqa: E402,F401  (one definition, read by the command too)
+
 DEFAULT_COMPARE_REPLICATES = 20
 
 
@@ -74,8 +75,19 @@ def _scenario_files(path: Path) -> list[Path]:
 
 def cache_key(entry: ScenarioEntry, settings: Settings, replicates: int) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([settings.describe(), settings.levers, settings.timeline, replicates, settings.scale,
-                         settings.seed, settings.posterior]).encode())
+    h.update(
+        json.dumps(
+            [
+                settings.describe(),
+                settings.levers,
+                settings.timeline,
+                replicates,
+                settings.scale,
+                settings.seed,
+                settings.posterior,
+            ]
+        ).encode()
+    )
     files = _scenario_files(entry.path)
     try:
         sc = resolve(settings, {settings.scenario: entry}).scenario
@@ -120,7 +132,11 @@ class Job:
     def array(self) -> np.ndarray:
         """Replicates done so far, in replicate order: (replicates, months, leaves, kept)."""
         keys = sorted(self.results)
-        return np.stack([self.results[k] for k in keys]) if keys else np.zeros((0, len(self.months), len(bs.TREE.leaf_ids), len(KEPT)))
+        return (
+            np.stack([self.results[k] for k in keys])
+            if keys
+            else np.zeros((0, len(self.months), len(bs.TREE.leaf_ids), len(KEPT)))
+        )
 
     def status(self) -> str:
         if self.error:
@@ -135,9 +151,22 @@ def _save(job: Job) -> None:
         return
     job.cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = job.cache.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, data=job.array(), months=np.array(job.months), kept=np.array(KEPT),
-                        meta=np.array(json.dumps({"label": job.label, "settings": job.settings.describe(), "replicates": job.total,
-                                                  "scenario": str(job.entry.path)})))
+    np.savez_compressed(
+        tmp,
+        data=job.array(),
+        months=np.array(job.months),
+        kept=np.array(KEPT),
+        meta=np.array(
+            json.dumps(
+                {
+                    "label": job.label,
+                    "settings": job.settings.describe(),
+                    "replicates": job.total,
+                    "scenario": str(job.entry.path),
+                }
+            )
+        ),
+    )
     tmp.replace(job.cache)
 
 
@@ -201,7 +230,9 @@ class JobRunner:
                 months, arr = fut.result()
             except Exception as exc:
                 job.error = f"{type(exc).__name__}: {exc}"
-                log.error("bordersim explore: replicate %d of %s failed\n%s", i, job.label, "".join(traceback.format_exception(exc)))
+                log.error(
+                    "bordersim explore: replicate %d of %s failed\n%s", i, job.label, "".join(traceback.format_exception(exc))
+                )
                 self.version += 1
                 return
             job.months = months
@@ -252,10 +283,16 @@ class Comparison:
 
 
 COMPARE_MEASURES = [
-    ("attempted", "attempted to cross"), ("stopped", "stopped at the border"), ("crossed", "got across"),
-    ("settled", "settled by the DPRK"), ("sent_back", "sent back by the DPRK"), ("returned_own", "came home on their own"),
-    ("drowned", "drowned"), ("legal_emigrated", "left legally"),
-    ("in_north_korea_illegal", "crossers in the DPRK at the end"), ("in_north_korea", "all from China in the DPRK at the end"),
+    ("attempted", "attempted to cross"),
+    ("stopped", "stopped at the border"),
+    ("crossed", "got across"),
+    ("settled", "settled by the DPRK"),
+    ("sent_back", "sent back by the DPRK"),
+    ("returned_own", "came home on their own"),
+    ("drowned", "drowned"),
+    ("legal_emigrated", "left legally"),
+    ("in_north_korea_illegal", "crossers in the DPRK at the end"),
+    ("in_north_korea", "all from China in the DPRK at the end"),
 ]
 
 
@@ -283,7 +320,16 @@ def compare(this: Job, base: Job, region: str = "china") -> Comparison | None:
             ta, tb = sa.sum(axis=1), sb.sum(axis=1)
         d = ta - tb
         q = lambda x: np.quantile(x, [0.05, 0.5, 0.95])  # noqa: E731
-        rows.append({"measure": m, "label": label, "baseline": q(tb), "this": q(ta), "difference": q(d),
-                     "share_higher": float(np.mean(d > 0)), "share_lower": float(np.mean(d < 0))})
+        rows.append(
+            {
+                "measure": m,
+                "label": label,
+                "baseline": q(tb),
+                "this": q(ta),
+                "difference": q(d),
+                "share_higher": float(np.mean(d > 0)),
+                "share_lower": float(np.mean(d < 0)),
+            }
+        )
         monthly[m] = np.quantile(sa - sb, [0.05, 0.5, 0.95], axis=0)
     return Comparison(common, rows, monthly, len(reps) if n else 0)

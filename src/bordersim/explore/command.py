@@ -22,18 +22,30 @@ DEFAULT_BAND_REPLICATES = 40
 
 
 def register(sub) -> None:
-    e = sub.add_parser("explore", help="serve a page to replay the exodus in the browser (needs bordersim[explore])",
-                       description="Serve the explorer: choose a scenario, rules and levers, step the model, "
-                                   "compare with the archive and the calibrated baseline.")
+    e = sub.add_parser(
+        "explore",
+        help="serve a page to replay the exodus in the browser (needs bordersim[explore])",
+        description="Serve the explorer: choose a scenario, rules and levers, step the model, "
+        "compare with the archive and the calibrated baseline.",
+    )
     e.add_argument("scenario", nargs="?", help="scenario shown first (default: scenarios/baseline_1960_1962.yaml)")
     e.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    e.add_argument("--host", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1, this machine only; the page has no authentication)")
-    e.add_argument("--band-replicates", type=int, default=DEFAULT_BAND_REPLICATES,
-                   help=f"replicates of the calibrated baseline for the 90%% band (default {DEFAULT_BAND_REPLICATES}; 0: none)")
+    e.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; the page has no authentication)",
+    )
+    e.add_argument(
+        "--band-replicates",
+        type=int,
+        default=DEFAULT_BAND_REPLICATES,
+        help=f"replicates of the calibrated baseline for the 90%% band (default {DEFAULT_BAND_REPLICATES}; 0: none)",
+    )
     e.add_argument("--band-scale", type=float, default=None, help="scale of the band's replicates (default: the page's, 0.25)")
     e.add_argument("--scale", type=float, default=None, help="scale of the page's model at start (default 0.25)")
-    e.add_argument("--cache-dir", default=str(Path("outputs") / "explore"), help="where the band is cached (default outputs/explore)")
+    e.add_argument(
+        "--cache-dir", default=str(Path("outputs") / "explore"), help="where the band is cached (default outputs/explore)"
+    )
     e.set_defaults(func=cmd_explore)
 
 
@@ -53,8 +65,10 @@ def missing_dependencies() -> str | None:
 def host_warning(host: str, port: int) -> str | None:
     if host in LOCAL_HOSTS:
         return None
-    return (f"bordersim: warning: listening on {host}:{port}: the page has no authentication; anyone who can reach "
-            "this address can use it and run simulations on this machine")
+    return (
+        f"bordersim: warning: listening on {host}:{port}: the page has no authentication; anyone who can reach "
+        "this address can use it and run simulations on this machine"
+    )
 
 
 def cmd_explore(args) -> int:
@@ -62,12 +76,11 @@ def cmd_explore(args) -> int:
     if msg:
         print(msg, file=sys.stderr)
         return EXIT_USAGE
-    from .settings import DEFAULT_SCALE, default_scenarios_dir
+    from . import settings  # the model and its scenarios: imported only when the page is to be served
 
+    DEFAULT_SCALE, default_scenarios_dir = settings.DEFAULT_SCALE, settings.default_scenarios_dir
     if args.scenario:
-        from bordersim import load_scenario
-
-        load_scenario(args.scenario)  # a ScenarioError is a one-line error (cli.main)
+        settings.bs.load_scenario(args.scenario)  # a ScenarioError is a one-line error (cli.main)
         scenario = str(Path(args.scenario).resolve())
     else:
         default = default_scenarios_dir() / "baseline_1960_1962.yaml"
@@ -79,10 +92,15 @@ def cmd_explore(args) -> int:
     warn = host_warning(args.host, args.port)
     if warn:
         print(warn, file=sys.stderr)
-    os.environ["BORDERSIM_EXPLORE"] = json.dumps({
-        "scenario": scenario, "band_replicates": max(0, args.band_replicates),
-        "band_scale": args.band_scale or scale, "cache_dir": args.cache_dir, "scale": scale,
-    })
+    os.environ["BORDERSIM_EXPLORE"] = json.dumps(
+        {
+            "scenario": scenario,
+            "band_replicates": max(0, args.band_replicates),
+            "band_scale": args.band_scale or scale,
+            "cache_dir": args.cache_dir,
+            "scale": scale,
+        }
+    )
     return serve(args.host, args.port)
 
 
@@ -101,8 +119,10 @@ def serve(host: str, port: int) -> int:
     display = f"[{host}]" if ":" in host else host
     print(f"bordersim: serving the explorer at http://{display}:{port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
-        solara_run.main(["bordersim.explore.app", "--host", host, "--port", str(port), "--production", "--no-open",
-                         "--no-check-version"], standalone_mode=False)
+        solara_run.main(
+            ["bordersim.explore.app", "--host", host, "--port", str(port), "--production", "--no-open", "--no-check-version"],
+            standalone_mode=False,
+        )
     except KeyboardInterrupt:
         pass
     return 0

@@ -76,8 +76,17 @@ def _switch_lines(ax, view: View, label: bool) -> None:
         if view.dates[0] <= day <= view.dates[-1] + dt.timedelta(days=16):
             ax.axvline(day, color="#555555", lw=0.8, ls=":", zorder=1)
             if label:
-                ax.annotate(name, (day, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
-                            fontsize=7, color="#333333", va="top", rotation=0)
+                ax.annotate(
+                    name,
+                    (day, 1.0),
+                    xycoords=("data", "axes fraction"),
+                    xytext=(2, -2),
+                    textcoords="offset points",
+                    fontsize=7,
+                    color="#333333",
+                    va="top",
+                    rotation=0,
+                )
     if view.date is not None:
         ax.axvline(view.date, color=RUN, lw=1.0, alpha=0.6, zorder=1)
 
@@ -93,7 +102,7 @@ def _run_line(ax, view: View, y: np.ndarray, color: str, ls: str = "-", label: s
     if not stock and n <= view.month < len(dates):
         ax.plot([dates[view.month]], [y[view.month]], marker="o", mfc="white", mec=color, ms=5, ls="none", zorder=5)
         if n > 0:
-            ax.plot(dates[n - 1:view.month + 1], y[n - 1:view.month + 1], color=color, ls=":", lw=1.0, zorder=4)
+            ax.plot(dates[n - 1 : view.month + 1], y[n - 1 : view.month + 1], color=color, ls=":", lw=1.0, zorder=4)
 
 
 def _band(ax, view: View, region: str, measure: str) -> bool:
@@ -138,9 +147,17 @@ def _marks(ax, view: View, region: str, measures: tuple[str, ...], style: str = 
 def _mark_notes(ax, shown: list[Mark], y0: float = 0.96) -> None:
     """List the archival counts drawn in a panel, in its upper left corner, in their colours."""
     for k, mk in enumerate(shown):
-        ax.text(0.01, y0 - 0.13 * k, mk.label(), transform=ax.transAxes, fontsize=6.8, va="top", zorder=7,
-                color=CAL if mk.role == "calibration" else VAL,
-                bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.6})
+        ax.text(
+            0.01,
+            y0 - 0.13 * k,
+            mk.label(),
+            transform=ax.transAxes,
+            fontsize=6.8,
+            va="top",
+            zorder=7,
+            color=CAL if mk.role == "calibration" else VAL,
+            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.6},
+        )
 
 
 #: Rows of the flows figure: (main measure, label, observed companion or None, its label).
@@ -156,7 +173,13 @@ FLOW_ROWS = [
 ]
 
 
-def flows_figure(view: View, provinces=(("jilin", "Jilin (Yanbian and Tonghua border counties)"), ("liaoning", "Liaoning (Andong and the cities crossing there)"))) -> bytes:
+def flows_figure(
+    view: View,
+    provinces=(
+        ("jilin", "Jilin (Yanbian and Tonghua border counties)"),
+        ("liaoning", "Liaoning (Andong and the cities crossing there)"),
+    ),
+) -> bytes:
     n = len(FLOW_ROWS)
     fig = Figure(figsize=(13, 1.55 * n + 1.3))
     axes = fig.subplots(n, len(provinces), sharex=True, squeeze=False)
@@ -185,10 +208,17 @@ def flows_figure(view: View, provinces=(("jilin", "Jilin (Yanbian and Tonghua bo
     handles = [matplotlib.lines.Line2D([], [], color=RUN, lw=1.8, label="this run (open dot: month in progress)")]
     if band_drawn:
         b = view.band
-        handles.append(matplotlib.patches.Patch(color=BAND, alpha=0.35,
-                                                label=f"calibrated baseline, 5-95% of {b.done} replicates at scale {b.settings.scale:g}"))
+        handles.append(
+            matplotlib.patches.Patch(
+                color=BAND, alpha=0.35, label=f"calibrated baseline, 5-95% of {b.done} replicates at scale {b.settings.scale:g}"
+            )
+        )
     if marks_drawn["calibration"]:
-        handles.append(matplotlib.lines.Line2D([], [], color=CAL, lw=2.6, label="archival count, monthly average over its period (calibration)"))
+        handles.append(
+            matplotlib.lines.Line2D(
+                [], [], color=CAL, lw=2.6, label="archival count, monthly average over its period (calibration)"
+            )
+        )
     if marks_drawn["validation"]:
         handles.append(matplotlib.lines.Line2D([], [], color=VAL, lw=2.6, label="archival count held out (validation)"))
     handles.append(matplotlib.lines.Line2D([], [], color="#555555", ls=":", lw=0.8, label="rule switch"))
@@ -208,8 +238,14 @@ def stocks_figure(view: View) -> bytes:
         illegal = series(view.data, region, "in_north_korea_illegal")[:n]
         legal = np.maximum(total - illegal, 0)
         if n:
-            ax.stackplot(d, illegal, legal, colors=["#d6604d", "#4393c3"], alpha=0.85,
-                         labels=["crossed illegally (at reception or settled)", "legal emigrants and visitors"])
+            ax.stackplot(
+                d,
+                illegal,
+                legal,
+                colors=["#d6604d", "#4393c3"],
+                alpha=0.85,
+                labels=["crossed illegally (at reception or settled)", "legal emigrants and visitors"],
+            )
         else:
             ax.plot([], [])
         if view.band is not None and view.band.done >= min(view.band.total, 5):
@@ -219,12 +255,26 @@ def stocks_figure(view: View) -> bytes:
                 sel = [(dd, idx[m]) for dd, m in zip(view.dates, view.months) if m in idx]
                 if sel:
                     ax.plot([s[0] for s in sel], q[1][0, [s[1] for s in sel]], color="#67001f", lw=0.9, ls="--")
-                    ax.plot([s[0] for s in sel], q[1][2, [s[1] for s in sel]], color="#67001f", lw=0.9, ls="--",
-                            label="illegal crossers, calibrated baseline 5-95%")
+                    ax.plot(
+                        [s[0] for s in sel],
+                        q[1][2, [s[1] for s in sel]],
+                        color="#67001f",
+                        lw=0.9,
+                        ls="--",
+                        label="illegal crossers, calibrated baseline 5-95%",
+                    )
         shown = _marks(ax, view, region, ("in_north_korea_illegal",))
         for k, mk in enumerate(shown):
-            ax.text(0.99, 0.97 - 0.07 * k, "\u25c6 " + mk.label().replace(" in ", " still in the DPRK at the end of ", 1), transform=ax.transAxes,
-                    fontsize=7.5, ha="right", va="top", color=CAL if mk.role == "calibration" else VAL)
+            ax.text(
+                0.99,
+                0.97 - 0.07 * k,
+                "\u25c6 " + mk.label().replace(" in ", " still in the DPRK at the end of ", 1),
+                transform=ax.transAxes,
+                fontsize=7.5,
+                ha="right",
+                va="top",
+                color=CAL if mk.role == "calibration" else VAL,
+            )
         _switch_lines(ax, view, label=True)
         _axis_dates(ax, view)
         ax.set_ylim(bottom=0)
@@ -240,13 +290,18 @@ def lishu_figure(view: View) -> bytes:
     """Doc 4's Lishu study: household move requests and travel applications by main reason."""
     fig = Figure(figsize=(13, 4.4))
     axes = fig.subplots(1, 2, sharex=True)
-    reasons = [("food_kin", "low ration and kin in the DPRK", "#2166ac"), ("rumour", "rumours", "#b2182b"),
-               ("proper", "proper reasons (elderly, spouses, the sick)", "#1a9850")]
+    reasons = [
+        ("food_kin", "low ration and kin in the DPRK", "#2166ac"),
+        ("rumour", "rumours", "#b2182b"),
+        ("proper", "proper reasons (elderly, spouses, the sick)", "#1a9850"),
+    ]
     dates = view.dates
     n = max(0, view.month + 1)
     w = 20 if len(dates) < 40 else max(3, int(600 / len(dates)))
-    for ax, base, unit, title in [(axes[0], "intending_households", "households", "household requests to move"),
-                                  (axes[1], "travel_applications", "persons", "individual applications to travel")]:
+    for ax, base, unit, title in [
+        (axes[0], "intending_households", "households", "household requests to move"),
+        (axes[1], "travel_applications", "persons", "individual applications to travel"),
+    ]:
         bottom = np.zeros(n)
         for r, lab, col in reasons:
             y = series(view.data, "lishu", f"{base}_{r}")[:n]
@@ -257,16 +312,33 @@ def lishu_figure(view: View) -> bytes:
             if mk.region == "lishu" and mk.measure == base and mk.months == 1:
                 day = dt.date(int(mk.start[:4]), int(mk.start[5:]), 15)
                 if dates[0] <= day <= dates[-1]:
-                    ax.plot([day], [mk.value], marker="D", color=CAL if mk.role == "calibration" else VAL, ms=7, ls="none",
-                            label="Doc 4's count" if not shown else None, zorder=6)
+                    ax.plot(
+                        [day],
+                        [mk.value],
+                        marker="D",
+                        color=CAL if mk.role == "calibration" else VAL,
+                        ms=7,
+                        ls="none",
+                        label="Doc 4's count" if not shown else None,
+                        zorder=6,
+                    )
                     ax.annotate(f"{mk.value:,.0f}", (day, mk.value), xytext=(5, 2), textcoords="offset points", fontsize=8)
                     shown = True
         for _id, region, measure, a, _b in withheld(view.targets_path):
             if region == "lishu" and measure == base:
                 day = dt.date(int(a[:4]), int(a[5:]), 15)
                 if dates[0] <= day <= dates[-1]:
-                    ax.annotate("withheld\nby the editors", (day, 1.0), xycoords=("data", "axes fraction"), xytext=(0, -4),
-                                textcoords="offset points", fontsize=7, color=VAL, ha="center", va="top")
+                    ax.annotate(
+                        "withheld\nby the editors",
+                        (day, 1.0),
+                        xycoords=("data", "axes fraction"),
+                        xytext=(0, -4),
+                        textcoords="offset points",
+                        fontsize=7,
+                        color=VAL,
+                        ha="center",
+                        va="top",
+                    )
         _switch_lines(ax, view, label=False)
         _axis_dates(ax, view)
         if len(dates) <= 40:
@@ -287,7 +359,10 @@ def lishu_figure(view: View) -> bytes:
                 run = series(view.data, "lishu", f"intending_households_{r}")[i] / tot
                 if doc is not None:
                     txt.append(f"{lab.split(' (')[0]}: Doc 4 {doc:.0%}, this run {run:.0%}")
-    fig.suptitle("Lishu Administrative Area, Dehua Commune, Helong County (Doc 4: 192 households, 936 people; always simulated whole)", fontsize=10)
+    fig.suptitle(
+        "Lishu Administrative Area, Dehua Commune, Helong County (Doc 4: 192 households, 936 people; always simulated whole)",
+        fontsize=10,
+    )
     if txt:
         fig.text(0.5, 0.01, "Household requests of January 1961 by main reason: " + "; ".join(txt), ha="center", fontsize=9)
     fig.tight_layout(rect=(0, 0.05 if txt else 0, 1, 0.97))
@@ -316,6 +391,10 @@ def compare_figure(cmp: Comparison, labels: dict[str, str]) -> bytes:
     for ax in axes[::3]:
         ax.set_ylabel("persons (per month;\nstocks at month end)", fontsize=8)
     axes[0].legend(fontsize=8, frameon=False)
-    fig.suptitle(f"This setting minus the calibrated baseline, replicate by replicate ({cmp.pairs} pairs with the same seeds and parameter draws), China", fontsize=10)
+    fig.suptitle(
+        f"This setting minus the calibrated baseline, replicate by replicate "
+        f"({cmp.pairs} pairs with the same seeds and parameter draws), China",
+        fontsize=10,
+    )
     fig.tight_layout()
     return png(fig)

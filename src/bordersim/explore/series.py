@@ -21,11 +21,31 @@ MEASURE_INDEX = {m: i for i, m in enumerate(MEASURE_NAMES)}
 
 #: Measures kept for every background replicate (the band and the comparison).
 KEPT = [
-    "attempted", "detected", "stopped", "persuaded_back", "crossed", "crossed_detected", "settled", "sent_back",
-    "repatriated", "returned_own", "drowned", "corpses_found", "legal_emigrated", "legal_approved", "travel_approved",
-    "intending_households", "intending_households_food_kin", "intending_households_rumour", "intending_households_proper",
-    "travel_applications", "travel_applications_food_kin", "travel_applications_rumour", "travel_applications_proper",
-    "in_north_korea", "in_north_korea_illegal",
+    "attempted",
+    "detected",
+    "stopped",
+    "persuaded_back",
+    "crossed",
+    "crossed_detected",
+    "settled",
+    "sent_back",
+    "repatriated",
+    "returned_own",
+    "drowned",
+    "corpses_found",
+    "legal_emigrated",
+    "legal_approved",
+    "travel_approved",
+    "intending_households",
+    "intending_households_food_kin",
+    "intending_households_rumour",
+    "intending_households_proper",
+    "travel_applications",
+    "travel_applications_food_kin",
+    "travel_applications_rumour",
+    "travel_applications_proper",
+    "in_north_korea",
+    "in_north_korea_illegal",
 ]
 KEPT_INDEX = {m: i for i, m in enumerate(KEPT)}
 STOCKS = {m for m, (_, kind, _) in bs.MEASURES.items() if kind == "stock"}
@@ -124,8 +144,24 @@ def marks(path: str | None = None) -> tuple[Mark, ...]:
         b = dt.date(int(t.period.end[:4]), int(t.period.end[5:]), 1)
         n = (b.year - a.year) * 12 + b.month - a.month + 1
         o = t.observation
-        out.append(Mark(t.id, t.region, t.measure, t.period.start, t.period.end, float(t.observed),
-                        o.low, o.high, n, o.type, t.role, t.document, t.quote, t.kind))
+        out.append(
+            Mark(
+                t.id,
+                t.region,
+                t.measure,
+                t.period.start,
+                t.period.end,
+                float(t.observed),
+                o.low,
+                o.high,
+                n,
+                o.type,
+                t.role,
+                t.document,
+                t.quote,
+                t.kind,
+            )
+        )
     return tuple(out)
 
 

@@ -184,7 +184,11 @@ class Session:
     def _run(self) -> None:
         while True:
             with self._lock:
-                while not self._closed and self._pending is None and (self.model is None or self.model.today >= self._target or not self.model.running):
+                while (
+                    not self._closed
+                    and self._pending is None
+                    and (self.model is None or self.model.today >= self._target or not self.model.running)
+                ):
                     if self.model is not None and self._activity and (self.model.today >= self._target or not self.model.running):
                         self._activity = ""
                         self._bump()
@@ -237,7 +241,9 @@ class Session:
         t_end = time.time() + timeout
         while time.time() < t_end:
             with self._lock:
-                idle = self._pending is None and (self.model is None or self.model.today >= self._target or not self.model.running)
+                idle = self._pending is None and (
+                    self.model is None or self.model.today >= self._target or not self.model.running
+                )
             if idle:
                 return True
             time.sleep(0.01)
@@ -256,8 +262,29 @@ class Session:
         with self._lock:
             m = self.model
             if m is None:
-                return Snapshot(self._version, self.settings, self.resolved, self.error, None, [], -1, 0, None, None, None,
-                                0, 0, 0, False, None, {}, None, self._activity, None, None)
+                return Snapshot(
+                    self._version,
+                    self.settings,
+                    self.resolved,
+                    self.error,
+                    None,
+                    [],
+                    -1,
+                    0,
+                    None,
+                    None,
+                    None,
+                    0,
+                    0,
+                    0,
+                    False,
+                    None,
+                    {},
+                    None,
+                    self._activity,
+                    None,
+                    None,
+                )
             rec = m.recorder
             months = list(rec.months)
             if m.today == 0:
@@ -270,10 +297,25 @@ class Session:
             if self._activity in ("catching up", "playing", "stepping") and self._target > self._task_from:
                 progress = (m.today - self._task_from) / (self._target - self._task_from)
             return Snapshot(
-                version=self._version, settings=self.settings, resolved=self.resolved, error=self.error,
-                data=rec.data.copy(), months=months, month=month, months_closed=closed, date=date,
-                start=m.start, end=m.end, today=m.today, n_days=m.n_days, target=self._target,
-                running=bool(m.running), rules_name=m.rules.name,
-                drawn=dict(self.drawn), rules=m.rules, activity=self._activity,
-                progress=progress, last_step_ms=self._last_step_ms,
+                version=self._version,
+                settings=self.settings,
+                resolved=self.resolved,
+                error=self.error,
+                data=rec.data.copy(),
+                months=months,
+                month=month,
+                months_closed=closed,
+                date=date,
+                start=m.start,
+                end=m.end,
+                today=m.today,
+                n_days=m.n_days,
+                target=self._target,
+                running=bool(m.running),
+                rules_name=m.rules.name,
+                drawn=dict(self.drawn),
+                rules=m.rules,
+                activity=self._activity,
+                progress=progress,
+                last_step_ms=self._last_step_ms,
             )

@@ -23,7 +23,7 @@ import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from . import _bordersim as bs
@@ -143,7 +143,7 @@ class RuleInfo:
 _LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_][A-Za-z0-9_]*):\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def rule_info(name: str) -> RuleInfo:
     """Read a rule file of the library with its comments (the citation behind each lever)."""
     path = bs.library_dir() / f"{name}.yaml"
@@ -198,18 +198,57 @@ FAMINE_FROM = dt.date(1960, 11, 1)
 FAMINE_TO = dt.date(1961, 9, 30)
 
 LEVERS: list[Lever] = [
-    Lever("ration", "Ration in Jilin, Nov 1960-Sep 1961", "catties per person per year", 150, 400, 5, None,
-          "Doc 4: the low standard of November 1960, '210 catties at the very least' in border areas; "
-          "Doc 6: the October 1961 Jilin report restores 360"),
-    Lever("allowance", "DPRK settling-in allowance", "yuan per labourer", 0, 100, 5, ("dprk", "allowance_yuan_per_labourer"),
-          "Docs 3, 5: 'forty yuan as a settling-in allowance' per labourer"),
-    Lever("interception", "Interception effort", "times the guards' effort", 0, 3, 0.05, ("china", "interception_multiplier"),
-          "Docs 3, 5: 'strengthen interception work'"),
-    Lever("return", "DPRK return obligation", "share of illegal crossers returned", 0, 1, 0.01, ("dprk", "return_illegal_prob"),
-          "Doc 10 Art. 4 (2): 'Illegal border crossers will be returned'; Doc 11 (6): 'in a timely manner'"),
-    Lever("approval", "Letters approved", "share of applications on DPRK authorization letters", 0, 1, 0.01,
-          ("china", "legal_approval_prob"),
-          "Doc 6: 1,053 approved of 1,788 decided in Yanbian, 1961; Doc 7: 'significantly more lenient'"),
+    Lever(
+        "ration",
+        "Ration in Jilin, Nov 1960-Sep 1961",
+        "catties per person per year",
+        150,
+        400,
+        5,
+        None,
+        "Doc 4: the low standard of November 1960, '210 catties at the very least' in border areas; "
+        "Doc 6: the October 1961 Jilin report restores 360",
+    ),
+    Lever(
+        "allowance",
+        "DPRK settling-in allowance",
+        "yuan per labourer",
+        0,
+        100,
+        5,
+        ("dprk", "allowance_yuan_per_labourer"),
+        "Docs 3, 5: 'forty yuan as a settling-in allowance' per labourer",
+    ),
+    Lever(
+        "interception",
+        "Interception effort",
+        "times the guards' effort",
+        0,
+        3,
+        0.05,
+        ("china", "interception_multiplier"),
+        "Docs 3, 5: 'strengthen interception work'",
+    ),
+    Lever(
+        "return",
+        "DPRK return obligation",
+        "share of illegal crossers returned",
+        0,
+        1,
+        0.01,
+        ("dprk", "return_illegal_prob"),
+        "Doc 10 Art. 4 (2): 'Illegal border crossers will be returned'; Doc 11 (6): 'in a timely manner'",
+    ),
+    Lever(
+        "approval",
+        "Letters approved",
+        "share of applications on DPRK authorization letters",
+        0,
+        1,
+        0.01,
+        ("china", "legal_approval_prob"),
+        "Doc 6: 1,053 approved of 1,788 decided in Yanbian, 1961; Doc 7: 'significantly more lenient'",
+    ),
 ]
 LEVER_BY_KEY = {lv.key: lv for lv in LEVERS}
 
@@ -236,7 +275,7 @@ class Settings:
     def lever(self, key: str) -> float | None:
         return dict(self.levers).get(key)
 
-    def with_lever(self, key: str, value: float | None) -> "Settings":
+    def with_lever(self, key: str, value: float | None) -> Settings:
         d = dict(self.levers)
         if value is None:
             d.pop(key, None)
@@ -244,7 +283,7 @@ class Settings:
             d[key] = float(value)
         return dataclasses.replace(self, levers=tuple(sorted(d.items())))
 
-    def replace(self, **kw) -> "Settings":
+    def replace(self, **kw) -> Settings:
         return dataclasses.replace(self, **kw)
 
     def describe(self) -> str:
@@ -291,7 +330,9 @@ def _load(path: str, overrides: dict | None):
 def ration_entries(rations: list, value: float) -> list[dict]:
     """The scenario's ration entries with Jilin's famine standard (Nov 1960 - Sep 1961) set to ``value``."""
     tree = bs.TREE
-    jilin = set(tree.node_ids[i] for i in range(len(tree.node_ids)) if "jilin" in tree.ancestors(tree.node_ids[i], include_self=True))
+    jilin = set(
+        tree.node_ids[i] for i in range(len(tree.node_ids)) if "jilin" in tree.ancestors(tree.node_ids[i], include_self=True)
+    )
     out = []
     for r in rations:
         d = r.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import html
 import threading
+from dataclasses import dataclass
 
 import yaml
-from dataclasses import dataclass
 
 from . import _bordersim as bs
 from .bands import Job
@@ -20,7 +20,7 @@ from .figures import View, flows_figure, lishu_figure, stocks_figure
 from .map import map_figure
 from .series import fmt_date, series
 from .session import Snapshot
-from .settings import LEVERS, Settings, rule_info
+from .settings import LEVERS, Settings, resolve, rule_info, rule_values
 
 TABS = ["Flows by province", "People in the DPRK", "Lishu (Doc 4)", "Map", "Rules in force", "Compare with the baseline", "About"]
 
@@ -30,14 +30,29 @@ def make_view(snap: Snapshot, band: Job | None, targets_path: str | None = None)
         return None
     sc = snap.resolved.scenario
     switches = [(r.from_, r.use) for r in sc.rules]
-    return View(snap.months, snap.data, snap.month, snap.months_closed, snap.date, switches, band=band,
-                title=sc.name, targets_path=targets_path)
+    return View(
+        snap.months,
+        snap.data,
+        snap.month,
+        snap.months_closed,
+        snap.date,
+        switches,
+        band=band,
+        title=sc.name,
+        targets_path=targets_path,
+    )
 
 
 HEADLINE = [
-    ("attempted", "attempted to cross"), ("detected", "discovered by guards"), ("stopped", "stopped at the border"),
-    ("crossed", "got across"), ("settled", "settled by the DPRK"), ("sent_back", "sent back by the DPRK"),
-    ("returned_own", "came home on their own"), ("drowned", "drowned"), ("legal_emigrated", "left legally"),
+    ("attempted", "attempted to cross"),
+    ("detected", "discovered by guards"),
+    ("stopped", "stopped at the border"),
+    ("crossed", "got across"),
+    ("settled", "settled by the DPRK"),
+    ("sent_back", "sent back by the DPRK"),
+    ("returned_own", "came home on their own"),
+    ("drowned", "drowned"),
+    ("legal_emigrated", "left legally"),
 ]
 
 
@@ -100,8 +115,9 @@ def draw_tab(tab: str, snap: Snapshot, band: Job | None, map_measure: str = "cro
     if tab == "Lishu (Doc 4)":
         return lishu_figure(view)
     if tab == "Map":
-        return map_figure(snap.data, snap.months, snap.month, snap.resolved.scenario, map_measure, map_window,
-                          fmt_date(snap.start))
+        return map_figure(
+            snap.data, snap.months, snap.month, snap.resolved.scenario, map_measure, map_window, fmt_date(snap.start)
+        )
     return None
 
 
@@ -132,8 +148,16 @@ def rules_html(snap: Snapshot) -> str:
             in_force = getattr(in_force, p, None) if in_force is not None else None
         written = yaml.safe_load(value) if value else None
         shown = _E(value)
-        differs = in_force is not None and not isinstance(in_force, (tuple, list)) and written != in_force and not (
-            isinstance(written, (int, float)) and isinstance(in_force, (int, float)) and abs(float(written) - float(in_force)) < 1e-12)
+        differs = (
+            in_force is not None
+            and not isinstance(in_force, (tuple, list))
+            and written != in_force
+            and not (
+                isinstance(written, (int, float))
+                and isinstance(in_force, (int, float))
+                and abs(float(written) - float(in_force)) < 1e-12
+            )
+        )
         if differs:
             sec, name = parts[0], parts[-1]
             lv = page_levers.get((sec, name))
@@ -149,17 +173,28 @@ def rules_html(snap: Snapshot) -> str:
             shown = f"<b>{_E(v)}</b><br><small>file: {_E(value)}; {who}</small>"
         note = ""
         if (parts[0], parts[-1]) in page_levers and len(parts) == 2:
-            note = f' <span title="{_E(page_levers[(parts[0], parts[-1])].source)}" style="color:#2166ac">&#9679; page lever</span>'
-        lever_rows.append(f"<tr><td><code>{_E(path)}</code>{note}</td><td>{shown}</td><td>{_E(comment) or '<i>no comment in the file</i>'}</td></tr>")
+            note = (
+                f' <span title="{_E(page_levers[(parts[0], parts[-1])].source)}" style="color:#2166ac">&#9679; page lever</span>'
+            )
+        lever_rows.append(
+            f"<tr><td><code>{_E(path)}</code>{note}</td><td>{shown}</td>"
+            f"<td>{_E(comment) or '<i>no comment in the file</i>'}</td></tr>"
+        )
     docs = "".join(f"<li>{_E(d)}</li>" for d in info.documents)
     return (
         "<h3 style='margin:4px 0'>Rule timeline of this run</h3>"
         "<table class='bs-table'><tr><th>from</th><th>rule set</th><th>title</th></tr>" + "".join(rows) + "</table>"
-        f"<h3 style='margin:14px 0 4px'>In force on {_E(fmt_date(snap.date) or fmt_date(snap.start))}: <code>{_E(now)}</code></h3>"
-        f"<p style='margin:2px 0'><b>{_E(info.title)}</b></p><p style='margin:2px 0;color:#555'>{_E(info.header)}</p>"
-        f"<p style='margin:6px 0'>{_E(info.description)}</p><p style='margin:6px 0 2px'><b>Documents</b> (as quoted in the rule file):</p><ul style='margin:0'>{docs}</ul>"
-        "<p style='margin:10px 0 2px'><b>Every lever of the rule set</b>, its value and the rule file's comment (document and article):</p>"
-        "<table class='bs-table'><tr><th>lever</th><th>value</th><th>the rule file says</th></tr>" + "".join(lever_rows) + "</table>"
+        f"<h3 style='margin:14px 0 4px'>In force on {_E(fmt_date(snap.date) or fmt_date(snap.start))}: "
+        f"<code>{_E(now)}</code></h3>"
+        f"<p style='margin:2px 0'><b>{_E(info.title)}</b></p>"
+        f"<p style='margin:2px 0;color:#555'>{_E(info.header)}</p>"
+        f"<p style='margin:6px 0'>{_E(info.description)}</p>"
+        f"<p style='margin:6px 0 2px'><b>Documents</b> (as quoted in the rule file):</p><ul style='margin:0'>{docs}</ul>"
+        "<p style='margin:10px 0 2px'><b>Every lever of the rule set</b>, its value and the rule file's comment "
+        "(document and article):</p>"
+        "<table class='bs-table'><tr><th>lever</th><th>value</th><th>the rule file says</th></tr>"
+        + "".join(lever_rows)
+        + "</table>"
         f"<p style='color:#555;font-size:90%'>Source: <code>src/bordersim/data/rules/{_E(now)}.yaml</code>. "
         "A value set on this page applies under every rule set of the timeline.</p>"
     )
@@ -167,8 +202,6 @@ def rules_html(snap: Snapshot) -> str:
 
 def lever_defaults(snap_settings: Settings, cat) -> dict[str, list[tuple[str, float]]]:
     """What the scenario and its rule files give each lever, without the page's values."""
-    from .settings import resolve, rule_values
-
     base = resolve(snap_settings.replace(levers=()), cat).scenario
     return {lv.key: rule_values(base, lv.key) for lv in LEVERS}
 
@@ -187,8 +220,15 @@ def compare_rows(cmp) -> list[CompareRow]:
     for r in cmp.rows:
         f = lambda q: f"{q[1]:,.0f} [{q[0]:,.0f} to {q[2]:,.0f}]"  # noqa: E731
         d = r["difference"]
-        out.append(CompareRow(r["label"], f(r["baseline"]), f(r["this"]), f"{d[1]:+,.0f} [{d[0]:+,.0f} to {d[2]:+,.0f}]",
-                              f"{r['share_higher']:.0%} higher, {r['share_lower']:.0%} lower"))
+        out.append(
+            CompareRow(
+                r["label"],
+                f(r["baseline"]),
+                f(r["this"]),
+                f"{d[1]:+,.0f} [{d[0]:+,.0f} to {d[2]:+,.0f}]",
+                f"{r['share_higher']:.0%} higher, {r['share_lower']:.0%} lower",
+            )
+        )
     return out
 
 
