@@ -77,12 +77,19 @@ def server(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail(f"the server did not answer within 60 s:\n{log.read_text()}", pytrace=False)
-    yield {"url": url, "port": port, "log": log}
+    yield {"url": url, "port": port, "log": log, "proc": proc}
+    import psutil
+
+    children = psutil.Process(proc.pid).children(recursive=True)  # the band's worker process
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+    _gone, alive = psutil.wait_procs(children, timeout=10)
+    for p in alive:
+        p.kill()
+    assert not alive, f"the server left worker processes behind: {alive}"
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import multiprocessing as mp
+import os
 import threading
 import time
 import traceback
@@ -188,6 +189,17 @@ def _load(job: Job) -> bool:
     return True
 
 
+def _exit_with_parent(parent: int) -> None:
+    """In a worker process: exit as soon as the server that started it is gone (even if it was killed)."""
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="bordersim-explore-orphan-watch", daemon=True).start()
+
+
 class JobRunner:
     """Runs replicate jobs in one worker process (shared by every page of the server)."""
 
@@ -201,7 +213,12 @@ class JobRunner:
 
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=mp.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
         return self._pool
 
     def submit(self, kind: str, entry: ScenarioEntry, settings: Settings, replicates: int, label: str) -> Job:
