@@ -32,6 +32,15 @@ def wait_http(url: str, timeout: float = 60) -> None:
     raise RuntimeError(f"{url} did not answer")
 
 
+def settle(pg) -> None:
+    """Wait until the model is idle and the visible figure is the current one."""
+    pg.wait_for_timeout(1500)
+    t_end = time.time() + 120
+    while time.time() < t_end and (pg.get_by_text("updating the figure").count() or pg.locator(".bs-progress").count()):
+        pg.wait_for_timeout(500)
+    pg.wait_for_timeout(1000)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8790)
@@ -65,20 +74,27 @@ def main() -> int:
             for _ in range(args.months):
                 pg.get_by_role("button", name="Step a month").click()
                 pg.wait_for_timeout(400)
-            pg.wait_for_timeout(5000)
             OUT.mkdir(parents=True, exist_ok=True)
+            pg.set_viewport_size({"width": 1600, "height": 1760})
+            settle(pg)
             pg.screenshot(path=str(OUT / "explore_flows.png"), full_page=False)
-            for tab, name in [("Map", "explore_map"), ("Rules in force", "explore_rules")]:
+            pg.set_viewport_size({"width": 1600, "height": 1000})
+            for tab, name in [
+                ("Map", "explore_map"),
+                ("Rules in force", "explore_rules"),
+                ("People in the DPRK", "explore_stocks"),
+                ("Lishu (Doc 4)", "explore_lishu"),
+            ]:
                 pg.get_by_role("tab", name=tab).click()
-                pg.wait_for_timeout(4000)
+                settle(pg)
                 pg.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
             # Compare: switch the scenario to the 1964 replay and run the paired comparison.
             pg.get_by_role("tab", name="Compare with the baseline").click()
-            pg.get_by_label("Rule timeline").click()
+            pg.locator(".v-input", has=pg.get_by_label("Rule timeline")).locator(".v-select__slot").click()
             pg.get_by_role("option", name="9 June 1964 Protocol throughout").click()
             pg.wait_for_timeout(3000)
             pg.get_by_role("button", name="Compare with the baseline").click()
-            pg.get_by_text("paired difference").first.wait_for(timeout=900000)
+            pg.get_by_text("pairs where this setting is").first.wait_for(timeout=900000)
             pg.wait_for_timeout(3000)
             pg.screenshot(path=str(OUT / "explore_compare.png"), full_page=False)
             b.close()

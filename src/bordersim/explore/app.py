@@ -124,18 +124,18 @@ def LeverControls(session: Session, snap):
 
         with solara.Tooltip(f"{lv.source}"):
             with solara.Column(gap="0px", style={"margin-bottom": "4px"}):
-                solara.HTML(tag="div", unsafe_innerHTML=f"<b>{lv.label}</b>: {shown:g} {lv.unit}", style="font-size:13px")
+                solara.HTML(tag="div", unsafe_innerHTML=f"<b>{lv.label}</b>: {lv.fmt(shown)} {lv.unit}", style="font-size:13px")
                 solara.SliderFloat(
                     "", value=float(shown), min=lv.lo, max=lv.hi, step=lv.step, on_value=on_value, thumb_label=True
                 )
                 if set_value is not None:
-                    note = f"set here to {set_value:g}, under every rule set of the timeline"
+                    note = f"set here to {lv.fmt(set_value)}, under every rule set of the timeline"
                 else:
                     uniq = []
                     for name, v in file_vals:
                         if not uniq or uniq[-1][1] != v:
                             uniq.append((name, v))
-                    note = "as the files say: " + ", then ".join(f"{v:g} ({n})" for n, v in uniq)
+                    note = "as the files say: " + ", then ".join(f"{lv.fmt(v)} ({n})" for n, v in uniq)
                 solara.HTML(tag="div", unsafe_innerHTML=note, classes=["bs-note"], style="margin-top:-18px")
     if snap.settings.levers:
         solara.Button(
@@ -190,6 +190,13 @@ def Sidebar(session: Session, snap, cat):
                 on_click=session.step_month,
                 disabled=not snap.running or snap.resolved is None,
             )
+        speeds = {"a month a second": 30.0, "a season a second": 91.0, "as fast as it runs": None}
+        solara.Select(
+            "Play speed",
+            value={v: k for k, v in speeds.items()}.get(session.pace, "as fast as it runs"),
+            values=list(speeds),
+            on_value=lambda v: setattr(session, "pace", speeds[v]),
+        )
     with solara.Card("Scenario", margin=0, elevation=0):
         solara.Select(
             "Scenario",
@@ -253,7 +260,7 @@ def Status(snap):
         }.get(snap.activity, snap.activity)
         pct = None if snap.progress is None else 100 * snap.progress
         solara.Text(f"{what} ({snap.today:,} of {snap.target:,} days)" if snap.activity != "building" else what)
-        solara.ProgressLinear(True if pct is None else pct)
+        solara.ProgressLinear(True if pct is None else pct, classes=["bs-progress"])
 
 
 @solara.component
@@ -275,7 +282,7 @@ def BandStatus(job):
         )
         return
     solara.Text(f"Computing the calibrated baseline's 90% band in the background: {job.done} of {job.total} replicates")
-    solara.ProgressLinear(100 * job.done / job.total)
+    solara.ProgressLinear(100 * job.done / job.total, classes=["bs-progress"])
 
 
 @solara.component
@@ -322,7 +329,7 @@ def CompareTab(session: Session, snap, band):
             solara.Error(j.status())
         elif not j.complete:
             solara.Text(j.status())
-            solara.ProgressLinear(100 * j.done / j.total)
+            solara.ProgressLinear(100 * j.done / j.total, classes=["bs-progress"])
     if not (this.complete and base.complete):
         return
     cmp = compare(this, base, region)
@@ -355,6 +362,12 @@ def CompareResult(cmp, this, base, region, job_keys):
     solara.Image(png, width="100%")
 
 
+def _new_session(first: str, cfg: Config, cat) -> Session:
+    s = Session(Settings(scenario=first, scale=cfg.scale), cat)
+    s.pace = 30.0  # a month a second: fast enough to watch a year go by, slow enough to read it
+    return s
+
+
 def _poll(cancel: threading.Event, session: Session, figs: FigureCache, state: dict, band_key, set_tick) -> None:
     """Watch the session and the jobs: re-render on change, then draw the visible figure here, off the page's events."""
     last, last_draw = None, 0.0
@@ -384,7 +397,7 @@ def Page():
     cat = solara.use_memo(lambda: catalogue(extra=Path(cfg.scenario) if cfg.scenario else None), [])
     first = Path(cfg.scenario).stem if cfg.scenario else BASELINE
     first = first if first in cat else next(iter(cat))
-    session = solara.use_memo(lambda: Session(Settings(scenario=first, scale=cfg.scale), cat), [])
+    session = solara.use_memo(lambda: _new_session(first, cfg, cat), [])
     figs = solara.use_memo(FigureCache, [])
     _tick, set_tick = solara.use_state(0)
     tab, set_tab = solara.use_state(0)

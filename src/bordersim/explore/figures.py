@@ -264,16 +264,15 @@ def stocks_figure(view: View) -> bytes:
                         label="illegal crossers, calibrated baseline 5-95%",
                     )
         shown = _marks(ax, view, region, ("in_north_korea_illegal",))
-        for k, mk in enumerate(shown):
-            ax.text(
-                0.99,
-                0.97 - 0.07 * k,
-                "\u25c6 " + mk.label().replace(" in ", " still in the DPRK at the end of ", 1),
-                transform=ax.transAxes,
-                fontsize=7.5,
-                ha="right",
-                va="top",
-                color=CAL if mk.role == "calibration" else VAL,
+        for mk in shown:  # the archival stocks join the legend, so nothing is written over the curves
+            col = CAL if mk.role == "calibration" else VAL
+            ax.plot(
+                [],
+                [],
+                marker="D",
+                ls="none",
+                color=col,
+                label=mk.label().replace(" in ", " crossers still in the DPRK, end of ", 1),
             )
         _switch_lines(ax, view, label=True)
         _axis_dates(ax, view)
@@ -328,16 +327,17 @@ def lishu_figure(view: View) -> bytes:
             if region == "lishu" and measure == base:
                 day = dt.date(int(a[:4]), int(a[5:]), 15)
                 if dates[0] <= day <= dates[-1]:
+                    ax.axvline(day, ymin=0, ymax=0.5, color=VAL, lw=0.8, ls="--")
                     ax.annotate(
-                        "withheld\nby the editors",
-                        (day, 1.0),
+                        "withheld by the\neditors (to predict)",
+                        (day, 0.5),
                         xycoords=("data", "axes fraction"),
-                        xytext=(0, -4),
+                        xytext=(3, 0),
                         textcoords="offset points",
                         fontsize=7,
                         color=VAL,
-                        ha="center",
-                        va="top",
+                        ha="left",
+                        va="bottom",
                     )
         _switch_lines(ax, view, label=False)
         _axis_dates(ax, view)

@@ -85,6 +85,8 @@ class Session:
         self._task_from = 0
         self._last_step_ms: float | None = None
         self._step_ms: list[float] = []
+        #: Days per second while playing (None: as fast as the model goes).
+        self.pace: float | None = None
         self._build(self.settings)
         self._thread = None
         if autostart:
@@ -226,8 +228,9 @@ class Session:
                 self._last_step_ms = (time.perf_counter() - t0) * 1000
                 self._step_ms.append(self._last_step_ms)
                 self._bump()
-            # Let the page take the lock for a snapshot between days.
-            time.sleep(0)
+                pause = 1.0 / self.pace - self._last_step_ms / 1000 if (self.pace and self._activity == "playing") else 0.0
+            # Let the page take the lock for a snapshot between days; keep the pace when playing.
+            time.sleep(max(0.0, pause))
 
     def close(self) -> None:
         with self._lock:

@@ -192,6 +192,14 @@ class Lever:
     rule_path: tuple[str, str] | None
     source: str
 
+    @property
+    def is_share(self) -> bool:
+        return self.hi == 1 and self.lo == 0
+
+    def fmt(self, v: float) -> str:
+        """The value as the page says it: shares as percentages."""
+        return f"{100 * v:.0f}%" if self.is_share else f"{v:g}"
+
 
 #: The famine window whose Jilin ration entries the ration lever replaces (Doc 4 to Doc 6).
 FAMINE_FROM = dt.date(1960, 11, 1)
@@ -222,7 +230,7 @@ LEVERS: list[Lever] = [
     Lever(
         "interception",
         "Interception effort",
-        "times the guards' effort",
+        "x the guards' effort in the scenario",
         0,
         3,
         0.05,
@@ -232,7 +240,7 @@ LEVERS: list[Lever] = [
     Lever(
         "return",
         "DPRK return obligation",
-        "share of illegal crossers returned",
+        "of illegal crossers returned",
         0,
         1,
         0.01,
@@ -242,7 +250,7 @@ LEVERS: list[Lever] = [
     Lever(
         "approval",
         "Letters approved",
-        "share of applications on DPRK authorization letters",
+        "of applications on DPRK authorization letters",
         0,
         1,
         0.01,
