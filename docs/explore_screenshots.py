@@ -68,11 +68,11 @@ def main() -> int:
             b = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])
             pg = b.new_page(viewport={"width": 1600, "height": 1000}, device_scale_factor=1)
             pg.goto(url, wait_until="networkidle")
-            pg.get_by_role("button", name="Step a month").wait_for(timeout=60000)
+            pg.get_by_role("button", name="Step a month", exact=True).wait_for(timeout=60000)
             band = pg.get_by_text("Grey band: the calibrated baseline")
             band.wait_for(timeout=600000)  # the band, if not cached, takes a few minutes
             for _ in range(args.months):
-                pg.get_by_role("button", name="Step a month").click()
+                pg.get_by_role("button", name="Step a month", exact=True).click()
                 pg.wait_for_timeout(400)
             OUT.mkdir(parents=True, exist_ok=True)
             pg.set_viewport_size({"width": 1600, "height": 1760})
@@ -93,9 +93,10 @@ def main() -> int:
             pg.locator(".v-input", has=pg.get_by_label("Rule timeline")).locator(".v-select__slot").click()
             pg.get_by_role("option", name="9 June 1964 Protocol throughout").click()
             pg.wait_for_timeout(3000)
-            pg.get_by_role("button", name="Compare with the baseline").click()
+            pg.get_by_role("button", name="Compare with the baseline", exact=True).click()
             pg.get_by_text("pairs where this setting is").first.wait_for(timeout=900000)
-            pg.wait_for_timeout(3000)
+            pg.set_viewport_size({"width": 1600, "height": 1560})
+            pg.wait_for_timeout(4000)
             pg.screenshot(path=str(OUT / "explore_compare.png"), full_page=False)
             b.close()
     finally:

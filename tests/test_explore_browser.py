@@ -102,7 +102,7 @@ def explore_page(server):
         pg.errors = []
         pg.on("pageerror", lambda e: pg.errors.append(str(e)))
         pg.goto(server["url"], wait_until="networkidle")
-        pg.get_by_role("button", name="Step a month").wait_for(timeout=30000)
+        pg.get_by_role("button", name="Step a month", exact=True).wait_for(timeout=30000)
         yield pg
         browser.close()
 
@@ -162,7 +162,7 @@ def test_page_names_the_scenario_and_offers_the_controls(explore_page):
     body = page.locator("body").inner_text()
     assert "baseline_1960_1962" in body and "Baseline 1960-62" in body
     for name in ("Reset", "Play", "Step a day", "Step a month"):
-        assert page.get_by_role("button", name=name).count() == 1, name
+        assert page.get_by_role("button", name=name, exact=True).count() == 1, name
     for label in (
         "Ration in Jilin",
         "DPRK settling-in allowance",
@@ -185,28 +185,28 @@ def test_page_names_the_scenario_and_offers_the_controls(explore_page):
 def test_stepping_changes_the_date_the_numbers_and_the_figure(explore_page):
     page = explore_page
     d0, f0, c0 = _date(explore_page), _figure(explore_page), _crossed(explore_page)
-    page.get_by_role("button", name="Step a day").click()
+    page.get_by_role("button", name="Step a day", exact=True).click()
     _wait(lambda: _date(explore_page) != d0, what="a day to pass")
     assert _date(explore_page) == "1 September 1960"
     for _ in range(6):
-        page.get_by_role("button", name="Step a month").click()
+        page.get_by_role("button", name="Step a month", exact=True).click()
     _wait(lambda: _date(explore_page) == "28 February 1961", what="six months to pass")
     _wait(lambda: _figure(explore_page) != f0, what="the figure to be redrawn")
     assert _crossed(explore_page) != c0
     d1 = _date(explore_page)
-    page.get_by_role("button", name="Play").click()
+    page.get_by_role("button", name="Play", exact=True).click()
     _wait(lambda: _date(page) != d1, what="play to advance the model", pg=page)
-    pause = page.get_by_role("button", name="Pause")
+    pause = page.get_by_role("button", name="Pause", exact=True)
     if pause.count():  # the run may already have reached its end
         try:
             pause.click(timeout=2000)
         except Exception:  # noqa: BLE001  (it reached the end between the look and the click)
             pass
     # Reset, then a known date for the next test
-    page.get_by_role("button", name="Reset").click()
+    page.get_by_role("button", name="Reset", exact=True).click()
     _wait(lambda: _date(page).startswith("before"), what="the reset", pg=page)
     for _ in range(8):
-        page.get_by_role("button", name="Step a month").click()
+        page.get_by_role("button", name="Step a month", exact=True).click()
     _wait(lambda: _date(page) == "30 April 1961", what="eight months to pass", pg=page)
 
 

@@ -25,6 +25,7 @@ The server's configuration (scenario, band replicates, cache directory) comes fr
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ import solara
 from .bands import DEFAULT_BAND_REPLICATES, JobRunner, band_settings, compare
 from .figures import compare_figure
 from .map import MAP_MEASURES
-from .series import fmt_date
+from .series import fmt_date, month_label
 from .session import Session
 from .settings import (
     BASELINE,
@@ -83,6 +84,7 @@ def jobs() -> JobRunner:
         if _JOBS is None:
             cfg = config()
             _JOBS = JobRunner(cache_dir=Path(cfg.cache_dir) if cfg.cache_dir else None)
+            atexit.register(_JOBS.shutdown)
         return _JOBS
 
 
@@ -350,7 +352,8 @@ def CompareResult(cmp, this, base, region, job_keys):
         tag="div",
         unsafe_innerHTML=(
             f"<p><b>{this.settings.describe()}</b> against the calibrated baseline, {region}, "
-            f"{cmp.months[0]} to {cmp.months[-1]}, {cmp.pairs} pairs (persons; totals over the period, stocks at its end; "
+            f"{month_label(cmp.months[0])} to {month_label(cmp.months[-1])}, {cmp.pairs} pairs "
+            "(persons; totals over the period, stocks at its end; "
             "median [5% to 95%]):</p><table class='bs-table'><tr><th>measure</th><th>baseline</th><th>this setting</th>"
             f"<th>paired difference</th><th>pairs where this setting is</th></tr>{body}</table>"
         ),

@@ -84,7 +84,14 @@ def cmd_explore(args) -> int:
         scenario = str(Path(args.scenario).resolve())
     else:
         default = default_scenarios_dir() / "baseline_1960_1962.yaml"
-        scenario = str(default) if default.exists() else None
+        if not default.exists():
+            print(
+                "bordersim: error: no scenarios/baseline_1960_1962.yaml here: run from the repository, or name a "
+                "scenario file (bordersim explore SCENARIO.yaml)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        scenario = str(default)
     scale = args.scale or DEFAULT_SCALE
     if not 0 < scale <= 1 or (args.band_scale is not None and not 0 < args.band_scale <= 1):
         print("bordersim: error: --scale and --band-scale must be in (0, 1]", file=sys.stderr)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
@@ -30,6 +31,8 @@ def make_view(snap: Snapshot, band: Job | None, targets_path: str | None = None)
         return None
     sc = snap.resolved.scenario
     switches = [(r.from_, r.use) for r in sc.rules]
+    if targets_path is None and sc.targets:
+        targets_path = str((Path(snap.resolved.entry.path).parent / sc.targets).resolve())
     return View(
         snap.months,
         snap.data,
