@@ -79,15 +79,18 @@ def main() -> int:
             settle(pg)
             pg.screenshot(path=str(OUT / "explore_flows.png"), full_page=False)
             pg.set_viewport_size({"width": 1600, "height": 1000})
-            for tab, name in [
-                ("Map", "explore_map"),
-                ("Rules in force", "explore_rules"),
-                ("People in the DPRK", "explore_stocks"),
-                ("Lishu (Doc 4)", "explore_lishu"),
-            ]:
+            shots = [
+                ("Map", "explore_map", 1420),
+                ("Rules in force", "explore_rules", 1000),
+                ("People in the DPRK", "explore_stocks", 1000),
+                ("Lishu (Doc 4)", "explore_lishu", 1000),
+            ]
+            for tab, name, height in shots:
+                pg.set_viewport_size({"width": 1600, "height": height})
                 pg.get_by_role("tab", name=tab).click()
                 settle(pg)
                 pg.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
+            pg.set_viewport_size({"width": 1600, "height": 1000})
             # Compare: switch the scenario to the 1964 replay and run the paired comparison.
             pg.get_by_role("tab", name="Compare with the baseline").click()
             pg.locator(".v-input", has=pg.get_by_label("Rule timeline")).locator(".v-select__slot").click()

@@ -380,7 +380,7 @@ def compare_figure(cmp: Comparison, labels: dict[str, str]) -> bytes:
         ax.fill_between(dates, q[0], q[2], color="#4393c3", alpha=0.3, lw=0, label="5-95% of pairs")
         ax.plot(dates, q[1], color="#08519c", lw=1.8, label="median difference")
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_title(labels.get(m, m), loc="left", fontsize=9.5)
+        ax.set_title(labels.get(m, m).replace(" at the end", " (at month end)"), loc="left", fontsize=9.5)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:+,.0f}"))
         ax.grid(alpha=0.25)
         ax.tick_params(labelsize=8)
