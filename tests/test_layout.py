@@ -14,7 +14,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "bordersim"
 #: Layers from the top down; a module may import from its own layer and the layers below it.
-LAYERS = ["__init__", "cli", "experiments", "archive", "model", "world", "inference", "base"]
+LAYERS = ["__init__", "cli", "explore", "experiments", "archive", "model", "world", "inference", "base"]
 BASE = {"io", "errors", "_version"}
 MAX_MODULE_LINES = 600
 MAX_FUNCTION_LINES = 100

@@ -10,6 +10,7 @@
     bordersim validate SCENARIO.yaml
     bordersim rules
     bordersim measures
+    bordersim explore [SCENARIO] [--port P] [--host H]
 
 A malformed scenario is a one-line error naming the file, the field and what is wrong (exit code 2).
 """
@@ -32,6 +33,7 @@ from .experiments.outputs import run_scenario
 from .experiments.sensitivity import run_sensitivity
 from .experiments.sweep.design import load_sweep
 from .experiments.sweep.execution import run_sweep
+from .explore.command import register as _add_explore
 from .model.recorder import MEASURES
 from .world.loader import ABLATIONS, load_scenario
 from .world.rules import available_rule_sets, load_rule_set
@@ -283,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(built from NKIDP e-Dossier No. 11).",
     )
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_run, _add_ablations, _add_fit_and_compare, _add_listings, _add_calibrate, _add_sweep):
+    for add in (_add_run, _add_ablations, _add_fit_and_compare, _add_listings, _add_calibrate, _add_sweep, _add_explore):
         add(sub)
     return p
 
