@@ -167,8 +167,8 @@ FLOW_ROWS = [
     ("stopped", "stopped at the border", "persuaded_back", "of whom persuaded to go home"),
     ("crossed", "got across alive", "crossed_detected", "of whom seen crossing by the guards"),
     ("settled", "settled by the DPRK", None, None),
-    ("sent_back", "sent back by the DPRK", "repatriated", "of whom under a return obligation"),
-    ("returned_own", "came home on their own", None, None),
+    ("sent_back", "sent back by the DPRK", "sent_back_of_discovered", "of whom seen crossing (Doc 6's ledger)"),
+    ("returned_own", "came home on their own", "returned_own_of_discovered", "of whom seen crossing (Doc 6's ledger)"),
     ("drowned", "drowned in the Yalu and Tumen", "corpses_found", "corpses found (observed)"),
 ]
 
@@ -263,7 +263,7 @@ def stocks_figure(view: View) -> bytes:
                         ls="--",
                         label="illegal crossers, calibrated baseline 5-95%",
                     )
-        shown = _marks(ax, view, region, ("in_north_korea_illegal",))
+        shown = _marks(ax, view, region, ("in_north_korea_illegal", "in_north_korea_of_discovered"))
         for mk in shown:  # the archival stocks join the legend, so nothing is written over the curves
             col = CAL if mk.role == "calibration" else VAL
             ax.plot(
