@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bordersim.cli import main
+from bordersim.errors import ScenarioError
 from bordersim.model import BorderModel
 from bordersim.model.households import State
 from bordersim.model.recorder import MEASURE_INDEX
@@ -267,3 +268,25 @@ def test_a_rule_set_beside_the_scenario_validates_and_runs(tmp_path, capsys):
     m = BorderModel(sc).run()
     assert m.rules.name == "local_1961" and m.rules.dprk.allowance_yuan_per_labourer == 0.0
     assert total(m, "allowance_yuan") == 0 and total(m, "settled") > 0
+
+
+def test_rule_set_overrides_apply_to_their_rule_set_and_rule_overrides_win(tmp_path):
+    """A level calibrated for 1961 practice stays in 1961 practice; a scenario's own change holds everywhere."""
+    from .conftest import small_scenario_dict
+
+    d = small_scenario_dict(end="1962-06-30")
+    d["rules"] = [{"from": "1960-09-01", "use": "practice_1961"}, {"from": "1962-03-24", "use": "leniency_1962"}]
+    d["rule_set_overrides"] = {"practice_1961": {"china": {"legal_approval_prob": 0.3}, "dprk": {"send_back_prob": 0.2}}}
+    m = BorderModel(validate_scenario(d, tmp_path / "s.yaml"), rng=1)
+    (_, r61), (_, r62) = m.timeline.switches
+    assert r61.china.legal_approval_prob == 0.3 and r61.dprk.send_back_prob == 0.2
+    assert r62.china.legal_approval_prob == 0.95 and r62.dprk.send_back_prob == 0.1  # leniency_1962's own levels
+    d["rule_overrides"] = {"china": {"legal_approval_prob": 0.9}}
+    m = BorderModel(validate_scenario(d, tmp_path / "s.yaml"), rng=1)
+    (_, r61), (_, r62) = m.timeline.switches
+    assert r61.china.legal_approval_prob == 0.9 == r62.china.legal_approval_prob
+    assert r61.dprk.send_back_prob == 0.2  # untouched by rule_overrides
+    d["rule_set_overrides"] = {"practice_1961": {"china": {"legal_approval_probb": 0.3}}}
+    with pytest.raises(ScenarioError) as e:
+        validate_scenario(d, tmp_path / "s.yaml")
+    assert "rule_set_overrides.practice_1961" in str(e.value) and "legal_approval_probb" in str(e.value)

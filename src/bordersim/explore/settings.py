@@ -410,6 +410,6 @@ def rule_values(sc, key: str) -> list[tuple[str, float]]:
     sec, name = lv.rule_path
     out = []
     for sw in sc.rules:
-        rs = bs.load_rule_set(sw.use, sc.rule_overrides or None)
+        rs = bs.load_rule_set(sw.use, sc.overrides_for(sw.use))
         out.append((sw.use, float(getattr(getattr(rs, sec), name))))
     return out

@@ -166,7 +166,7 @@ def rules_html(snap: Snapshot) -> str:
             lv = page_levers.get((sec, name))
             if lv and snap.settings.lever(lv.key) is not None:
                 who = "set on this page"
-            elif f"rule_overrides.{path}" in snap.drawn:
+            elif f"rule_overrides.{path}" in snap.drawn or f"rule_set_overrides.{now}.{path}" in snap.drawn:
                 who = "drawn from the calibration's posterior"
             elif name in overrides.get(sec, {}):
                 who = "set by the scenario (rule_overrides)"

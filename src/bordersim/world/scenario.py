@@ -369,7 +369,7 @@ class Scenario(_Strict):
     rule_overrides: dict = Field(default_factory=dict)
     #: Changes of single levers of one named rule set only, e.g. ``{practice_1961: {china: {legal_approval_prob:
     #: 0.6}}}``: how a calibration sets a lever that the archive informs for the period of that rule set
-    #: without carrying it into other regimes (the 1964 or 1970 replays).
+    #: without carrying it into other regimes (the 1964 or 1970 replays). ``rule_overrides`` win over them.
     rule_set_overrides: dict[str, dict] = Field(default_factory=dict)
     parameters: Parameters = Parameters()
     #: Archival targets to compare with (path relative to the scenario file).
@@ -395,11 +395,13 @@ class Scenario(_Strict):
         return self._source
 
     def overrides_for(self, rule_set: str) -> dict | None:
-        """The lever changes that apply to rule set ``rule_set``: ``rule_overrides``, then its own."""
+        """The lever changes that apply to rule set ``rule_set``: its own (``rule_set_overrides``: e.g. a
+        level calibrated for that regime), then ``rule_overrides``, which win: a scenario's or a
+        counterfactual's change of a lever holds under every rule set, the calibrated ones included."""
         own = self.rule_set_overrides.get(rule_set)
         if not own:
             return self.rule_overrides or None
-        return deep_merge(self.rule_overrides or {}, own)
+        return deep_merge(own, self.rule_overrides or {})
 
     def rule_search_path(self) -> list[Path]:
         """Where its rule sets are found: ``rules/`` beside the scenario file, then the built-in library."""
