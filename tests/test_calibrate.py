@@ -19,7 +19,7 @@ from bordersim.archive.extract import FlowIndex, TargetReader
 from bordersim.archive.targets import load_targets
 from bordersim.errors import ScenarioError
 from bordersim.experiments.calibration.config import load_config
-from bordersim.experiments.calibration.run import calibrate
+from bordersim.experiments.calibration.run import calibrate, calibrate_out_of_sample
 from bordersim.experiments.calibration.setup import setup
 from bordersim.model.model import BorderModel
 from bordersim.world.loader import validate_scenario
@@ -206,7 +206,8 @@ def test_leave_one_out_predicts_the_held_out_group(tmp_path):
         targets=targets,
         leave_one_out={"groups": ["doc4_lishu"], "replicates": 2, "scale": 1.0, "n_wave": 20, "max_waves": 1},
     )
-    calibrate(p, workers=2)
+    calibrate(p, workers=2, validate=False)
+    calibrate_out_of_sample(p, workers=2)
     loo = pd.read_csv(tmp_path / "loo" / "loo.csv")
     assert list(loo.group) == ["doc4_lishu"] and loo.held_out_n.iloc[0] > 0
     held = pd.read_csv(tmp_path / "loo" / "doc4_lishu" / "run" / "fit.csv")

@@ -4,7 +4,7 @@
     bordersim ablations SCENARIO.yaml [MECHANISM ...] [--replicates R] [--scale F]
     bordersim fit OUT_DIR [--targets calibration/targets.yaml]
     bordersim compare OUT_A OUT_B [...] [--region china] [--out DIR]
-    bordersim calibrate calibration/calibrate.yaml [--resume] [--sbc] [--local-cluster N | --scheduler tcp://HOST:PORT]
+    bordersim calibrate calibration/calibrate.yaml [--resume] [--loo] [--sbc] [--local-cluster N | --scheduler tcp://HOST:PORT]
     bordersim sweep SWEEP.yaml [--out DIR] [--workers N | --local-cluster N | --scheduler tcp://HOST:PORT] [--resume]
     bordersim sensitivity SWEEP_DIR
     bordersim validate SCENARIO.yaml
@@ -27,7 +27,7 @@ from .archive.report import fit_run
 from .errors import ScenarioError
 from .experiments.ablations import run_ablations
 from .experiments.calibration.report import write_report
-from .experiments.calibration.run import calibrate, calibrate_synthetic
+from .experiments.calibration.run import calibrate, calibrate_out_of_sample, calibrate_synthetic
 from .experiments.compare import compare_runs
 from .experiments.outputs import run_scenario
 from .experiments.sensitivity import run_sensitivity
@@ -136,6 +136,10 @@ def cmd_calibrate(args) -> int:
     if args.sbc:
         info = calibrate_synthetic(args.config, **backend)
         print("bordersim: simulation-based calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
+        return 0
+    if args.loo:
+        info = calibrate_out_of_sample(args.config, **backend)
+        print("bordersim: leave one source out: " + "; ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
         return 0
     info = calibrate(args.config, resume=args.resume, force=args.force, validate=not args.no_checks, **backend)
     print("bordersim: calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
@@ -251,8 +255,9 @@ def _add_calibrate(sub) -> None:
     c.add_argument("--workers", type=int, help="local processes for the simulations (default: all cores)")
     c.add_argument("--local-cluster", type=int, metavar="N", help="start a dask LocalCluster with N workers")
     c.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing dask.distributed scheduler")
-    c.add_argument("--no-checks", action="store_true", help="skip the posterior predictive check and leave-one-out")
-    c.add_argument("--sbc", action="store_true", help="simulation-based calibration: recover known parameters (sbc/)")
+    c.add_argument("--no-checks", action="store_true", help="skip the posterior predictive check")
+    c.add_argument("--loo", action="store_true", help="after a calibration: leave each source group out and predict it (loo/)")
+    c.add_argument("--sbc", action="store_true", help="after a calibration: recover known parameters (synthetic archives, sbc/)")
     c.add_argument("--report-only", action="store_true", help="rewrite calibration.md from the existing outputs")
     c.set_defaults(func=cmd_calibrate)
 

@@ -74,8 +74,6 @@ def calibrate(
             write_outputs(s, result, wall)
             if validate:
                 posterior_predictive(s, workers=workers)
-                if s.cfg.leave_one_out.groups:
-                    leave_one_out(s, pool, workers=workers)
     write_report(s.config_path)
     rep = result.report
     return {
@@ -88,14 +86,33 @@ def calibrate(
     }
 
 
+def _checked_run(config_path, what: str):
+    s = setup(config_path)
+    run_root = s.root / s.cfg.run_dir
+    if not (s.run_dir / "wave_0" / "design.parquet").exists():
+        raise FileNotFoundError(f"{s.run_dir}: no calibration here yet; run `bordersim calibrate {config_path}` before {what}")
+    return s, run_root
+
+
+def calibrate_out_of_sample(
+    config_path: str | Path, workers: int | None = None, local_cluster: int | None = None, scheduler=None
+):
+    """Leave one source out (``--loo``): refit without each source group of the configuration, from the
+    calibration's own wave 0, and predict the group with real runs; writes ``loo/`` and the report."""
+    s, run_root = _checked_run(config_path, "--loo")
+    with ExclusiveLock(run_root / ".lock", FileExistsError(f"{run_root}: another calibration is using this run directory")):
+        with Executor(workers=workers, local_cluster=local_cluster, scheduler=scheduler) as ex:
+            table = leave_one_out(s, ex.start(), workers=workers)
+    write_report(s.config_path)
+    return {r.group: f"{r.held_out_inside_90} of {r.held_out_n} inside 90%" for r in table.itertuples()}
+
+
 def calibrate_synthetic(
     config_path: str | Path, workers: int | None = None, local_cluster: int | None = None, scheduler=None
 ) -> dict:
-    """Simulation-based calibration (``--sbc``): synthetic archives from wave 0's simulations, each
-    recalibrated at the configuration's reduced budget; writes ``sbc/`` and rewrites the report."""
-    s = setup(config_path)
-    run_root = s.root / s.cfg.run_dir
-    run_root.mkdir(parents=True, exist_ok=True)
+    """Simulation-based calibration (``--sbc``): synthetic archives from the calibration's wave 0 (prior
+    draws), each recalibrated at the configuration's reduced budget; writes ``sbc/`` and the report."""
+    s, run_root = _checked_run(config_path, "--sbc")
     with ExclusiveLock(run_root / ".lock", FileExistsError(f"{run_root}: another calibration is using this run directory")):
         with Executor(workers=workers, local_cluster=local_cluster, scheduler=scheduler) as ex:
             coverage = sbc(s, ex.start())
