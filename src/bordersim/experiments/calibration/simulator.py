@@ -57,7 +57,7 @@ class Simulator:
     def one(self, theta: np.ndarray, seed: np.random.SeedSequence) -> np.ndarray:
         """One run's summaries."""
         sc = self.scenario(dict(zip(self.names, map(float, theta), strict=True)))
-        model = BorderModel(sc, rng=np.random.default_rng(seed)).run()
+        model = BorderModel(sc, rng=seed).run()
         rec = model.recorder
         if self._reader is None:
             self._reader = TargetReader(self.targets, model.tree, rec.months)
