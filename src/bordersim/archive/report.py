@@ -48,6 +48,8 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
         f"Validation targets (not used in fitting): {summary_line(fit, 'validation')}; "
         f"{int(fit[(fit.role == 'validation') & fit.observed.isna()].shape[0])} withheld figures are predicted below.",
         "",
+        f"{len(targets) - len(fit)} target(s) lie outside the run's months and are not compared.",
+        "",
         "Figures: `fit_targets.png` (every target against its interval), `fit_series.png` (monthly series with the archival "
         "counts over their periods), `fit_lishu.png` (Doc 4), `fit_jilin_fates.png` (Doc 6).",
         "",
@@ -285,9 +287,10 @@ def write_fit(
     write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
     _fig_targets(fit, out_dir / "fit_targets.png")
-    _fig_series(flows, targets, out_dir / "fit_series.png")
-    _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
-    _fig_fates(flows, out_dir / "fit_jilin_fates.png")
+    if (flows.period.min() <= "1961-01") and (flows.period.max() >= "1962-02"):  # the 1960-62 figures need 1960-62
+        _fig_series(flows, targets, out_dir / "fit_series.png")
+        _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
+        _fig_fates(flows, out_dir / "fit_jilin_fates.png")
     return fit
 
 

@@ -93,6 +93,8 @@ class Northward:
         self.doc2_staying = np.zeros(len(tree.leaf_ids))  # Doc 2's women allowed to marry and stay, by leaf
         self._rules: RuleSet | None = None
         self._channels = np.zeros((3, self.hh.n))
+        self._total = np.zeros(self.hh.n)
+        self._live = np.zeros(0, dtype=np.int64)
         self._dirty = True
 
     # -- the day -------------------------------------------------------------------------------------
@@ -126,8 +128,9 @@ class Northward:
         been = (hh.crossings > 0) | hh.contact
         w = hh.weight * (hh.state != HState.EMPTY)
         z = hh.zone.astype(np.int64)
-        share = np.bincount(z, weights=w * been, minlength=len(ZONE_TREE.leaf_ids))
-        share /= np.maximum(np.bincount(z, weights=w, minlength=len(ZONE_TREE.leaf_ids)), 1e-12)
+        n_z = len(ZONE_TREE.leaf_ids)
+        share = np.bincount(z, weights=w * been, minlength=n_z).astype(float)
+        share /= np.maximum(np.bincount(z, weights=w, minlength=n_z), 1e-12)
         target = np.where(hh.kin, min(1.0, self.sched.china_pull[t]), np.minimum(1.0, p.news_gain * share[z]))
         target = np.where(hh.contact, np.maximum(target, min(1.0, self.sched.china_pull[t])), target)
         hh.belief += p.news_weight * (target - hh.belief)
@@ -144,6 +147,8 @@ class Northward:
         self._channels[0] = p.rate_food * g * know * push * fear
         self._channels[1] = p.rate_work * hh.belief * (g + p.work_floor) * ties * push * fear
         self._channels[2] = p.rate_kin * hh.kin * fear
+        self._total = self._channels.sum(axis=0)
+        self._live = np.flatnonzero(self._total > 0)
 
     def channels(self, idx: np.ndarray) -> np.ndarray:
         """Today's channels (food, work, kin) of households ``idx`` (3 x len(idx)), per day."""
@@ -152,11 +157,10 @@ class Northward:
     # -- deciding and crossing -------------------------------------------------------------------------
     def _decide(self, t: int, rules: RuleSet, ctx, month: int) -> None:
         hh, p, rng = self.hh, self.p, self.rng
-        h_all = self._channels.sum(axis=0)
-        cand = np.flatnonzero((h_all > 0) & (hh.state == HState.HOME))
+        cand = self._live[hh.state[self._live] == HState.HOME]
         if len(cand) == 0:
             return
-        fire = cand[rng.random(len(cand)) < -np.expm1(-h_all[cand])]
+        fire = cand[rng.random(len(cand)) < -np.expm1(-self._total[cand])]
         if len(fire) == 0:
             return
         ch = self._channels[:, fire]

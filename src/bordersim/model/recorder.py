@@ -219,6 +219,10 @@ MEASURES: dict[str, tuple[str, str, str]] = {
     "kn_naturalised": ("persons", "flow", "of which approved: letters of naturalization"),
 }
 MEASURE_INDEX = {m: i for i, m in enumerate(MEASURES)}
+#: The measures of the northward direction and of Korean nationals in China (issue 15), appended after the
+#: southward ones: a run's southward measures are the same whether the northward machinery runs or not.
+NORTH_MEASURES = tuple(list(MEASURES)[MEASURE_INDEX["attempted_north"] :])
+SOUTH_MEASURES = tuple(list(MEASURES)[: MEASURE_INDEX["attempted_north"]])
 #: Stocks that are averages, not sums: rolled up with person weights.
 AVERAGES = {"mean_belief", "mean_ration"}
 

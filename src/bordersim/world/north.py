@@ -408,9 +408,9 @@ class NorthParameters(_Strict):
     #: Background hazard that a Korean-national household decides to leave China.
     kn_rate_base: NonNeg = 1.0 / 7300.0
     #: Extra hazard per unit discrimination (Doc 11 preamble), doubled for those struggled against.
-    kn_rate_discrimination: NonNeg = 1.0 / 365.0
+    kn_rate_discrimination: NonNeg = 1.0 / 1825.0
     #: Hazard per unit discrimination of being "criticized and struggled against" (then a political suspect).
-    kn_struggle_rate: NonNeg = 1.0 / 365.0
+    kn_struggle_rate: NonNeg = 1.0 / 730.0
     #: DPRK "authorization letters" (Doc 11 (7)) per Korean-national household per year.
     kn_letter_rate: NonNeg = 0.5
     #: Hazard of applying for Chinese citizenship (Doc 11 (9)).
