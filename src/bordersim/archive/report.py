@@ -51,7 +51,8 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
         f"{len(targets) - len(fit)} target(s) lie outside the run's months and are not compared.",
         "",
         "Figures: `fit_targets.png` (every target against its interval), `fit_series.png` (monthly series with the archival "
-        "counts over their periods), `fit_lishu.png` (Doc 4), `fit_jilin_fates.png` (Doc 6).",
+        "counts over their periods), `fit_lishu.png` (Doc 4), `fit_jilin_fates.png` (Doc 6)"
+        + (" (the last three only for a run of 1960-62)." if len(targets) > len(fit) else "."),
         "",
     ]
     for role, head in [("calibration", "Calibration targets"), ("validation", "Validation targets (not used in fitting)")]:
@@ -99,7 +100,7 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
         lines.append("")
     lines += ["## Notes on the targets", ""]
     for t in targets:
-        if t.source_says:
+        if t.source_says and t.id in set(fit.id):
             lines.append(f'- `{t.id}`: the source says "{t.source_says}"; used: {t.value}. {t.notes.split(". ")[0]}.')
     lines.append("")
     return "\n".join(lines)
