@@ -82,17 +82,22 @@ def north_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pa
     band = f"median of {n_rep} replicates, shading 5-95%" if n_rep > 1 else "one replicate"
     plt = pyplot()
     paths = []
+    long_run = flows.period.nunique() > 36  # small flows of a long run read better by year
     fig, axes = plt.subplots(3, 1, figsize=(11, 11), sharex=True)
     for ax, series, head, unit in [
         (axes[0], CROSSINGS, "Crossings each way", "persons per month"),
         (axes[1], TREATMENT, "North Koreans in China: caught, and what China does with them", "persons per month"),
         (axes[2], STOCKS, "Stocks at month end", "persons"),
     ]:
-        _lines(ax, flows, series, n_rep)
+        if series is TREATMENT and long_run:
+            _yearly(ax, flows, [(m, lab, c) for m, lab, c, _ in series])
+            unit = "persons per year, median"
+        else:
+            _lines(ax, flows, series, n_rep)
         ax.set_yscale("symlog", linthresh=10)
         ax.set_ylabel(unit + " (log above 10)")
         ax.set_title(head, loc="left", fontweight="bold", fontsize=10)
-        ax.legend(fontsize=8, frameon=False, ncol=2)
+        ax.legend(fontsize=8, frameon=False, ncol=2, loc="upper left")
         _axis(ax)
     fig.suptitle(f"Both directions across the border (China as a whole)\n{title} ({band})", fontsize=12)
     fig.tight_layout()
