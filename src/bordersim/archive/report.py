@@ -288,7 +288,7 @@ def write_fit(
     write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
     _fig_targets(fit, out_dir / "fit_targets.png")
-    if (flows.period.min() <= "1961-01") and (flows.period.max() >= "1962-02"):  # the 1960-62 figures need 1960-62
+    if flows.period.min() <= "1962-12" and flows.period.max() >= "1960-09":  # the 1960-62 figures need 1960-62
         _fig_series(flows, targets, out_dir / "fit_series.png")
         _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
         _fig_fates(flows, out_dir / "fit_jilin_fates.png")
