@@ -26,6 +26,11 @@ def small_scenario_dict(**run) -> dict:
         "tonghua_persons": {"changbai": 1000, "jian": 1000, "hunjiang": 500},
         "liaoning_persons": {"andong": 3000, "anshan": 500, "fushun": 500, "benxi": 500, "shenyang": 1000, "luda": 500},
         "single_han_men": 50,
+        # The DPRK side and the Korean nationals in China (issue 15), small as the rest.
+        "north": {
+            "persons": {"musan": 2000, "hoeryong": 3000, "onsong": 2000, "hyesan": 2000, "manpo": 2000, "sinuiju": 5000},
+            "korean_nationals": {"yanji_city": 300, "andong": 200},
+        },
     }
     return data
 

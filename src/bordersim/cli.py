@@ -118,7 +118,10 @@ def cmd_validate(args) -> int:
 
 def cmd_rules(args) -> int:
     for name in available_rule_sets():
-        print(f"{name:22s} {load_rule_set(name).title}")
+        rs = load_rule_set(name)
+        print(f"{name:24s} {rs.title}")
+        for clause in rs.no_flow:  # issue 15: what the rule set's documents say that no simulated flow obeys
+            print(f"{'':24s}   no flow: {clause}")
     return 0
 
 

@@ -85,18 +85,29 @@ def jilin_fates(flows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({"archive (Doc 6)": archive, "model (median)": model})
 
 
+def covered(targets: list[Target], months) -> list[Target]:
+    """The targets whose period meets the run's ``months``: only those are compared (a run of the 1990s says
+    nothing of 1961, nor a run of 1960-62 of the 1990s validation targets)."""
+    months = list(months)
+    if not months:
+        return []
+    lo, hi = min(months), max(months)
+    return [t for t in targets if t.period.start <= hi and t.period.end >= lo]
+
+
 def compare(flows: pd.DataFrame, targets: list[Target], seed: int = 0) -> pd.DataFrame:
     """The fit table: target-by-target comparison of a run with the archive (one row per target).
 
     Beside the predicted record's quantiles: whether the figure is inside them, the relative error of the
     median, the sharpness (``width90_rel``: the 90% interval's width over the figure), ``wide_only``
     (inside only because the interval is wide: more than 50% off, or wider than twice the figure), the
-    log score, the PIT, the CRPS and the 90% interval score (both relative to the figure).
+    log score, the PIT, the CRPS and the 90% interval score (both relative to the figure). Targets whose period
+    the run does not cover are left out (:func:`covered`).
     """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 20260]))
     index = FlowIndex(flows)
     rows = []
-    for t in targets:
+    for t in covered(targets, index.months):
         sim = index.value(t)
         draws = predictive_draws(t, sim, rng)
         q = np.nanquantile(draws, QUANTILES) if np.isfinite(draws).any() else [np.nan] * 5

@@ -48,8 +48,11 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
         f"Validation targets (not used in fitting): {summary_line(fit, 'validation')}; "
         f"{int(fit[(fit.role == 'validation') & fit.observed.isna()].shape[0])} withheld figures are predicted below.",
         "",
+        f"{len(targets) - len(fit)} target(s) lie outside the run's months and are not compared.",
+        "",
         "Figures: `fit_targets.png` (every target against its interval), `fit_series.png` (monthly series with the archival "
-        "counts over their periods), `fit_lishu.png` (Doc 4), `fit_jilin_fates.png` (Doc 6).",
+        "counts over their periods), `fit_lishu.png` (Doc 4), `fit_jilin_fates.png` (Doc 6)"
+        + (" (the last three only for a run of 1960-62)." if len(targets) > len(fit) else "."),
         "",
     ]
     for role, head in [("calibration", "Calibration targets"), ("validation", "Validation targets (not used in fitting)")]:
@@ -97,7 +100,7 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
         lines.append("")
     lines += ["## Notes on the targets", ""]
     for t in targets:
-        if t.source_says:
+        if t.source_says and t.id in set(fit.id):
             lines.append(f'- `{t.id}`: the source says "{t.source_says}"; used: {t.value}. {t.notes.split(". ")[0]}.')
     lines.append("")
     return "\n".join(lines)
@@ -285,9 +288,10 @@ def write_fit(
     write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
     _fig_targets(fit, out_dir / "fit_targets.png")
-    _fig_series(flows, targets, out_dir / "fit_series.png")
-    _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
-    _fig_fates(flows, out_dir / "fit_jilin_fates.png")
+    if flows.period.min() <= "1962-12" and flows.period.max() >= "1960-09":  # the 1960-62 figures need 1960-62
+        _fig_series(flows, targets, out_dir / "fit_series.png")
+        _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
+        _fig_fates(flows, out_dir / "fit_jilin_fates.png")
     return fit
 
 

@@ -69,6 +69,10 @@ class Target(_Strict):
     """One archival figure."""
 
     id: str
+    #: Where the figure and its quote come from: the dossier (the default; ``document`` is its number, 0 for the
+    #: introduction), or the project brief (``shared/BRIEF.md``) for the loose published estimates of the 1990s
+    #: that the dossier does not print (validation only; the brief names no single publication).
+    source: Literal["dossier", "brief"] = "dossier"
     document: Annotated[int, Field(ge=0, le=11)]
     doc_date: Annotated[dt.date, Field(strict=False)]
     quote: str
@@ -114,6 +118,8 @@ class Target(_Strict):
             raise ValueError("a stock is observed at one month: period.start must equal period.end")
         if self.value is None and self.role != "validation":
             raise ValueError("only validation targets may have no value (withheld figures)")
+        if self.source != "dossier" and self.role != "validation":
+            raise ValueError("a figure from outside the dossier can only be a validation target")
         return self
 
     @property

@@ -28,7 +28,27 @@ HEADLINE_FLOWS = [
     "drowned",
     "legal_emigrated",
 ]
-HEADLINE_STOCKS = ["in_north_korea_illegal", "in_north_korea"]
+HEADLINE_FLOWS += [  # issue 15: the northward direction
+    "crossed_north",
+    "crossed_north_repeat",
+    "caught_china",
+    "returned_to_dprk",
+    "returned_with_identity_north",
+    "released_north",
+    "stay_approved_north",
+    "returned_home_own_north",
+]
+HEADLINE_STOCKS = ["in_north_korea_illegal", "in_north_korea", "in_china_from_dprk"]
+#: Derived per replicate: (name, kind, numerator and subtracted flows or ratio)
+DERIVED = [
+    ("net_flow_north", "total: crossed_north - crossed", ("crossed_north", "crossed"), "difference"),
+    (
+        "mean_days_to_handover_north",
+        "mean: handover_days_north / handed_over_north",
+        ("handover_days_north", "handed_over_north"),
+        "ratio",
+    ),
+]
 FIGURE_MEASURES = [
     ("crossed", "got across"),
     ("stopped", "stopped at the border"),
@@ -37,6 +57,8 @@ FIGURE_MEASURES = [
     ("returned_own", "returned on own initiative"),
     ("drowned", "drowned"),
     ("in_north_korea_illegal", "crossers in the DPRK (month end)"),
+    ("crossed_north", "crossed from the DPRK into China"),
+    ("in_china_from_dprk", "North Koreans in China (month end)"),
 ]
 
 
@@ -64,24 +86,33 @@ def headline(runs: dict[str, pd.DataFrame], region: str, start: str, end: str) -
             per_rep = x.groupby("replicate").value.sum()
             if per_rep.empty:
                 continue
-            rows.append(
-                {
-                    "run": name,
-                    "measure": m,
-                    "kind": "stock at " + end if m in HEADLINE_STOCKS else "total",
-                    "median": per_rep.median(),
-                    "p05": per_rep.quantile(0.05),
-                    "p95": per_rep.quantile(0.95),
-                    "replicates": len(per_rep),
-                }
-            )
+            rows.append(_row(name, m, "stock at " + end if m in HEADLINE_STOCKS else "total", per_rep))
+        for m, kind, (a, b), how in DERIVED:
+            ta, tb = (f[f.measure == x].groupby("replicate").value.sum() for x in (a, b))
+            if ta.empty or tb.empty:
+                continue
+            per_rep = ta - tb if how == "difference" else (ta / tb.where(tb > 0)).dropna()
+            if len(per_rep):
+                rows.append(_row(name, m, kind, per_rep))
     return pd.DataFrame(rows)
+
+
+def _row(name: str, measure: str, kind: str, per_rep: pd.Series) -> dict:
+    return {
+        "run": name,
+        "measure": measure,
+        "kind": kind,
+        "median": per_rep.median(),
+        "p05": per_rep.quantile(0.05),
+        "p95": per_rep.quantile(0.95),
+        "replicates": len(per_rep),
+    }
 
 
 def table_text(tab: pd.DataFrame) -> str:
     """A plain-text table: measures as rows, runs as columns, 'median [p05-p95]'."""
     runs = list(dict.fromkeys(tab.run))
-    cell = {(r.run, r.measure): f"{r.median:,.0f} [{r.p05:,.0f}-{r.p95:,.0f}]" for r in tab.itertuples()}
+    cell = {(r.run, r.measure): f"{r.median:,.0f} [{r.p05:,.0f} to {r.p95:,.0f}]" for r in tab.itertuples()}
     measures = list(dict.fromkeys(tab.measure))
     width = max(len(m) for m in measures) + 2
     cols = [max(len(r), *(len(cell.get((r, m), "")) for m in measures)) + 2 for r in runs]
@@ -145,7 +176,8 @@ def compare_runs(out_dirs: list[Path], out: Path, region: str = "china") -> tupl
     md = [
         f"# Runs compared: {', '.join(runs)}",
         "",
-        f"Region {region}, {start} to {end}. Totals over the period; stocks at {end}. Median over replicates [5%-95%].",
+        f"Region {region}, {start} to {end}. Totals over the period; stocks at {end}. Median over replicates [5% to 95%]; "
+        "net_flow_north and the mean days to hand-over are computed per replicate.",
         "",
         "```text",
         text,

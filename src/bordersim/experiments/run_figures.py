@@ -1,4 +1,4 @@
-"""Figures of a run: monthly flows by province, stocks in North Korea, and Lishu's requests (Doc 4)."""
+"""Figures of a run: monthly flows by province, stocks in North Korea, Lishu's requests (Doc 4), both directions (issue 15)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pandas as pd
 
 from ..archive.extract import monthly_band
 from ..io import pyplot
+from .north_figures import north_figures
 
 FLOW_STYLE = {
     "attempted": ("attempted (actual)", "#444444", "-"),
@@ -92,4 +93,4 @@ def flow_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pat
         fig.savefig(p, dpi=110)
         plt.close(fig)
         paths.append(p)
-    return paths
+    return paths + north_figures(flows, outdir, title)  # issue 15: both directions, Korean nationals

@@ -8,8 +8,9 @@ it uses (the households, the parameters, the recorder, the random generator; per
 day's context and the rules in force), never the model; the model hands on what one mechanism
 produces to the next (who got across to the settlement agent, who came home to the rumour network).
 
-Every random draw comes from ``self.rng`` (Mesa's numpy generator, seeded by the caller) in the order
-of :meth:`BorderModel.step`; nothing touches global random state.
+Every random draw of the southward simulation comes from ``self.rng`` (Mesa's numpy generator, seeded by the
+caller) in the order of :meth:`BorderModel.step`; the northward direction (:mod:`.north`, issue 15) draws from
+a stream of its own; nothing touches global random state.
 
 ``model.border_scenario`` is the validated :class:`bordersim.world.scenario.Scenario` the model runs.
 (Mesa 3.5's ``Model`` has a ``scenario`` property of its own, an experimental
@@ -30,6 +31,7 @@ from ..world.scenario import Scenario
 from .authorities import ChineseAuthorities
 from .border import Border
 from .households import HouseholdDecision, Households, State
+from .north import Northward, north_seed
 from .population import build_households
 from .recorder import Recorder
 from .rumours import RumourNetwork
@@ -86,6 +88,10 @@ class BorderModel(mesa.Model):
         self._disasters: dict[int, list] = {}
         for d in world.disasters:
             self._disasters.setdefault((d.date - self.start).days, []).append(d)
+        # Issue 15, the northward direction (model/north.py): DPRK-side households, China's police, Korean nationals.
+        # Its own random stream (a child of the replicate's seed sequence, never self.rng); it reads the southward
+        # state and never writes it, so every southward measure is the same with it on or off.
+        self.north = Northward(scenario, self.tree, rec, self.start, self.n_days, north_seed(rng, scenario.run.seed))
 
     # -- the day -----------------------------------------------------------------------------------
     def step(self) -> None:
@@ -108,6 +114,7 @@ class BorderModel(mesa.Model):
         for disaster in self._disasters.get(t, []):  # 6. disasters force households across
             self._disaster(disaster)
         self.authorities.marriage_crossings(rules)  # 7. DPRK women crossing to marry
+        self.north.step(t, self.date, rules, ctx)  # 7a. (issue 15) crossings into China, China's police, Korean nationals
         if t % 7 == 0:  # 8. once a week: talk, letters from settled crossers, the DPRK's authorization letters
             self.rumours.week(hh, t, ctx.rebuttal_leaf[hh.leaf], self.params)
             self.authorities.issue_letters(7, t, rules)
@@ -127,6 +134,7 @@ class BorderModel(mesa.Model):
         nxt = self.date + dt.timedelta(days=1)
         if nxt.month != self.date.month or t == self.n_days - 1:  # 15. month-end stocks
             self.recorder.take_stock(hh, ctx)
+            self.north.take_stock(rules)  # 15a. (issue 15) North Koreans in China; Doc 2's women join the northward flows
         self.today += 1
         if self.today >= self.n_days:
             self.running = False

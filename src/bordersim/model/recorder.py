@@ -120,8 +120,109 @@ MEASURES: dict[str, tuple[str, str, str]] = {
     "population_china": ("persons", "stock", "persons of the simulated population in China at month end"),
     "mean_belief": ("share", "stock", "mean rumour belief of households at home (person-weighted)"),
     "mean_ration": ("catties", "stock", "mean effective ration, catties/person/year (person-weighted, households at home)"),
+    # -- issue 15: the northward direction (model/north.py, model/china_police.py) -----------------------
+    # Attributed to the Chinese region where the crossing point lies (where North Koreans arrive), not to a home.
+    "attempted_north": ("persons", "flow", "persons from the DPRK side attempting an illegal crossing into China (actual)"),
+    "attempted_north_food": ("persons", "flow", "same, main reason food (the food gradient; Doc 4 reason 1 mirrored)"),
+    "attempted_north_work": ("persons", "flow", "same, main reason work in China (the introduction's farm and forestry jobs)"),
+    "stopped_north_dprk": ("persons", "flow", "stopped by DPRK guards on their own bank"),
+    "drowned_north": ("persons", "flow", "persons drowned crossing into China (actual; not in the corpse counts of Doc 6)"),
+    "crossed_north": (
+        "persons",
+        "flow",
+        "persons crossing from the DPRK into China illegally and alive: the DPRK side's crossers and the women crossing "
+        "to marry (Doc 2, marriage_crossings_in)",
+    ),
+    "crossed_north_repeat": ("persons", "flow", "of the DPRK side's crossers, those who had crossed before (repeat crossers)"),
+    "disaster_crossers_north": ("persons", "flow", "persons forced into China by a disaster on the DPRK side (Doc 10 Art. 1)"),
+    "legal_visits_north": (
+        "persons",
+        "flow",
+        "DPRK border residents visiting kin in China on a permit (Doc 9, Doc 10 Art. 3)",
+    ),
+    "overstayed_north": ("persons", "flow", "permit visitors who stayed on illegally"),
+    "caught_china": ("persons", "flow", "North Koreans caught in China, at the river or inland (Doc 1 (2), Doc 10 Art. 4)"),
+    "caught_china_at_river": ("persons", "flow", "of which caught by Chinese guards as they crossed"),
+    "assisted_north": (
+        "persons",
+        "flow",
+        "caught, not illegal: forced across by a disaster (Doc 10 Arts. 1, 4), assisted",
+    ),
+    "released_north": ("persons", "flow", "caught and released, not returned (toleration: the introduction's lenient reading)"),
+    "stay_approved_north": (
+        "persons",
+        "flow",
+        "allowed to stay in China: return 'inconvenient', approved (Doc 1 (2)), or women approved to marry (Doc 2 (3))",
+    ),
+    "returned_to_dprk": ("persons", "flow", "North Koreans handed back to the DPRK by China (incl. Doc 2's repatriated women)"),
+    "returned_with_identity_north": (
+        "persons",
+        "flow",
+        "of which handed back with information on identity and situation (Doc 10 Art. 4 (2))",
+    ),
+    "returned_without_identity_north": ("persons", "flow", "of which handed back without it (before the Protocol)"),
+    "returned_criminals_north": (
+        "persons",
+        "flow",
+        "of which returned as criminals or counter-revolutionaries (Doc 1 (3), Doc 10 Art. 5 (1))",
+    ),
+    "returned_long_stayers_north": (
+        "persons",
+        "flow",
+        "of which after more than long_stay_days in China (the introduction: 'some for several years')",
+    ),
+    "handed_over_north": ("persons", "flow", "DPRK side's crossers handed back after custody (the hand-overs timed below)"),
+    "handover_days_north": (
+        "person-days",
+        "flow",
+        "days from being caught to the hand-over, summed over handed_over_north (mean = ratio; Doc 11 (6) 'timely')",
+    ),
+    "returned_home_own_north": (
+        "persons",
+        "flow",
+        "North Koreans going home from China on their own (may cross again)",
+    ),
+    "detained_dprk": ("persons", "flow", "returnees and those stopped whom the DPRK detains (assumed levers)"),
+    "married_in_china": ("persons", "flow", "North Korean women marrying in China (Doc 2; the introduction's mixed couples)"),
+    "children_born_in_china": ("persons", "flow", "children born to North Korean women married in China"),
+    "children_hukou": ("persons", "flow", "of which registered with hukou (the introduction's generous reading of Art. 4)"),
+    "in_china_from_dprk": (
+        "persons",
+        "stock",
+        "North Koreans in China at month end (at large, in custody, visiting, staying)",
+    ),
+    "in_china_from_dprk_illegal": ("persons", "stock", "of which illegally (at large or in custody)"),
+    "in_custody_north": ("persons", "stock", "of which in Chinese custody awaiting hand-over or instructions"),
+    "staying_approved_north": ("persons", "stock", "of which allowed to stay (Doc 1 (2), Doc 2 (3))"),
+    "married_in_china_stock": ("persons", "stock", "North Korean women married in China at month end (incl. Doc 2's)"),
+    "repeat_crossers_in_china": ("persons", "stock", "North Koreans illegally in China on a second or later crossing"),
+    "population_dprk_border": ("persons", "stock", "persons at home on the DPRK side (attributed to the posts' Chinese regions)"),
+    # -- issue 15: Korean nationals living in China (Doc 11; model/korean_nationals.py) -------------------
+    "korean_nationals": ("persons", "stock", "Korean nationals (DPRK citizens) living in China at month end (Doc 11)"),
+    "kn_struggled": ("persons", "flow", "Korean nationals 'criticized and struggled against' (Doc 11 preamble)"),
+    "kn_return_applications": (
+        "persons",
+        "flow",
+        "Korean nationals applying to return home on an authorization letter (Doc 11 (7))",
+    ),
+    "kn_returned": ("persons", "flow", "of which approved and gone home"),
+    "kn_return_refused": ("persons", "flow", "of which refused or obstructed"),
+    "kn_crossed_home": ("persons", "flow", "Korean nationals going home illegally"),
+    "kn_abroad_applications": (
+        "persons",
+        "flow",
+        "applications to go to South Korea, Hong Kong, Macau or other capitalist countries (Doc 11 (8))",
+    ),
+    "kn_abroad_denied": ("persons", "flow", "of which denied and reported for review (Doc 11 (8))"),
+    "kn_abroad_emigrated": ("persons", "flow", "of which approved and gone"),
+    "kn_naturalisation_applications": ("persons", "flow", "applications for Chinese citizenship (Doc 11 (9))"),
+    "kn_naturalised": ("persons", "flow", "of which approved: letters of naturalization"),
 }
 MEASURE_INDEX = {m: i for i, m in enumerate(MEASURES)}
+#: The measures of the northward direction and of Korean nationals in China (issue 15), appended after the
+#: southward ones: a run's southward measures are the same whether the northward machinery runs or not.
+NORTH_MEASURES = tuple(list(MEASURES)[MEASURE_INDEX["attempted_north"] :])
+SOUTH_MEASURES = tuple(list(MEASURES)[: MEASURE_INDEX["attempted_north"]])
 #: Stocks that are averages, not sums: rolled up with person weights.
 AVERAGES = {"mean_belief", "mean_ration"}
 

@@ -26,6 +26,7 @@ ABLATIONS = {
     "kin": "no household has kin in the DPRK: no food-and-kin or proper-reason channel, no authorization letters (Docs 4, 6)",
     "interception": "guards make no effort: nobody is discovered or stopped (Docs 3, 5, 6)",
     "allowance": "the DPRK pays no settling-in allowance (Docs 3, 5)",
+    "north": "no households on the DPRK side and no Korean nationals in China (issue 15): southward measures unchanged",
 }
 
 
@@ -48,6 +49,8 @@ def ablate(data: dict, mechanisms: list[str]) -> dict:
             over.setdefault("china", {})["interception_multiplier"] = 0.0
         elif mech == "allowance":
             over.setdefault("dprk", {})["allowance_yuan_per_labourer"] = 0.0
+        elif mech == "north":
+            d.setdefault("population", {}).setdefault("north", {}).update(persons={}, korean_nationals={})
     if mechanisms:
         d["name"] = f"{d.get('name', 'scenario')}-no_{'-no_'.join(mechanisms)}"
     return d

@@ -113,6 +113,86 @@ class BorderRules(_Strict):
     corpses_investigated: bool = False
 
 
+Days = Annotated[float, Field(ge=1, le=3650)]
+
+
+class NorthwardRules(_Strict):
+    """The northward direction (issue 15): what China does with people who cross from the DPRK into China
+    and with Korean nationals living in China, and what the DPRK does with its returned citizens.
+
+    China's side: Doc 1 (2)-(3), Doc 2 (3), Doc 10 Arts. 1 (1), 4, 5 (1), 9 (2)-(3), Doc 11 (6); its lenient
+    and stringent readings (the introduction: China "has vacillated between leniency and stringency").
+    Korean nationals in China: Doc 8 (2), Doc 11 (1)-(9). The DPRK's treatment of returnees is not in the
+    dossier: every DPRK lever is assumed. Read when used: on the day a crosser is caught (how the case is
+    classified), on the day of the hand-over (identity information), daily (risk, search, watch).
+    """
+
+    #: Share of caught illegal crossers (not exempt, not criminals, not allowed to stay) handed back to the DPRK;
+    #: the rest are released (Doc 1 (2): "we should, in principle, repatriate them"; Doc 10 Art. 4 (2): "will be
+    #: returned"; Doc 11 (6): "should be sent back"; lenient reading: toleration, the introduction).
+    repatriate_prob: Prob = 0.9
+    #: Mean days from being caught to the hand-over (Doc 10 Art. 9 (2)-(3): exchanges at agreed locations;
+    #: Doc 11 (6): "repatriated in a timely manner").
+    return_days: Days = 30.0
+    #: Share of those for whom return "is indeed inconvenient" (married in China, or the whole household came)
+    #: who may stay with the DPRK's approval (Doc 1 (2); Doc 2 (3): women with "special circumstances").
+    inconvenient_stay_prob: Prob = 0.5
+    #: Mean days before such a case is decided (the DPRK's approval, Doc 1 (2); Doc 11 (6): "If there is a
+    #: special situation, report and request for instructions").
+    special_case_days: Days = 30.0
+    #: Those forced across by a disaster are not illegal crossers: assisted, not returned (Doc 10 Arts. 1 (1), 4 (1)).
+    disaster_exempt: bool = False
+    #: The lenient reading of Art. 4: a food crossing in a famine counts as forced by "disaster" (the introduction:
+    #: "rather generously interpreted Article Four ... except when border crossing is as a result of 'disaster'").
+    famine_as_disaster: bool = False
+    #: Crossers with a pending criminal case are returned, whatever else (Doc 1 (3): "absolutely repatriate";
+    #: Doc 10 Art. 5 (1): "Elements that cross the border after committing crimes should be returned").
+    return_criminals: bool = True
+    #: Share of North Koreans with South Korean contacts treated as counter-revolutionaries under Art. 5 (1) and
+    #: returned absolutely (the introduction: those with "relationships with South Korean bodies like churches and
+    #: advocacy organizations, particularly those that are designed to overthrow the North Korean government").
+    article5_sk_contact_share: Prob = 0.0
+    #: Hand-overs carry information on identity and situation (Doc 10 Art. 4 (2)).
+    identity_information: bool = False
+    #: Multiplier on public security's search for illegal North Koreans inside China.
+    enforcement: NonNeg = 1.0
+    #: Multiplier on the Chinese guards' watch for northward crossers at the river.
+    border_watch: NonNeg = 1.0
+    #: At the switch to this rule set, share of the illegal North Koreans at large who are sought out and caught
+    #: (Doc 11 (6): "In general, Koreans who illegally crossed the border should be sent back").
+    return_backlog: Prob = 0.0
+    #: Children of mixed couples get hukou (the introduction's generous reading of Art. 4).
+    hukou_for_children: bool = False
+    #: DPRK: share of kin-visit requests for which the DPRK issues a border-resident permit (Doc 9 (2): since
+    #: 8 June 1955, "Ordinary [North] Korean nationals ... are eligible to obtain this permit"; Doc 10 Art. 3 (3)).
+    dprk_passes: Prob = 0.5
+    #: DPRK: perceived severity of punishment for leaving illegally, in units of the risk scale (assumed).
+    dprk_punishment: NonNeg = 0.5
+    #: DPRK: share of returnees it detains, when handed over with identity information and without (assumed).
+    dprk_detain_with_identity: Prob = 0.5
+    dprk_detain_without_identity: Prob = 0.2
+    #: DPRK: mean days of detention (assumed).
+    dprk_detention_days: Days = 30.0
+    #: Korean nationals: share of return applications on an authorization letter approved (Doc 8 (2): "we will
+    #: approve each of these requests"; Doc 11 (7)).
+    kn_return_approval_prob: Prob = 0.9
+    #: Korean nationals: mean days to decide an application.
+    kn_processing_days: Days = 60.0
+    #: Korean nationals: "suspects in serious political cases" are refused (Doc 11 (7)).
+    kn_refuse_political_suspects: bool = False
+    #: Share of the Cultural Revolution's obstruction of returns removed (Doc 11 (2): "Problems which arose during
+    #: the Cultural Revolution are to be handled swiftly"; (7)).
+    kn_obstruction_lifted: Prob = 0.0
+    #: Share of the discrimination push removed (Doc 11 (1)-(5): no discrimination, no attacks or detention by
+    #: work units, no transfers to lower levels, no political campaigns).
+    kn_discrimination_relief: Prob = 0.0
+    #: Applications to go to South Korea, Hong Kong, Macau or other capitalist countries approved (Doc 11 (8):
+    #: "From today onwards ... will be denied"; before 1970 no rule is documented).
+    kn_abroad_approval_prob: Prob = 0.5
+    #: Applications for Chinese citizenship approved (Doc 11 (9): reviewed, then "letters of naturalization").
+    kn_naturalisation_approval_prob: Prob = 0.5
+
+
 class RuleSet(_Strict):
     """A named border regime."""
 
@@ -124,6 +204,10 @@ class RuleSet(_Strict):
     china: ChinaRules = ChinaRules()
     dprk: DPRKRules = DPRKRules()
     border: BorderRules = BorderRules()
+    #: The northward direction and Korean nationals in China (issue 15).
+    northward: NorthwardRules = NorthwardRules()
+    #: Clauses of the rule set's documents that still have no flow to act on in the model (``bordersim rules``).
+    no_flow: list[str] = Field(default_factory=list)
 
 
 def crossing_is_legal(

@@ -21,6 +21,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from .geography import TREE
+from .north import NorthParameters, NorthPopulation, NorthWorld
 from .rules import RuleSwitch, deep_merge, rule_search_path
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -171,6 +172,8 @@ class World(_Strict):
     #: DPRK women crossing into China illegally to marry Chinese men, per year (Doc 2; level assumed).
     nk_marriage_crossings_per_year: NonNeg = 20.0
     disasters: list[Disaster] = Field(default_factory=list)
+    #: The northward direction's dated conditions: DPRK rations, China's pull, guards, enforcement (issue 15).
+    north: NorthWorld = NorthWorld()
 
 
 class Population(_Strict):
@@ -223,6 +226,8 @@ class Population(_Strict):
     lishu: bool = True
     #: Households per village (hamlet) in the social network.
     village_households: Annotated[int, Field(ge=2)] = 40
+    #: The DPRK side's households and the Korean nationals living in China (issue 15; :mod:`.north`).
+    north: NorthPopulation = NorthPopulation()
 
     @field_validator("yanbian_shares", "tonghua_persons", "liaoning_persons")
     @classmethod
@@ -327,6 +332,8 @@ class Parameters(_Strict):
     #: Visits on a permit: days away (Doc 4 (4): "return at a set-time"; one month in Doc 10 Art. 3); share who stay.
     visit_days: Annotated[int, Field(ge=1, le=3650)] = 30
     overstay_prob: Prob = 0.1
+    #: The northward decision (issue 15; :mod:`.north`): unset rates borrow the southward ones above.
+    north: NorthParameters = NorthParameters()
 
 
 class RunSettings(_Strict):

@@ -1,0 +1,358 @@
+"""Both directions across the border (issue 15): the DPRK side's households, their crossings into China, life
+in China, and the way home; Korean nationals in China (:mod:`.korean_nationals`); what China does with those it
+catches (:mod:`.china_police`).
+
+The introduction: "Prior to the 1990s, migration between the two countries was mainly a one-way traffic of
+ethnic Koreans of Chinese nationality heading south ... Some contra-flow took place as North Korean women who
+had married Chinese men attempted ... to move to China (Document No. 2)"; in the 1990s "The pull and push
+factors shaping North Koreans' decision-making were that China's economy developed exponentially at the same
+time as North Korea's economy tanked."
+
+**The decision** mirrors Doc 4's three reasons (the southward :mod:`.households`), per household at home on the
+DPRK side, recomputed weekly (``g`` is the food gradient: the zone's felt hunger minus that of the Chinese
+region across the river, floored at 0; ``b`` the household's belief that there is work and food in China):
+
+* food: ``rate_food x g x k x push``, ``k`` = 1 with kin in China, else ``b`` (the hungry who know where to go);
+* work: ``rate_work x b x (g + work_floor) x ties x push``, ``ties`` = kin or contacts from an earlier stay (the
+  introduction's "low-paying jobs in agriculture and forestry");
+* kin: ``rate_kin x kin`` (visits to relatives, legal on a permit or not at all, as Doc 4's proper reasons);
+
+``push = china_pull x exp(-risk_aversion x risk)``, ``risk`` = DPRK guards + the DPRK's punishment +
+``return_deterrence x repatriate_prob``; all times ``repeat_factor`` once the DPRK has detained a member. A
+household with food and no kin or contacts in China has no reason to cross: every channel is zero.
+When the day's clock fires (probability ``1 - exp(-h)``), the reason is drawn in proportion to the channels;
+a kin visit gets a permit with ``dprk_passes`` (Doc 9; Doc 10 Art. 3 (3)) or lapses; a food or work intention
+becomes an illegal crossing with ``p_illegal``. Food crossings are by the whole household with
+``household_party_share``, otherwise one member crosses (a woman with ``female_share``).
+
+**The crossing** has two banks: the DPRK's guards (dated effort) stop some on their side; the river drowns
+some (the southward formula: route risk, night, ice, July-August floods); the Chinese guards (the southward
+effort at the post, times ``border_watch``) discover and catch some as they land (:mod:`.china_police`).
+
+**In China** a crosser at large may be caught inland, go home on its own (the southward settlers' own-return
+hazard, Doc 6: family and property at home pull), a woman may marry (then she leaves her household, rarely
+goes home, is protected from the search, has children, registered under ``hukou_for_children``), and anyone
+may meet South Korean bodies (a dated rate). A stay of ``contact_days`` leaves contacts and first-hand belief:
+**repeat crossings** follow from that (the work channel opens), from the food gradient that persists, and
+against the deterrence of a detention, not from a constant.
+
+**Beliefs** move weekly toward news from China: for kin households ``min(1, china_pull)``, for the others
+``min(1, news_gain x`` the share of their zone's households that have been to China ``)``.
+
+Every draw comes from the northward stream (a child of the replicate's seed sequence, never ``model.rng``);
+the southward state is read (the day's effort, China's felt hunger, ice, the month's Doc 2 counts) and never
+written, so the southward measures are the same with this machinery on or off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from ..world.geography import RegionTree
+from ..world.north import ZONE_TREE, resolve_parameters
+from ..world.rules import RuleSet
+from .china_police import ChinaPolice
+from .korean_nationals import KoreanNationals
+from .north_people import HState, NReason, Trips, TState, build_north_households, come_home, detach
+from .north_world import NorthSchedule
+from .recorder import MEASURE_INDEX, Recorder
+
+#: The spawn key appended to the replicate's seed sequence for the northward stream (does not advance any
+#: spawn counter, so other streams spawned from the same sequence are unaffected).
+NORTH_STREAM = 150_015
+
+
+def north_seed(rng: np.random.Generator, fallback: int) -> np.random.SeedSequence:
+    """The northward stream's seed: a child of the seed sequence behind ``rng`` with a fixed spawn key."""
+    ss = getattr(rng.bit_generator, "seed_seq", None) or getattr(rng.bit_generator, "_seed_seq", None)
+    if not isinstance(ss, np.random.SeedSequence):
+        ss = np.random.SeedSequence(fallback)
+    return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, NORTH_STREAM), pool_size=ss.pool_size)
+
+
+class Northward:
+    """The northward direction of one run: the DPRK side's households and trips, China's police, the Korean
+    nationals. Called by :class:`~bordersim.model.BorderModel` once a day (:meth:`step`) and at month end
+    (:meth:`take_stock`)."""
+
+    def __init__(self, scenario, tree: RegionTree, recorder: Recorder, start: dt.date, n_days: int, seed: np.random.SeedSequence):
+        self.p = p = resolve_parameters(scenario.parameters.north, scenario.parameters)
+        self.tree, self.rec = tree, recorder
+        ss_hh, ss_kn = seed.spawn(2)
+        self.rng = rng = np.random.default_rng(ss_hh)
+        pop = scenario.population.north
+        self.hh = build_north_households(pop, scenario.run.scale, ZONE_TREE, tree, rng)
+        self.trips = Trips()
+        self.sched = NorthSchedule(scenario.world.north, p, tree, start, n_days)
+        self.police = ChinaPolice(self.hh, self.trips, p, recorder, rng)
+        self.kn = KoreanNationals(pop, p, scenario.run.scale, tree, recorder, np.random.default_rng(ss_kn), self.sched)
+        self.river_of_post = np.array([post.river for post in tree.posts])
+        self.route_risk = tree.post_route_risk
+        self.doc2_staying = np.zeros(len(tree.leaf_ids))  # Doc 2's women allowed to marry and stay, by leaf
+        self._rules: RuleSet | None = None
+        self._channels = np.zeros((3, self.hh.n))
+        self._total = np.zeros(self.hh.n)
+        self._live = np.zeros(0, dtype=np.int64)
+        self._dirty = True
+
+    # -- the day -------------------------------------------------------------------------------------
+    def step(self, t: int, date: dt.date, rules: RuleSet, ctx) -> None:
+        """One day of the northward direction, in order (docs/ODD.md 7.16)."""
+        nw = rules.northward
+        if rules is not self._rules:  # a rule switch: Doc 11 (6)'s backlog is sought out
+            if self._rules is not None and nw.return_backlog > 0:
+                self.police.round_up(nw.return_backlog, t, nw, lambda idx: self._home_hunger(idx, t))
+            self._rules, self._dirty = rules, True
+        for d in self.sched.disasters.get(t, []):
+            self._disaster(d, t)
+        if t % 7 == 0:
+            self._beliefs(t)
+            self._dirty = True
+        if self._dirty:
+            self._hazards(t, nw, ctx)
+            self._dirty = False
+        self._decide(t, rules, ctx, date.month)
+        self._in_china(t, nw)
+        self._visits_end(t)
+        self.police.step(t, nw)
+        self.kn.step(t, nw)
+
+    def _home_hunger(self, idx: np.ndarray, t: int) -> np.ndarray:
+        return self.sched.hunger[t, self.hh.zone[self.trips.hh[idx]]]
+
+    def _beliefs(self, t: int) -> None:
+        """Weekly: beliefs move toward the news from China (kin, or returnees of the zone)."""
+        hh, p = self.hh, self.p
+        been = (hh.crossings > 0) | hh.contact
+        w = hh.weight * (hh.state != HState.EMPTY)
+        z = hh.zone.astype(np.int64)
+        n_z = len(ZONE_TREE.leaf_ids)
+        share = np.bincount(z, weights=w * been, minlength=n_z).astype(float)
+        share /= np.maximum(np.bincount(z, weights=w, minlength=n_z), 1e-12)
+        target = np.where(hh.kin, min(1.0, self.sched.china_pull[t]), np.minimum(1.0, p.news_gain * share[z]))
+        target = np.where(hh.contact, np.maximum(target, min(1.0, self.sched.china_pull[t])), target)
+        hh.belief += p.news_weight * (target - hh.belief)
+
+    def _hazards(self, t: int, nw, ctx) -> None:
+        """The three channels of every household (docs/ODD.md 7.16), held until the next recomputation."""
+        hh, p, s = self.hh, self.p, self.sched
+        g = np.clip(s.hunger[t, hh.zone] - ctx.hunger_ok_leaf[hh.leaf], 0.0, 1.0)
+        risk = s.dprk_guards[t, hh.zone] + nw.dprk_punishment + p.return_deterrence * nw.repatriate_prob
+        push = s.china_pull[t] * np.exp(-p.risk_aversion * risk)
+        know = np.where(hh.kin, 1.0, hh.belief)
+        ties = hh.kin | hh.contact
+        fear = np.where(hh.fear, p.repeat_factor, 1.0)
+        self._channels[0] = p.rate_food * g * know * push * fear
+        self._channels[1] = p.rate_work * hh.belief * (g + p.work_floor) * ties * push * fear
+        self._channels[2] = p.rate_kin * hh.kin * fear
+        self._total = self._channels.sum(axis=0)
+        self._live = np.flatnonzero(self._total > 0)
+
+    def channels(self, idx: np.ndarray) -> np.ndarray:
+        """Today's channels (food, work, kin) of households ``idx`` (3 x len(idx)), per day."""
+        return self._channels[:, idx]
+
+    # -- deciding and crossing -------------------------------------------------------------------------
+    def _decide(self, t: int, rules: RuleSet, ctx, month: int) -> None:
+        hh, p, rng = self.hh, self.p, self.rng
+        cand = self._live[hh.state[self._live] == HState.HOME]
+        if len(cand) == 0:
+            return
+        fire = cand[rng.random(len(cand)) < -np.expm1(-self._total[cand])]
+        if len(fire) == 0:
+            return
+        ch = self._channels[:, fire]
+        cum = np.cumsum(ch, axis=0) / ch.sum(axis=0)
+        reason = (rng.random(len(fire))[None, :] > cum).sum(axis=0).clip(0, 2)
+        kin = fire[reason == NReason.KIN]
+        self._visit(kin[rng.random(len(kin)) < rules.northward.dprk_passes], t, rules)
+        go = (reason != NReason.KIN) & (rng.random(len(fire)) < p.p_illegal)
+        h, r = fire[go], reason[go]
+        whole = (r == NReason.FOOD) & (hh.size[h] >= 2) & (rng.random(len(h)) < p.household_party_share)
+        persons = np.where(whole, hh.size[h], 1)
+        female = ~whole & (rng.random(len(h)) < p.female_share)
+        self._cross(h, r, persons, whole, female, t, rules, ctx, month)
+
+    def _visit(self, h: np.ndarray, t: int, rules: RuleSet) -> None:
+        """A member visits kin in China on a permit (Doc 9 (2); Doc 10 Art. 3 (3): "valid for one-month")."""
+        hh = self.hh
+        if len(h) == 0:
+            return
+        days = rules.border.transit_pass_days or int(self.p.visit_days)
+        idx = self._new_trips(h, NReason.KIN, np.ones(len(h), dtype=np.int64), False, False, t, TState.VISIT)
+        self.trips.due[idx] = t + days
+        self.rec.add("legal_visits_north", hh.leaf[h], hh.weight[h])
+
+    def _new_trips(self, h, reason, persons, whole, female, t, state) -> np.ndarray:
+        hh = self.hh
+        idx = self.trips.add(
+            len(h),
+            hh=h,
+            persons=persons,
+            weight=hh.weight[h],
+            leaf=hh.leaf[h],
+            reason=reason,
+            whole=whole,
+            female=female,
+            criminal=hh.criminal[h],
+            repeat=hh.crossings[h] > 0,
+            attached=True,
+            state=state,
+            start=t,
+        )
+        hh.crossings[h] += 1
+        hh.state[h] = HState.AWAY
+        hh.trip[h] = idx
+        return idx
+
+    def _cross(self, h, reason, persons, whole, female, t: int, rules: RuleSet, ctx, month: int) -> None:
+        """Illegal crossings into China today: the DPRK's bank, the river, the Chinese bank."""
+        hh, p, rng, rec, nw = self.hh, self.p, self.rng, self.rec, rules.northward
+        if len(h) == 0:
+            return
+        w = hh.weight[h]
+        rec.add("attempted_north", hh.leaf[h], w * persons)
+        rec.add("attempted_north_food", hh.leaf[h[reason == NReason.FOOD]], (w * persons)[reason == NReason.FOOD])
+        rec.add("attempted_north_work", hh.leaf[h[reason == NReason.WORK]], (w * persons)[reason == NReason.WORK])
+        post = hh.post[h]
+        frozen = np.array([ctx.frozen[r] for r in self.river_of_post[post]], dtype=bool)
+        night = rng.random(len(h)) < p.p_night
+        vis = np.where(night, 1.0, p.day_visibility) * np.where(frozen, p.ice_visibility, 1.0)
+        stop = rng.random(len(h)) < -np.expm1(-p.dprk_stop_base * self.sched.dprk_guards[t, hh.zone[h]] * vis)
+        self.police.stopped_by_dprk(h[stop], persons[stop], t, nw)
+        go = ~stop
+        h, reason, persons, whole, female, night, vis, frozen, post = (
+            a[go] for a in (h, reason, persons, whole, female, night, vis, frozen, post)
+        )
+        flood = p.flood_drown_factor if month in (7, 8) else 1.0
+        season = np.where(frozen, p.ice_drown_factor, flood)
+        p_drown = np.clip(p.drown_base * self.route_risk[post] * np.where(night, p.night_drown_factor, 1.0) * season, 0, 1)
+        drowned = rng.binomial(persons, p_drown)
+        rec.add("drowned_north", hh.leaf[h], hh.weight[h] * drowned)
+        hh.size[h] -= drowned
+        hh.state[h[hh.size[h] == 0]] = HState.EMPTY
+        persons = persons - drowned
+        ok = persons > 0
+        hh.crossings[h[~ok]] += 1
+        h, reason, persons, whole, female, vis, post = (a[ok] for a in (h, reason, persons, whole, female, vis, post))
+        if len(h) == 0:
+            return
+        idx = self._new_trips(h, reason, persons, whole, female, t, TState.AT_LARGE)
+        rec.add("crossed_north", hh.leaf[h], self.trips.w(idx))
+        rep = self.trips.repeat[idx]
+        rec.add("crossed_north_repeat", hh.leaf[h[rep]], self.trips.w(idx[rep]))
+        e = ctx.effort_post[post] * nw.border_watch
+        det = rng.random(len(h)) < -np.expm1(-p.detection_base * e * vis * (persons / 5.0) ** 0.25)
+        caught = det & (rng.random(len(h)) < -np.expm1(-p.stop_rate * e))
+        self.police.catch(idx[caught], t, nw, self._home_hunger(idx[caught], t), at_river=True)
+
+    def _disaster(self, d, t: int) -> None:
+        """A disaster forces whole households of a zone across (Doc 10 Art. 1 (1)): no guards, no drowning."""
+        hh = self.hh
+        zones = ZONE_TREE.leaves_under(d.region)
+        cand = np.flatnonzero(np.isin(hh.zone, zones) & (hh.state == HState.HOME))
+        hit = cand[self.rng.random(len(cand)) < d.share]
+        if len(hit) == 0:
+            return
+        idx = self._new_trips(hit, NReason.DISASTER, hh.size[hit].astype(np.int64), True, False, t, TState.AT_LARGE)
+        self.trips.disaster[idx] = True
+        self.rec.add("disaster_crossers_north", hh.leaf[hit], self.trips.w(idx))
+
+    # -- in China ----------------------------------------------------------------------------------------
+    def _in_china(self, t: int, nw) -> None:
+        """Those at large: caught inland, home on their own, married, children, South Korean contacts."""
+        tr, p, rng, s = self.trips, self.p, self.rng, self.sched
+        a = tr.in_state(TState.AT_LARGE)
+        a = a[tr.start[a] < t]
+        if len(a) == 0:
+            return
+        married = tr.married[a]
+        registered = married & nw.hukou_for_children & (tr.children[a] > 0)
+        protect = (1.0 - p.married_protection * married) * (1.0 - p.hukou_protection * registered)
+        catch = p.catch_rate * s.enforcement[t, tr.leaf[a]] * nw.enforcement * protect
+        family_home = ~tr.whole[a]
+        own = p.return_rate * (1.0 + p.return_family_factor * family_home + p.return_property_factor)
+        own = np.where(married, own * p.married_return_factor, own)
+        own = np.where(tr.reason[a] == NReason.DISASTER, 1.0 / p.visit_days, own)  # the flood recedes
+        u = rng.random(len(a))
+        caught = u < -np.expm1(-catch)
+        home = ~caught & (u < -np.expm1(-catch) + -np.expm1(-own))
+        self.police.catch(a[caught], t, nw, self._home_hunger(a[caught], t), at_river=False)
+        back = a[home]
+        self.rec.add("returned_home_own_north", tr.leaf[back], tr.w(back))
+        come_home(self.hh, tr, back, t, p.contact_days)
+        rest = a[~caught & ~home]
+        self._marry_and_meet(rest, t, nw)
+
+    def _marry_and_meet(self, idx: np.ndarray, t: int, nw) -> None:
+        tr, p, rng = self.trips, self.p, self.rng
+        single = idx[tr.female[idx] & ~tr.married[idx]]
+        wed = single[rng.random(len(single)) < -np.expm1(-p.marriage_rate)]
+        tr.married[wed] = True
+        self.rec.add("married_in_china", tr.leaf[wed], tr.w(wed))
+        detach(self.hh, tr, wed)  # she forms a household in China
+        wives = idx[tr.married[idx]]
+        born = rng.poisson(p.birth_rate / 365.0, size=len(wives))
+        if born.any():
+            tr.children[wives] += born
+            self.rec.add("children_born_in_china", tr.leaf[wives], tr.weight[wives] * born)
+            if nw.hukou_for_children:
+                self.rec.add("children_hukou", tr.leaf[wives], tr.weight[wives] * born)
+        rate = self.sched.sk_contacts[t] / 365.0
+        if rate > 0:
+            new = idx[~tr.sk[idx] & (rng.random(len(idx)) < -np.expm1(-rate))]
+            tr.sk[new] = True
+
+    def _visits_end(self, t: int) -> None:
+        """Permits expire: the visitor goes home, or stays on illegally (``overstay_prob``)."""
+        tr = self.trips
+        v = tr.in_state(TState.VISIT)
+        v = v[tr.due[v] <= t]
+        if len(v) == 0:
+            return
+        stay = self.rng.random(len(v)) < self.p.overstay_prob
+        s = v[stay]
+        tr.state[s] = TState.AT_LARGE
+        tr.due[s] = -1
+        self.rec.add("overstayed_north", tr.leaf[s], tr.w(s))
+        come_home(self.hh, tr, v[~stay], t, self.p.contact_days)
+
+    # -- month end ---------------------------------------------------------------------------------------
+    def take_stock(self, rules: RuleSet) -> None:
+        """Month-end stocks of North Koreans in China and at home; Doc 2's women of the month join the flows."""
+        rec, tr = self.rec, self.trips
+        self._doc2(rules)
+        n = tr.n
+        st, leaf, w = tr.state[:n], tr.leaf[:n], tr.w(np.arange(n))
+        illegal = (st == TState.AT_LARGE) | (st == TState.CUSTODY)
+        in_china = illegal | (st == TState.VISIT) | (st == TState.RESIDENT)
+        rec.set_stock("in_china_from_dprk", leaf, w * in_china)
+        rec.data[rec.month, :, MEASURE_INDEX["in_china_from_dprk"]] += self.doc2_staying
+        rec.set_stock("in_china_from_dprk_illegal", leaf, w * illegal)
+        rec.set_stock("in_custody_north", leaf, w * (st == TState.CUSTODY))
+        rec.set_stock("staying_approved_north", leaf, w * (st == TState.RESIDENT))
+        rec.data[rec.month, :, MEASURE_INDEX["staying_approved_north"]] += self.doc2_staying
+        rec.set_stock("married_in_china_stock", leaf, w * (in_china & tr.married[:n]))
+        rec.data[rec.month, :, MEASURE_INDEX["married_in_china_stock"]] += self.doc2_staying
+        rec.set_stock("repeat_crossers_in_china", leaf, w * (illegal & tr.repeat[:n]))
+        hh = self.hh
+        rec.set_stock("population_dprk_border", hh.leaf, hh.weight * hh.home_persons(tr))
+        rec.set_stock("korean_nationals", self.kn.leaf, self.kn.persons_in_china())
+
+    def _doc2(self, rules: RuleSet) -> None:
+        """The month's DPRK women crossing to marry (Doc 2; drawn by the Chinese authorities, counts without
+        agents): they crossed north; those repatriated were handed back; the others stay, married."""
+        rec = self.rec
+        row = rec.data[rec.month]
+        came = row[:, MEASURE_INDEX["marriage_crossings_in"]].copy()
+        back = row[:, MEASURE_INDEX["marriage_repatriated"]].copy()
+        stay = came - back
+        row[:, MEASURE_INDEX["crossed_north"]] += came
+        row[:, MEASURE_INDEX["returned_to_dprk"]] += back
+        ident = "returned_with_identity_north" if rules.northward.identity_information else "returned_without_identity_north"
+        row[:, MEASURE_INDEX[ident]] += back
+        row[:, MEASURE_INDEX["married_in_china"]] += stay
+        row[:, MEASURE_INDEX["stay_approved_north"]] += stay
+        self.doc2_staying += stay
