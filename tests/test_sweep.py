@@ -99,7 +99,7 @@ def test_paths_set_dict_keys_and_list_indices():
             "levers.x (world.rations[9].catties): world.rations has 5 entries",
         ),
         ({"x": {"path": "rules", "values": [[{"from": "1960-09-01", "use": "no_such_rules"}]]}}, "levers.x (rules)"),
-        ({"x": {"path": "parameters.rate_rumour"}}, "levers.x: Value error, give exactly one of"),
+        ({"x": {"path": "parameters.rate_rumour"}}, "levers.x: give exactly one of"),
         ({"x": {"path": "parameters..rate", "values": [1]}}, "levers.x.path: bad path"),
     ],
 )

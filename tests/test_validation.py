@@ -124,10 +124,26 @@ def test_cli_error_exit_code_and_one_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_bad_scale_from_command_line(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--scale", "0"], "argument --scale: must be greater than 0 (got 0)"),
+        (["--scale", "2"], "argument --scale: must be less than or equal to 1 (got 2)"),
+        (["--scale", "nan"], "argument --scale: must be"),
+        (["--replicates", "0"], "argument --replicates: must be greater than or equal to 1 (got 0)"),
+        (["--replicates", "two"], "argument --replicates: expected an integer, got 'two'"),
+        (["--seed", "-1"], "argument --seed: must be greater than or equal to 0 (got -1)"),
+        (["--workers", "0"], "argument --workers: must be 1 or more (got 0)"),
+        (["--end", "1961-13-01"], "argument --end: expected a date YYYY-MM-DD"),
+        (["--end", "1950-01-01"], "bordersim: error: --end 1950-01-01: run: end (1950-01-01) is before start"),
+    ],
+)
+def test_cli_bad_flags_are_blamed_on_the_flag(tmp_path, capsys, flags, needle):
     p = _write(tmp_path, small_scenario_dict(), "ok.yaml")
-    assert main(["run", str(p), "--scale", "0", "--out", str(tmp_path / "o")]) == 2
-    assert "run.scale" in capsys.readouterr().err
+    assert main(["run", str(p), *flags, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "run.scale" not in err and "run.replicates" not in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
 
 
 def test_console_script_no_traceback(tmp_path):

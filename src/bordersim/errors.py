@@ -24,6 +24,18 @@ def _loc(loc: tuple) -> str:
     return out or "(top level)"
 
 
+#: Prefixes pydantic puts before the message of a validator's own ValueError or assertion.
+_PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(msg: str) -> str:
+    """A validator's own words, without pydantic's prefix ("Value error, ...")."""
+    for prefix in _PYDANTIC_PREFIXES:
+        if msg.startswith(prefix):
+            return msg[len(prefix) :]
+    return msg
+
+
 def from_validation(path: object, err: ValidationError, prefix: str = "") -> ScenarioError:
     """Turn a pydantic ValidationError into a ScenarioError naming every bad field."""
     parts = []
@@ -31,7 +43,7 @@ def from_validation(path: object, err: ValidationError, prefix: str = "") -> Sce
         loc = _loc(tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-"))))
         if prefix:
             loc = f"{prefix}.{loc}" if loc != "(top level)" else prefix
-        msg = e["msg"]
+        msg = plain_message(e["msg"])
         if e["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling; unknown keys are not ignored)"
         elif e["type"] == "missing":
