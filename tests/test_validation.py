@@ -12,7 +12,7 @@ from bordersim.cli import main
 from bordersim.errors import ScenarioError
 from bordersim.world.loader import load_scenario
 
-from .conftest import small_scenario_dict
+from .conftest import BASELINE, small_scenario_dict
 
 
 def _write(tmp_path, data, name="bad.yaml"):
@@ -106,11 +106,44 @@ def test_invalid_yaml(tmp_path):
     assert "not valid YAML" in str(exc.value)
 
 
-def test_yaml_tags_are_not_executed(tmp_path):
-    p = tmp_path / "evil.yaml"
-    p.write_text("name: !!python/object/apply:os.system ['echo hacked']\n")
-    with pytest.raises(ScenarioError):
+@pytest.mark.parametrize(
+    "line, text, needle",
+    [
+        (12, "  seed 1961", "line 12: not valid YAML: could not find expected ':'"),  # the key without its colon
+        (17, "    - {from: 1960-09-01, region: china, catties: 360", "line 17: not valid YAML"),  # an unclosed brace
+        (13, "  seed: 1", "line 13: not valid YAML: duplicate key 'seed' (first on line 12)"),
+        (13, "\treplicates: 1", "line 13: not valid YAML"),
+    ],
+)
+def test_a_yaml_mistake_is_named_on_its_own_line(tmp_path, line, text, needle):
+    lines = BASELINE.read_text().split("\n")
+    assert lines[11].startswith("  seed:") and lines[16].startswith("    - {from: 1960-09-01")
+    lines[line - 1] = text
+    p = tmp_path / "typo.yaml"
+    p.write_text("\n".join(lines))
+    with pytest.raises(ScenarioError) as exc:
         load_scenario(p)
+    assert str(exc.value).startswith(f"{p}: {needle}"), str(exc.value)
+
+
+def test_no_pydantic_prefix_in_messages(tmp_path):
+    d = small_scenario_dict(start="1961-01-01", end="1960-12-31")
+    msg = _error(tmp_path, d)
+    assert msg.endswith("run: end (1960-12-31) is before start (1961-01-01)") and "Value error" not in msg
+
+
+def test_yaml_tags_are_not_executed(tmp_path):
+    # Under yaml.unsafe_load (or yaml.load with the full loader) this tag calls os.mkdir and creates the
+    # marker: it must not exist afterwards, and the error must be about the tag, not about a field.
+    marker = tmp_path / "executed"
+    p = tmp_path / "evil.yaml"
+    d = small_scenario_dict()
+    d.pop("description")
+    p.write_text(f"description: !!python/object/apply:os.mkdir [{str(marker)!r}]\n" + yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(p)
+    assert not marker.exists(), "a YAML tag was executed"
+    assert str(exc.value).startswith(f"{p}: line 1: not valid YAML") and "tag" in str(exc.value)
 
 
 def test_cli_error_exit_code_and_one_line(tmp_path, capsys):

@@ -149,8 +149,17 @@ def cmd_run(args) -> int:
         f"scale {sc.run.scale}, seed {sc.run.seed}",
         file=sys.stderr,
     )
-    path = run_scenario(sc, out, force=args.force, workers=args.workers, progress=not args.quiet, source=str(args.scenario))
-    print(f"bordersim: wrote {path}/ (flows.csv, summary.csv, manifest.json, figures)", file=sys.stderr)
+    path = run_scenario(
+        sc,
+        out,
+        force=args.force,
+        workers=args.workers,
+        progress=not args.quiet,
+        source=str(args.scenario),
+        figures=not args.no_figures,
+    )
+    what = "flows.csv, summary.csv, manifest.json" + ("" if args.no_figures else ", figures")
+    print(f"bordersim: wrote {path}/ ({what})", file=sys.stderr)
     return 0
 
 
@@ -158,7 +167,10 @@ def cmd_fit(args) -> int:
     out = Path(args.out_dir)
     if not (out / "flows.csv").exists():
         return _error(f"{out}: no flows.csv here (run `bordersim run` first)")
-    fit = fit_run(out, args.targets)
+    try:
+        fit = fit_run(out, args.targets)
+    except ValueError as err:  # a damaged manifest.json or flows.csv
+        return _error(f"{out}: cannot read this run ({' '.join(str(err).split())[:200]})")
     print(f"bordersim: {summary_line(fit)}", file=sys.stderr)
     print(f"bordersim: wrote {out}/fit.csv, fit.md and fit_*.png", file=sys.stderr)
     return 0
@@ -298,6 +310,7 @@ def _add_run(sub) -> None:
     r.add_argument("--workers", type=_at_least(1), default=1, help="processes for replicates (results do not depend on it)")
     r.add_argument("--force", action="store_true", help="replace an existing output directory")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--no-figures", action="store_true", help="write the tables only (flows, summary, manifest, fit)")
     r.add_argument(
         "--ablate",
         action="append",

@@ -36,11 +36,20 @@ def plain_message(msg: str) -> str:
     return msg
 
 
+def _kind(value: object) -> str:
+    """What a wrong value is, in YAML's words."""
+    if value is None:
+        return "nothing (an empty value)"
+    names = {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "a mapping"}
+    return names.get(type(value), type(value).__name__)
+
+
 def from_validation(path: object, err: ValidationError, prefix: str = "") -> ScenarioError:
     """Turn a pydantic ValidationError into a ScenarioError naming every bad field."""
     parts = []
     for e in err.errors():
-        loc = _loc(tuple(x for x in e["loc"] if not (isinstance(x, str) and x.startswith("function-"))))
+        # pydantic's own steps in the path ("function-after[...]", "[key]" of a bad mapping key) name no field.
+        loc = _loc(tuple(x for x in e["loc"] if not (isinstance(x, str) and (x.startswith("function-") or x == "[key]"))))
         if prefix:
             loc = f"{prefix}.{loc}" if loc != "(top level)" else prefix
         msg = plain_message(e["msg"])
@@ -48,5 +57,9 @@ def from_validation(path: object, err: ValidationError, prefix: str = "") -> Sce
             msg = "unknown key (check the spelling; unknown keys are not ignored)"
         elif e["type"] == "missing":
             msg = "required field is missing"
+        elif e["type"] in ("model_type", "model_attributes_type", "dict_type"):  # not "instance of RunSettings"
+            msg = f"expected a mapping of keys and values, got {_kind(e.get('input'))}"
+        elif e["type"] == "list_type":
+            msg = f"expected a list, got {_kind(e.get('input'))}"
         parts.append(f"{loc}: {msg}")
     return ScenarioError(path, "; ".join(parts))

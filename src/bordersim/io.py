@@ -13,6 +13,7 @@ can read a run.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -105,8 +106,8 @@ def atomic_dir(dest: str | Path, fill: Callable[[Path], None], force: bool = Fal
     return dest
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader (libyaml's where installed) refusing a key given twice in a mapping (PyYAML keeps the last)."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
@@ -128,16 +129,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 #: Contexts whose mark is where the mistake is (an unclosed bracket or quote, a key without its colon);
 #: for the others (a block mapping or sequence) the problem's own mark is nearer to it.
-_CONTEXT_FIRST = ("while scanning a simple key", "while parsing a flow", "while scanning a quoted", "while scanning a plain")
+_CONTEXT_FIRST = ("while scanning a simple key", "while parsing a flow", "while scanning a quoted")
 
 
-def yaml_error_message(exc: yaml.YAMLError) -> str:
+def yaml_error_message(exc: yaml.YAMLError, text: str | None = None) -> str:
     """One line for a YAML syntax error: the line where the mistake is, and what is wrong."""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
     pmark = getattr(exc, "problem_mark", None)
     context = getattr(exc, "context", None)
     cmark = getattr(exc, "context_mark", None)
     line = pmark.line + 1 if pmark is not None else None
+    if line is None and isinstance(getattr(exc, "position", None), int) and text is not None:  # a ReaderError
+        line = text[: exc.position].count("\n") + 1
+        char = getattr(exc, "character", None)
+        if char is not None:
+            problem += f" (character #x{ord(char) if isinstance(char, str) else int(char):04x})"
     what = problem
     if context and cmark is not None and context.startswith(_CONTEXT_FIRST):
         what = f"{problem} {context}"
@@ -146,7 +152,7 @@ def yaml_error_message(exc: yaml.YAMLError) -> str:
             line = cmark.line + 1
     if "constructor for the tag" in problem:
         what += " (YAML tags are not allowed in a scenario)"
-    where = f"line {line}: " if line is not None else ""
+    where = f"line {line}: " if line is not None else "(file): "
     return f"{where}not valid YAML: {' '.join(what.split())}"
 
 
@@ -157,16 +163,31 @@ def read_yaml(path: str | Path) -> dict:
         raise ScenarioError(path, "file not found")
     if not path.is_file():
         raise ScenarioError(path, "not a file")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.load(fh, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, yaml_error_message(exc)) from None
-    except (UnicodeDecodeError, OSError) as exc:
-        raise ScenarioError(path, f"cannot be read as UTF-8 text ({type(exc).__name__})") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(path, "expected a mapping at the top level")
-    return data
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _YAML_CACHE:
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError as exc:
+            raise ScenarioError(path, yaml_error_message(exc, text)) from None
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ScenarioError(path, f"line {line}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
+        except OSError as exc:
+            raise ScenarioError(path, f"(file): cannot be read ({exc.strerror or exc})") from None
+        if not isinstance(data, dict):
+            what = "the file is empty" if data is None else f"got {type(data).__name__} {str(data)[:40]!r}"
+            raise ScenarioError(path, f"(top level): expected a mapping of keys and values; {what}")
+        if len(_YAML_CACHE) > 64:
+            _YAML_CACHE.clear()
+        _YAML_CACHE[key] = data
+    return copy.deepcopy(_YAML_CACHE[key])  # callers may change what they get
+
+
+#: Parsed YAML files by (path, modification time, size): scenarios, rule sets and targets are read often.
+_YAML_CACHE: dict[tuple, dict] = {}
 
 
 def pyplot():

@@ -274,7 +274,9 @@ def write_fit(
     seed: int | None = None,
     title: str | None = None,
     ablations: pd.DataFrame | None = None,
+    figures: bool = True,
 ) -> pd.DataFrame:
+    """Write fit.csv, fit.md and (unless ``figures`` is false) the fit_*.png figures of ``flows`` into ``out_dir``."""
     targets = load_targets(targets_path)
     man = out_dir / "manifest.json"
     meta = json.loads(man.read_text()) if man.exists() else {}
@@ -284,10 +286,11 @@ def write_fit(
     fit = compare(flows, targets, seed=seed)
     write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
-    _fig_targets(fit, out_dir / "fit_targets.png")
-    _fig_series(flows, targets, out_dir / "fit_series.png")
-    _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
-    _fig_fates(flows, out_dir / "fit_jilin_fates.png")
+    if figures:
+        _fig_targets(fit, out_dir / "fit_targets.png")
+        _fig_series(flows, targets, out_dir / "fit_series.png")
+        _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
+        _fig_fates(flows, out_dir / "fit_jilin_fates.png")
     return fit
 
 

@@ -61,12 +61,19 @@ def write_flows(flows: pd.DataFrame, dest: Path) -> None:
 
 
 def run_scenario(
-    sc: Scenario, out: Path, force: bool = False, workers: int = 1, progress: bool = True, source: str | None = None
+    sc: Scenario,
+    out: Path,
+    force: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+    source: str | None = None,
+    figures: bool = True,
 ) -> Path:
     """Run ``sc`` and write ``flows.csv``, ``summary.csv``, ``manifest.json`` and figures into ``out``.
 
     ``source`` is the scenario file (default: the file ``sc`` was loaded from); a scenario that names
-    ``targets`` also gets its fit report (``fit.csv``, ``fit.md``, ``fit_*.png``).
+    ``targets`` also gets its fit report (``fit.csv``, ``fit.md``, ``fit_*.png``). ``figures=False``
+    writes the tables only.
     """
     out = Path(out)
     if out.exists() and not force:
@@ -100,9 +107,10 @@ def run_scenario(
             "replicate_seconds": [r.summary["seconds"] for r in results],
         }
         write_json(tmp / "manifest.json", manifest)
-        flow_figures(flows, tmp, title=sc.name)
+        if figures:
+            flow_figures(flows, tmp, title=sc.name)
         tp = targets_path_of(sc, source)
         if tp is not None:
-            write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name)
+            write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name, figures=figures)
 
     return atomic_dir(out, fill, force=force)

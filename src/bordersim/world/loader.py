@@ -108,7 +108,10 @@ def read_with_extends(path: Path, _seen: tuple = ()) -> dict:
     base_path = path.parent / base_ref
     if not base_path.is_file():
         raise ScenarioError(path, f"extends: {'not a file' if base_path.exists() else 'file not found'}: {base_path}")
-    base = read_with_extends(base_path, _seen + (path.resolve(),))
+    try:
+        base = read_with_extends(base_path, _seen + (path.resolve(),))
+    except ScenarioError as err:  # the error is in the base (or further up): name this file first
+        raise ScenarioError(path, f"extends: {err}") from None
     _rebase_paths(base, base_path.parent, path.parent)
     merged = deep_merge(base, data)
     merged["extends"] = str(base_path)
@@ -227,7 +230,9 @@ def check_posterior(sc: Scenario, path: str | Path) -> None:
                 apply_posterior_values(sc, {c: values[c]})
             except ValueError as err:
                 raise ScenarioError(path, f"posterior.file: column {c!r} is not a field of this scenario: {err}") from None
+        d = apply_posterior_values(sc, values)
+        d.pop("targets", None)  # checked above
         try:
-            validate_scenario(apply_posterior_values(sc, values), path)
+            validate_scenario(d, path)
         except ScenarioError as err:
             raise ScenarioError(path, f"posterior.file: {pp}: its {extreme}imum values do not fit: {err.message}") from None
