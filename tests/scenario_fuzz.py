@@ -218,7 +218,8 @@ def mutated_scenarios(draw) -> tuple[str, str, list[str]]:
 
 # -- the check ----------------------------------------------------------------------------------------
 #: After "bordersim: error: FILE: " comes the field: a dotted path, "line N", "(top level)", "(file)", "extends".
-FIELD = re.compile(r"^(line \d+|\(top level\)|\(file\)|[A-Za-z_][\w-]*(\[\d+\])*(\.[\w-]+(\[\d+\])*)*)(: | \()")
+_PART = r"([A-Za-z_][\w-]*|'[^']*'|\"[^\"]*\")(\[\d+\])*"
+FIELD = re.compile(rf"^(line \d+|\(top level\)|\(file\)|{_PART}(\.{_PART})*)(: | \()")
 FORBIDDEN = ("Traceback", "Value error,", "Assertion failed,", "internal error", "pydantic", "input_value", "[type=")
 
 

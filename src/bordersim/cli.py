@@ -191,6 +191,7 @@ def cmd_ablations(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
         log=lambda name: print(f"bordersim: {name}", file=sys.stderr),
+        figures=not args.no_figures,
     )
     print(f"bordersim: wrote {out}/ablations.md and a run per ablation", file=sys.stderr)
     return 0
@@ -333,6 +334,7 @@ def _add_ablations(sub) -> None:
     a.add_argument("--workers", type=_at_least(1), default=1)
     a.add_argument("--force", action="store_true")
     a.add_argument("--quiet", action="store_true")
+    a.add_argument("--no-figures", action="store_true", help="write the tables only")
     a.set_defaults(func=cmd_ablations)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import ValidationError
 
 
@@ -14,13 +16,18 @@ class ScenarioError(Exception):
         super().__init__(f"{self.path}: {message}")
 
 
+_NAME = re.compile(r"[A-Za-z_][\w-]*")
+
+
 def _loc(loc: tuple) -> str:
+    """A dotted field path; a key that is not a plain name (a typo like ``:end``) is quoted."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            name = str(part)
+            out += ("." if out else "") + (name if _NAME.fullmatch(name) else repr(name))
     return out or "(top level)"
 
 

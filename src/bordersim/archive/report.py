@@ -259,12 +259,16 @@ def _fig_fates(flows: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def fit_report(
-    out_dir: str | Path, targets_path: str | Path, seed: int | None = None, ablations: pd.DataFrame | None = None
+    out_dir: str | Path,
+    targets_path: str | Path,
+    seed: int | None = None,
+    ablations: pd.DataFrame | None = None,
+    figures: bool = True,
 ) -> pd.DataFrame:
-    """Compare the run in ``out_dir`` with the targets; write fit.csv, fit.md and the figures there."""
+    """Compare the run in ``out_dir`` with the targets; write fit.csv, fit.md and (``figures``) the figures there."""
     out_dir = Path(out_dir)
     flows = pd.read_csv(out_dir / "flows.csv", dtype={"period": str})
-    return write_fit(flows, out_dir, targets_path, seed=seed, ablations=ablations)
+    return write_fit(flows, out_dir, targets_path, seed=seed, ablations=ablations, figures=figures)
 
 
 def write_fit(
