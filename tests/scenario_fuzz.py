@@ -185,7 +185,64 @@ def apply_text_op(text: str, op: str, draw_int) -> tuple[str, str]:
     return text, f"{op} line {i + 1}"
 
 
-DATA_OPS = ["delete", "rename", "retype", "scale", "duplicate", "add", "swap"]
+#: Changes aimed at what once validated and then crashed a run (issue 12), and at the edges of the model:
+#: (dotted path, value; DELETE removes the key). Valid ones must run; the others must be refused clearly.
+DELETE = object()
+TARGETED = [
+    ("world.propensity", DELETE),  # the posterior sets world.propensity[0].value
+    ("world.propensity", []),
+    ("world.ice.yalu", DELETE),  # ice for one river only
+    ("world.ice", {"tumen": {"freeze": "01-01", "thaw": "01-01"}, "yalu": {"freeze": "12-31", "thaw": "01-01"}}),
+    ("world.nk_drownings_per_year", 1e12),  # numpy's Poisson refuses a huge mean
+    ("world.nk_drownings_per_year", 100_000),
+    ("world.nk_marriage_crossings_per_year", 1e300),
+    ("posterior.file", str(ROOT / "calibration" / "targets.yaml")),  # not Parquet
+    ("posterior.file", str(ROOT / "calibration" / "posterior_summary.csv")),
+    ("posterior.file", str(ROOT / "calibration")),
+    ("posterior.mode", "median"),
+    ("targets", str(ROOT / "calibration" / "abc.yaml")),  # YAML, but not a targets file
+    ("targets", str(ROOT / "README.md")),
+    ("population.lishu", False),
+    ("population.yanbian_persons", 0),
+    ("population.liaoning_persons", {}),
+    ("population.tonghua_persons", {"changbai": 0}),
+    ("population.single_han_men", 0),
+    ("population.household_size_mean", 15.0),
+    ("population.village_households", 2),
+    ("parameters.village_degree", 100),
+    ("parameters.group_size", 1.0),
+    ("parameters.p_illegal", 1.0),
+    ("parameters.rate_food_kin", 10.0),
+    ("parameters.drown_base", 1.0),
+    ("rule_overrides.china.interception_multiplier", 100.0),
+    ("rule_overrides.dprk.capacity_households_per_month", 0.0),
+    ("world.rations", []),
+    ("world.dprk_pull", []),
+    ("world.disasters", [{"date": "1960-09-10", "region": "andong", "share": 1.0}]),
+    ("world.rumour_seeds", [{"date": "1960-09-02", "region": "lishu", "share": 1.0}]),
+    ("rules", [{"from": "1957-01-01", "use": "protocol_1964"}]),
+    ("rules", [{"from": "1957-01-01", "use": "mfa_1957"}, {"from": "1960-09-02", "use": "state_council_1970"}]),
+    ("run.start", "1957-12-17"),
+    ("run.end", "1960-09-01"),
+]
+
+
+def apply_targeted(data: dict, path: str, value) -> str:
+    """Set (or delete) a dotted path, creating mappings on the way; returns a short description."""
+    keys = path.split(".")
+    node = data
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            node[k] = {}
+        node = node[k]
+    if value is DELETE:
+        node.pop(keys[-1], None)
+        return f"targeted delete {path}"
+    node[keys[-1]] = copy.deepcopy(value)
+    return f"targeted {path} = {value!r}"[:120]
+
+
+DATA_OPS = ["delete", "rename", "retype", "scale", "duplicate", "add", "swap"] + ["targeted"] * 3
 TEXT_OPS = ["delete_char", "insert_char", "truncate", "duplicate_line", "delete_line", "indent", "dedent", "duplicate_key"]
 
 
@@ -207,6 +264,9 @@ def mutated_scenarios(draw) -> tuple[str, str, list[str]]:
             break
         loc = locs[draw_int(0, len(locs) - 1)]
         op = draw(st.sampled_from(DATA_OPS))
+        if op == "targeted":
+            done.append(apply_targeted(data, *draw(st.sampled_from(TARGETED))))
+            continue
         value = draw(st.sampled_from(ODD_VALUES))
         done.append(apply_data_op(data, op, loc, value, draw_int))
     text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
@@ -242,7 +302,9 @@ def error_kind(message: str) -> str:
         return "unknown key"
     if "required field is missing" in message:
         return "missing field"
-    if re.search(r"valid (integer|number|string|boolean|list|dictionary|date)|Input should be an? ", message):
+    if re.search(
+        r"valid (integer|number|string|boolean|list|dictionary|date)|Input should be an? |expected a (mapping|list)", message
+    ):
         return "wrong type"
     if re.search(r"(greater|less) than|finite number", message):
         return "out of range"
