@@ -1,9 +1,14 @@
-"""The README's Python example runs as written (it is read from README.md, so it cannot drift)."""
+"""The README's Python example and its command blocks run as written (read from README.md, so they cannot drift)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 from .conftest import ROOT
 
@@ -29,3 +34,77 @@ def test_the_readme_python_example_runs(monkeypatch, capsys):
         if not existed:
             shutil.rmtree(out, ignore_errors=True)
     assert "practice_1961" in capsys.readouterr().out
+
+
+# -- the README's command blocks -------------------------------------------------------------------------
+#: Each ```bash block of the README runs, in order, in one shell, in a copy of the repository's data. The
+#: documented substitutions: the install line is replaced by this test's environment (a `.venv/` whose
+#: `bordersim` runs this interpreter's package and whose `pip` does nothing), and `bordersim run` and
+#: `bordersim ablations` are shortened by the flags below (later flags override earlier ones; figures are
+#: tested elsewhere).
+SHORT = "--scale 0.005 --replicates 2 --end 1961-03-31 --quiet --no-figures"
+SUBSTITUTIONS = {"python3.12 -m venv .venv": "true"}
+SKIP = re.compile(r"<!-- readme-test: skip \((.+?)\) -->\s*$")
+
+
+def readme_bash_blocks() -> list[tuple[str, str | None]]:
+    """(block, reason to skip it or None), in the README's order."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks = []
+    for m in re.finditer(r"```bash\n(.*?)```", text, flags=re.S):
+        before = text[: m.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        skip = SKIP.match(before.strip())
+        blocks.append((m.group(1), skip.group(1) if skip else None))
+    return blocks
+
+
+def _sandbox(tmp_path: Path) -> tuple[Path, dict]:
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("scenarios", "calibration", "sweeps"):
+        shutil.copytree(ROOT / name, clone / name, ignore=shutil.ignore_patterns("abc.db*", "flows.csv"))
+    shutil.copy(ROOT / "README.md", clone / "README.md")
+    venv_bin = clone / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    py = shlex.quote(sys.executable)
+    shim = {
+        "bordersim": f"""#!/bin/sh
+case "$1" in
+  run|ablations) exec {py} -m bordersim.cli "$@" {SHORT} ;;
+  *) exec {py} -m bordersim.cli "$@" ;;
+esac
+""",
+        "pip": "#!/bin/sh\nexit 0\n",
+        "activate": f'PATH="{venv_bin}:$PATH"; export PATH\n',
+    }
+    for name, body in shim.items():
+        (venv_bin / name).write_text(body)
+        (venv_bin / name).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("BORDERSIM_DEBUG",)}
+    env["PATH"] = "/usr/bin:/bin:/usr/local/bin"  # no bordersim on the PATH until the README activates .venv
+    return clone, env
+
+
+def test_the_readme_commands_run_in_order(tmp_path):
+    blocks = readme_bash_blocks()
+    skipped = [reason for _, reason in blocks if reason]
+    assert len(skipped) == 2 and "the test suite itself" in skipped[0], skipped  # the tests, the long sweeps
+    clone, env = _sandbox(tmp_path)
+    script = ["set -euo pipefail"]
+    for i, (block, reason) in enumerate(blocks):
+        if reason:
+            continue
+        for old, new in SUBSTITUTIONS.items():
+            block = block.replace(old, new)
+        script += [f"echo '::readme block {i}::' >&2", block]
+    r = subprocess.run(["bash", "-c", "\n".join(script)], cwd=clone, env=env, capture_output=True, text=True, timeout=1200)
+    where = (r.stderr.rsplit("::readme block ", 1) + [""])[1][:3000]
+    assert r.returncode == 0, f"README block {where}\n--- stdout ---\n{r.stdout[-2000:]}"
+    assert "Traceback" not in r.stderr + r.stdout and "internal error" not in r.stderr
+    out = clone / "outputs"
+    for d in ("baseline_1960_1962", "famine_under_protocol_1964", "double_guards"):
+        assert (out / d / "flows.csv").exists() and (out / d / "fit.csv").exists(), d
+    assert (out / "compare-guards" / "compare.md").exists()
+    assert (out / "baseline_1960_1962-ablations" / "ablations.md").exists()
+    assert "bordersim --version" not in r.stdout and re.search(r"^bordersim \d", r.stdout, flags=re.M)
+    assert ": ok (double_guards;" in r.stdout

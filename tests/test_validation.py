@@ -12,7 +12,7 @@ from bordersim.cli import main
 from bordersim.errors import ScenarioError
 from bordersim.world.loader import load_scenario
 
-from .conftest import small_scenario_dict
+from .conftest import BASELINE, small_scenario_dict
 
 
 def _write(tmp_path, data, name="bad.yaml"):
@@ -106,11 +106,44 @@ def test_invalid_yaml(tmp_path):
     assert "not valid YAML" in str(exc.value)
 
 
-def test_yaml_tags_are_not_executed(tmp_path):
-    p = tmp_path / "evil.yaml"
-    p.write_text("name: !!python/object/apply:os.system ['echo hacked']\n")
-    with pytest.raises(ScenarioError):
+@pytest.mark.parametrize(
+    "line, text, needle",
+    [
+        (12, "  seed 1961", "line 12: not valid YAML: could not find expected ':'"),  # the key without its colon
+        (17, "    - {from: 1960-09-01, region: china, catties: 360", "line 17: not valid YAML"),  # an unclosed brace
+        (13, "  seed: 1", "line 13: not valid YAML: duplicate key 'seed' (first on line 12)"),
+        (13, "\treplicates: 1", "line 13: not valid YAML"),
+    ],
+)
+def test_a_yaml_mistake_is_named_on_its_own_line(tmp_path, line, text, needle):
+    lines = BASELINE.read_text().split("\n")
+    assert lines[11].startswith("  seed:") and lines[16].startswith("    - {from: 1960-09-01")
+    lines[line - 1] = text
+    p = tmp_path / "typo.yaml"
+    p.write_text("\n".join(lines))
+    with pytest.raises(ScenarioError) as exc:
         load_scenario(p)
+    assert str(exc.value).startswith(f"{p}: {needle}"), str(exc.value)
+
+
+def test_no_pydantic_prefix_in_messages(tmp_path):
+    d = small_scenario_dict(start="1961-01-01", end="1960-12-31")
+    msg = _error(tmp_path, d)
+    assert msg.endswith("run: end (1960-12-31) is before start (1961-01-01)") and "Value error" not in msg
+
+
+def test_yaml_tags_are_not_executed(tmp_path):
+    # Under yaml.unsafe_load (or yaml.load with the full loader) this tag calls os.mkdir and creates the
+    # marker: it must not exist afterwards, and the error must be about the tag, not about a field.
+    marker = tmp_path / "executed"
+    p = tmp_path / "evil.yaml"
+    d = small_scenario_dict()
+    d.pop("description")
+    p.write_text(f"description: !!python/object/apply:os.mkdir [{str(marker)!r}]\n" + yaml.safe_dump(d, sort_keys=False))
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(p)
+    assert not marker.exists(), "a YAML tag was executed"
+    assert str(exc.value).startswith(f"{p}: line 1: not valid YAML") and "tag" in str(exc.value)
 
 
 def test_cli_error_exit_code_and_one_line(tmp_path, capsys):
@@ -124,10 +157,26 @@ def test_cli_error_exit_code_and_one_line(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_cli_bad_scale_from_command_line(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "flags, needle",
+    [
+        (["--scale", "0"], "argument --scale: must be greater than 0 (got 0)"),
+        (["--scale", "2"], "argument --scale: must be less than or equal to 1 (got 2)"),
+        (["--scale", "nan"], "argument --scale: must be"),
+        (["--replicates", "0"], "argument --replicates: must be greater than or equal to 1 (got 0)"),
+        (["--replicates", "two"], "argument --replicates: expected an integer, got 'two'"),
+        (["--seed", "-1"], "argument --seed: must be greater than or equal to 0 (got -1)"),
+        (["--workers", "0"], "argument --workers: must be 1 or more (got 0)"),
+        (["--end", "1961-13-01"], "argument --end: expected a date YYYY-MM-DD"),
+        (["--end", "1950-01-01"], "bordersim: error: --end 1950-01-01: run: end (1950-01-01) is before start"),
+    ],
+)
+def test_cli_bad_flags_are_blamed_on_the_flag(tmp_path, capsys, flags, needle):
     p = _write(tmp_path, small_scenario_dict(), "ok.yaml")
-    assert main(["run", str(p), "--scale", "0", "--out", str(tmp_path / "o")]) == 2
-    assert "run.scale" in capsys.readouterr().err
+    assert main(["run", str(p), *flags, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and "run.scale" not in err and "run.replicates" not in err and "Traceback" not in err, err
+    assert not (tmp_path / "o").exists()
 
 
 def test_console_script_no_traceback(tmp_path):

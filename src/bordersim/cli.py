@@ -11,25 +11,34 @@
     bordersim rules
     bordersim measures
     bordersim explore [SCENARIO] [--port P] [--host H]
+    bordersim --version
 
-A malformed scenario is a one-line error naming the file, the field and what is wrong (exit code 2).
+A malformed scenario is a one-line error naming the file, the field and what is wrong (exit code 2);
+a bad flag is an error naming the flag. No path ends in a traceback: a missing optional extra names
+the ``pip install`` to run, a closed pipe (``bordersim measures | head -1``) ends quietly, and an
+unexpected exception is one line asking for a bug report (``BORDERSIM_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import TypeAdapter, ValidationError
+
+from ._version import __version__
 from .archive.fit import summary_line
 from .archive.report import fit_run
-from .errors import ScenarioError
+from .errors import ScenarioError, plain_message
 from .experiments.ablations import run_ablations
 from .experiments.calibration.report import write_report
 from .experiments.calibration.run import calibrate, calibrate_out_of_sample, calibrate_synthetic
 from .experiments.compare import compare_runs
-from .experiments.outputs import run_scenario
+from .experiments.outputs import check_targets, run_scenario
 from .experiments.sensitivity import run_sensitivity
 from .experiments.sweep.design import load_sweep
 from .experiments.sweep.execution import run_sweep
@@ -37,8 +46,12 @@ from .explore.command import register as _add_explore
 from .model.recorder import MEASURES
 from .world.loader import ABLATIONS, load_scenario
 from .world.rules import available_rule_sets, load_rule_set
+from .world.scenario import RunSettings
 
 EXIT_USAGE = 2
+EXIT_BUG = 1
+#: Optional extras: the module a command imports -> the extra that installs it.
+EXTRAS = {"SALib": "sweep", "distributed": "sweep", "dask": "sweep"}
 
 
 def _error(message: str) -> int:
@@ -46,14 +59,83 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
+def _missing_extra(module: str) -> str:
+    extra = EXTRAS[module]
+    return (
+        f"this needs {module}, which is not installed: pip install 'bordersim[{extra}]' "
+        f"(in a clone: .venv/bin/pip install -e '.[{extra}]')"
+    )
+
+
+# -- flags: each checked against the schema's own bounds, and an error names the flag --------------------
+def _schema_flag(field: str, kind: type):
+    """An argparse type for the flag that overrides ``run.<field>``, checked as the scenario schema checks it."""
+    adapter = TypeAdapter(Annotated[kind, *RunSettings.model_fields[field].metadata])
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        try:
+            return adapter.validate_python(value)
+        except ValidationError as err:
+            msg = plain_message(err.errors()[0]["msg"]).replace("Input should be", "must be")
+            raise argparse.ArgumentTypeError(f"{msg} (got {text})") from None
+
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _at_least(low: int):
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be {low} or more (got {text})")
+        return value
+
+    convert.__name__ = "int"
+    return convert
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+_SEED, _REPLICATES, _SCALE = _schema_flag("seed", int), _schema_flag("replicates", int), _schema_flag("scale", float)
+
+
 def _overrides(args) -> dict:
-    run = {key: getattr(args, key) for key in ("seed", "replicates", "scale") if getattr(args, key, None) is not None}
+    keys = ("seed", "replicates", "scale", "end")
+    run = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
     return {"run": run} if run else {}
+
+
+def _load(args, ablations=None):
+    """The scenario with the flags' overrides; an error that only the flags cause names the flags, not the file."""
+    over = _overrides(args)
+    try:
+        return load_scenario(args.scenario, over, ablations=ablations)
+    except ScenarioError as err:
+        if not over:
+            raise
+        try:
+            load_scenario(args.scenario, ablations=ablations)
+        except ScenarioError:
+            raise err from None
+        flags = " ".join(f"--{k} {v}" for k, v in over["run"].items())
+        raise ScenarioError(flags, f"{err.message} (the scenario file is valid without these flags)") from None
 
 
 # -- the commands -----------------------------------------------------------------------------------
 def cmd_run(args) -> int:
-    sc = load_scenario(args.scenario, _overrides(args), ablations=args.ablate)
+    sc = _load(args, ablations=args.ablate)
     out = Path(args.out) if args.out else Path("outputs") / sc.name
     if out.exists() and not args.force:
         return _error(f"{out} exists (use --force to replace it, or --out DIR)")
@@ -62,8 +144,17 @@ def cmd_run(args) -> int:
         f"scale {sc.run.scale}, seed {sc.run.seed}",
         file=sys.stderr,
     )
-    path = run_scenario(sc, out, force=args.force, workers=args.workers, progress=not args.quiet, source=str(args.scenario))
-    print(f"bordersim: wrote {path}/ (flows.csv, summary.csv, manifest.json, figures)", file=sys.stderr)
+    path = run_scenario(
+        sc,
+        out,
+        force=args.force,
+        workers=args.workers,
+        progress=not args.quiet,
+        source=str(args.scenario),
+        figures=not args.no_figures,
+    )
+    what = "flows.csv, summary.csv, manifest.json" + ("" if args.no_figures else ", figures")
+    print(f"bordersim: wrote {path}/ ({what})", file=sys.stderr)
     return 0
 
 
@@ -71,14 +162,17 @@ def cmd_fit(args) -> int:
     out = Path(args.out_dir)
     if not (out / "flows.csv").exists():
         return _error(f"{out}: no flows.csv here (run `bordersim run` first)")
-    fit = fit_run(out, args.targets)
+    try:
+        fit = fit_run(out, args.targets)
+    except ValueError as err:  # a damaged manifest.json or flows.csv
+        return _error(f"{out}: cannot read this run ({' '.join(str(err).split())[:200]})")
     print(f"bordersim: {summary_line(fit)}", file=sys.stderr)
     print(f"bordersim: wrote {out}/fit.csv, fit.md and fit_*.png", file=sys.stderr)
     return 0
 
 
 def cmd_ablations(args) -> int:
-    base = load_scenario(args.scenario, _overrides(args))
+    base = _load(args)
     if not base.targets:
         return _error(f"{args.scenario}: targets: the scenario names no targets file")
     out = Path(args.out) if args.out else Path("outputs") / f"{base.name}-ablations"
@@ -92,6 +186,7 @@ def cmd_ablations(args) -> int:
         workers=args.workers,
         progress=not args.quiet,
         log=lambda name: print(f"bordersim: {name}", file=sys.stderr),
+        figures=not args.no_figures,
     )
     print(f"bordersim: wrote {out}/ablations.md and a run per ablation", file=sys.stderr)
     return 0
@@ -101,7 +196,9 @@ def cmd_compare(args) -> int:
     dirs = [Path(d) for d in args.out_dirs]
     out = Path(args.out) if args.out else Path("outputs") / ("compare-" + "-vs-".join(d.name for d in dirs))[:120]
     try:
-        _, text = compare_runs(dirs, out, region=args.region)
+        _, text = compare_runs(
+            dirs, out, region=args.region, warn=lambda msg: print(f"bordersim: warning: {msg}", file=sys.stderr)
+        )
     except (FileNotFoundError, ValueError) as err:
         return _error(str(err))
     print(text)
@@ -111,6 +208,7 @@ def cmd_compare(args) -> int:
 
 def cmd_validate(args) -> int:
     sc = load_scenario(args.scenario)
+    check_targets(sc)
     rules = ", ".join(f"{r.use} from {r.from_}" for r in sc.rules)
     print(f"{args.scenario}: ok ({sc.name}; {sc.run.start} to {sc.run.end}; rules: {rules})")
     return 0
@@ -200,12 +298,14 @@ def _add_run(sub) -> None:
     r = sub.add_parser("run", help="run a scenario and write flows, a manifest and figures")
     r.add_argument("scenario", help="scenario YAML file (e.g. scenarios/baseline_1960_1962.yaml)")
     r.add_argument("--out", help="output directory (default: outputs/<scenario name>/)")
-    r.add_argument("--seed", type=int, help="random seed (overrides run.seed)")
-    r.add_argument("--replicates", type=int, help="number of replicates (overrides run.replicates)")
-    r.add_argument("--scale", type=float, help="share of households simulated, e.g. 0.1 (overrides run.scale)")
-    r.add_argument("--workers", type=int, default=1, help="processes for replicates (results do not depend on it)")
+    r.add_argument("--seed", type=_SEED, help="random seed (overrides run.seed)")
+    r.add_argument("--replicates", type=_REPLICATES, help="number of replicates (overrides run.replicates)")
+    r.add_argument("--scale", type=_SCALE, help="share of households simulated, e.g. 0.1 (overrides run.scale)")
+    r.add_argument("--end", type=_date, metavar="YYYY-MM-DD", help="last day of the run (overrides run.end)")
+    r.add_argument("--workers", type=_at_least(1), default=1, help="processes for replicates (results do not depend on it)")
     r.add_argument("--force", action="store_true", help="replace an existing output directory")
     r.add_argument("--quiet", action="store_true", help="no progress output")
+    r.add_argument("--no-figures", action="store_true", help="write the tables only (flows, summary, manifest, fit)")
     r.add_argument(
         "--ablate",
         action="append",
@@ -221,12 +321,14 @@ def _add_ablations(sub) -> None:
     a.add_argument("scenario")
     a.add_argument("mechanisms", nargs="*", choices=sorted(ABLATIONS) + [], metavar="MECHANISM", help="default: all")
     a.add_argument("--out", help="output directory (default: outputs/<scenario name>-ablations/)")
-    a.add_argument("--seed", type=int)
-    a.add_argument("--replicates", type=int)
-    a.add_argument("--scale", type=float)
-    a.add_argument("--workers", type=int, default=1)
+    a.add_argument("--seed", type=_SEED)
+    a.add_argument("--replicates", type=_REPLICATES)
+    a.add_argument("--scale", type=_SCALE)
+    a.add_argument("--end", type=_date, metavar="YYYY-MM-DD", help="last day of the runs (overrides run.end)")
+    a.add_argument("--workers", type=_at_least(1), default=1)
     a.add_argument("--force", action="store_true")
     a.add_argument("--quiet", action="store_true")
+    a.add_argument("--no-figures", action="store_true", help="write the tables only")
     a.set_defaults(func=cmd_ablations)
 
 
@@ -255,8 +357,8 @@ def _add_calibrate(sub) -> None:
     c.add_argument("config", help="calibration config, e.g. calibration/calibrate.yaml")
     c.add_argument("--resume", action="store_true", help="continue the calibration in the config's run directory")
     c.add_argument("--force", action="store_true", help="discard an existing run directory and start again")
-    c.add_argument("--workers", type=int, help="local processes for the simulations (default: all cores)")
-    c.add_argument("--local-cluster", type=int, metavar="N", help="start a dask LocalCluster with N workers")
+    c.add_argument("--workers", type=_at_least(1), help="local processes for the simulations (default: all cores)")
+    c.add_argument("--local-cluster", type=_at_least(1), metavar="N", help="start a dask LocalCluster with N workers")
     c.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="use an existing dask.distributed scheduler")
     c.add_argument("--no-checks", action="store_true", help="skip the posterior predictive check")
     c.add_argument("--loo", action="store_true", help="after a calibration: leave each source group out and predict it (loo/)")
@@ -270,8 +372,10 @@ def _add_sweep(sub) -> None:
     s.add_argument("sweep", help="sweep YAML file (e.g. sweeps/interception_allowance.yaml)")
     s.add_argument("--out", help="sweep directory (default: outputs/sweeps/<sweep name>/)")
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--workers", type=int, help="local process pool size (default: all cores; 0 runs in this process)")
-    g.add_argument("--local-cluster", type=int, metavar="N", help="start a dask LocalCluster with N worker processes here")
+    g.add_argument("--workers", type=_at_least(0), help="local process pool size (default: all cores; 0 runs in this process)")
+    g.add_argument(
+        "--local-cluster", type=_at_least(1), metavar="N", help="start a dask LocalCluster with N worker processes here"
+    )
     g.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="send runs to an existing dask.distributed scheduler")
     s.add_argument("--resume", action="store_true", help="continue the sweep in --out (re-running the same command does too)")
     s.add_argument("--retry-failed", action="store_true", help="run failed runs again")
@@ -282,7 +386,7 @@ def _add_sweep(sub) -> None:
     e.add_argument("sweep_dir", help="a sweep directory (written by `bordersim sweep`)")
     e.add_argument("--outcome", action="append", help="analyse only this outcome (repeatable; default: every total)")
     e.add_argument("--conf-level", type=float, default=0.95, help="confidence level of the bootstrap intervals")
-    e.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
+    e.add_argument("--resamples", type=_at_least(1), default=1000, help="bootstrap resamples")
     e.set_defaults(func=cmd_sensitivity)
 
 
@@ -292,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Agent-based simulation of migration across the China-North Korea border, 1957-1970 "
         "(built from NKIDP e-Dossier No. 11).",
     )
+    p.add_argument("--version", action="version", version=f"bordersim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_run, _add_ablations, _add_fit_and_compare, _add_listings, _add_calibrate, _add_sweep, _add_explore):
         add(sub)
@@ -299,11 +404,47 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run the command; every way it can end is an exit code and at most one line on stderr."""
     try:
-        return args.func(args)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exit_:  # --help, --version, or a flag error argparse has printed
+            return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handlers, not at interpreter exit
+        return code
     except (ScenarioError, FileExistsError) as err:
         return _error(str(err))
+    except BrokenPipeError:  # `bordersim measures | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except ModuleNotFoundError as err:
+        root = (err.name or "").split(".")[0]
+        if root not in EXTRAS:
+            return _bug(err)
+        return _error(_missing_extra(root))
+    except KeyboardInterrupt:
+        print("bordersim: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        where = f"{err.filename}: " if err.filename else ""
+        return _error(f"{where}{err.strerror or err}")
+    except Exception as err:
+        return _bug(err)
+
+
+def _bug(err: BaseException) -> int:
+    """An exception no check foresaw: one line and a request to report it (``BORDERSIM_DEBUG=1`` re-raises)."""
+    if os.environ.get("BORDERSIM_DEBUG"):
+        raise err
+    msg = " ".join(str(err).split())[:300]
+    print(
+        f"bordersim: internal error: {type(err).__name__}: {msg} (a bug: please report it with the command that "
+        f"caused it; BORDERSIM_DEBUG=1 shows the traceback)",
+        file=sys.stderr,
+    )
+    return EXIT_BUG
 
 
 if __name__ == "__main__":  # pragma: no cover

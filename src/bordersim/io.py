@@ -5,10 +5,15 @@ Every file the package writes goes through :func:`write_text`, :func:`write_json
 fsynced, then ``os.replace``. A reader (or a resumed sweep or calibration) sees either the old file or
 the complete new one, never a half-written file. :func:`atomic_dir` does the same for a whole output
 directory: it is filled beside the destination and renamed into place.
+
+Files and directories get the modes the user's umask gives (0644 and 0755 under the usual 022), like
+any file a program writes, not the private 0600/0700 of ``tempfile``: a colleague on a shared machine
+can read a run.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -35,6 +40,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def public_mode(path: str | Path, directory: bool = False) -> None:
+    """Give a file (0666) or directory (0777) made by ``tempfile`` the mode the umask allows."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def _replace(tmp: str, dest: Path) -> None:
     """Sync the temporary file, rename it onto ``dest`` and sync the directory (the rename is durable)."""
     fd = os.open(tmp, os.O_RDONLY)
@@ -53,6 +70,7 @@ def _atomic(dest: str | Path, write: Callable[[str], None]) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     os.close(fd)
     try:
+        public_mode(tmp)
         write(tmp)
         _replace(tmp, dest)
     except BaseException:
@@ -118,6 +136,7 @@ def atomic_dir(dest: str | Path, fill: Callable[[Path], None], force: bool = Fal
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
+        public_mode(tmp, directory=True)
         fill(tmp)
         if dest.exists():
             old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
@@ -132,21 +151,88 @@ def atomic_dir(dest: str | Path, fill: Callable[[Path], None], force: bool = Fal
     return dest
 
 
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """The safe loader (libyaml's where installed) refusing a key given twice in a mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen: dict = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node.start_mark.line + 1)
+                except TypeError:  # an unhashable key: the constructor's own error says so
+                    break
+                if first != key_node.start_mark.line + 1:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first on line {first})", key_node.start_mark
+                    )
+        return super().construct_mapping(node, deep=deep)
+
+
+#: Contexts whose mark is where the mistake is (an unclosed bracket or quote, a key without its colon);
+#: for the others (a block mapping or sequence) the problem's own mark is nearer to it.
+_CONTEXT_FIRST = ("while scanning a simple key", "while parsing a flow", "while scanning a quoted")
+
+
+def yaml_error_message(exc: yaml.YAMLError, text: str | None = None) -> str:
+    """One line for a YAML syntax error: the line where the mistake is, and what is wrong."""
+    problem = getattr(exc, "problem", None) or getattr(exc, "reason", None) or str(exc).splitlines()[0]
+    pmark = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context", None)
+    cmark = getattr(exc, "context_mark", None)
+    line = pmark.line + 1 if pmark is not None else None
+    if line is None and isinstance(getattr(exc, "position", None), int) and text is not None:  # a ReaderError
+        line = text[: exc.position].count("\n") + 1
+        char = getattr(exc, "character", None)
+        if char is not None:
+            problem += f" (character #x{ord(char) if isinstance(char, str) else int(char):04x})"
+    what = problem
+    if context and cmark is not None and context.startswith(_CONTEXT_FIRST):
+        what = f"{problem} {context}"
+        if cmark.line + 1 != line:
+            what += f" (noticed on line {line})"
+            line = cmark.line + 1
+    if "constructor for the tag" in problem:
+        what += " (YAML tags are not allowed in a scenario)"
+    where = f"line {line}: " if line is not None else "(file): "
+    return f"{where}not valid YAML: {' '.join(what.split())}"
+
+
 def read_yaml(path: str | Path) -> dict:
-    """Read a YAML mapping with ``yaml.safe_load``; a missing file or bad YAML is a one-line ScenarioError."""
+    """Read a YAML mapping safely (no tags run, no key twice); a missing file or bad YAML is a one-line ScenarioError."""
     path = Path(path)
     if not path.exists():
         raise ScenarioError(path, "file not found")
-    try:
-        with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise ScenarioError(path, f"{where}not valid YAML ({getattr(exc, 'problem', exc)})") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(path, "expected a mapping at the top level")
-    return data
+    if not path.is_file():
+        raise ScenarioError(path, "not a file")
+    st = path.stat()
+    key = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if key not in _YAML_CACHE:
+        try:
+            raw = path.read_bytes()
+            text = raw.decode("utf-8")
+            data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a safe loader)
+        except yaml.YAMLError as exc:
+            raise ScenarioError(path, yaml_error_message(exc, text)) from None
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise ScenarioError(path, f"line {line}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
+        except OSError as exc:
+            raise ScenarioError(path, f"(file): cannot be read ({exc.strerror or exc})") from None
+        if not isinstance(data, dict):
+            what = "the file is empty" if data is None else f"got {type(data).__name__} {str(data)[:40]!r}"
+            raise ScenarioError(path, f"(top level): expected a mapping of keys and values; {what}")
+        if len(_YAML_CACHE) > 64:
+            _YAML_CACHE.clear()
+        _YAML_CACHE[key] = data
+    return copy.deepcopy(_YAML_CACHE[key])  # callers may change what they get
+
+
+#: Parsed YAML files by (path, modification time, size): scenarios, rule sets and targets are read often.
+_YAML_CACHE: dict[tuple, dict] = {}
 
 
 def pyplot():

@@ -262,12 +262,16 @@ def _fig_fates(flows: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def fit_report(
-    out_dir: str | Path, targets_path: str | Path, seed: int | None = None, ablations: pd.DataFrame | None = None
+    out_dir: str | Path,
+    targets_path: str | Path,
+    seed: int | None = None,
+    ablations: pd.DataFrame | None = None,
+    figures: bool = True,
 ) -> pd.DataFrame:
-    """Compare the run in ``out_dir`` with the targets; write fit.csv, fit.md and the figures there."""
+    """Compare the run in ``out_dir`` with the targets; write fit.csv, fit.md and (``figures``) the figures there."""
     out_dir = Path(out_dir)
     flows = pd.read_csv(out_dir / "flows.csv", dtype={"period": str})
-    return write_fit(flows, out_dir, targets_path, seed=seed, ablations=ablations)
+    return write_fit(flows, out_dir, targets_path, seed=seed, ablations=ablations, figures=figures)
 
 
 def write_fit(
@@ -277,7 +281,9 @@ def write_fit(
     seed: int | None = None,
     title: str | None = None,
     ablations: pd.DataFrame | None = None,
+    figures: bool = True,
 ) -> pd.DataFrame:
+    """Write fit.csv, fit.md and (unless ``figures`` is false) the fit_*.png figures of ``flows`` into ``out_dir``."""
     targets = load_targets(targets_path)
     man = out_dir / "manifest.json"
     meta = json.loads(man.read_text()) if man.exists() else {}
@@ -287,8 +293,9 @@ def write_fit(
     fit = compare(flows, targets, seed=seed)
     write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
-    _fig_targets(fit, out_dir / "fit_targets.png")
-    if flows.period.min() <= "1962-12" and flows.period.max() >= "1960-09":  # the 1960-62 figures need 1960-62
+    if figures:
+        _fig_targets(fit, out_dir / "fit_targets.png")
+    if figures and flows.period.min() <= "1962-12" and flows.period.max() >= "1960-09":  # the 1960-62 figures need 1960-62
         _fig_series(flows, targets, out_dir / "fit_series.png")
         _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
         _fig_fates(flows, out_dir / "fit_jilin_fates.png")

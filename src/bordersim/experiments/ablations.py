@@ -24,6 +24,7 @@ def run_ablations(
     workers: int = 1,
     progress: bool = True,
     log=None,
+    figures: bool = True,
 ) -> Path:
     """Run the scenario and each ablation into ``out``; returns ``out / "ablations.md"``."""
     source = str(scenario)
@@ -36,12 +37,12 @@ def run_ablations(
     for name, sc in runs.items():
         if log:
             log(name)
-        run_scenario(sc, out / name, force=True, workers=workers, progress=progress, source=source)
-        fits[name] = fit_report(out / name, targets_path_of(sc, source))
+        run_scenario(sc, out / name, force=True, workers=workers, progress=progress, source=source, figures=figures)
+        fits[name] = fit_report(out / name, targets_path_of(sc, source), figures=figures)
     table = ablation_table(fits["baseline"], {k: v for k, v in fits.items() if k != "baseline"})
     write_text(out / "ablations.csv", table.to_csv(index=False, lineterminator="\n"))
     # The baseline's fit report states which targets each ablation breaks.
-    fit_report(out / "baseline", targets_path_of(base, source), ablations=table)
+    fit_report(out / "baseline", targets_path_of(base, source), ablations=table, figures=figures)
     lines = [
         f"# Ablations: {base.name}",
         "",

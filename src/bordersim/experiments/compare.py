@@ -8,6 +8,8 @@ same world, parameters and seed under different rules or counterfactuals.
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import pandas as pd
 
 from ..archive.extract import monthly_band
 from ..io import pyplot, write_text
+from ..world.geography import TREE
 
 #: Headline flows (summed over the compared period) and stocks (at its last month).
 HEADLINE_FLOWS = [
@@ -70,8 +73,18 @@ def load_run(out_dir: Path) -> tuple[str, pd.DataFrame]:
     name = out_dir.name
     man = out_dir / "manifest.json"
     if man.exists():
-        name = json.loads(man.read_text()).get("scenario", {}).get("name", name)
-    return name, pd.read_csv(flows_path, dtype={"period": str})
+        try:
+            name = json.loads(man.read_text()).get("scenario", {}).get("name", name)
+        except (ValueError, AttributeError):
+            raise ValueError(f"{man}: not a manifest written by `bordersim run` (not a JSON mapping)") from None
+    try:
+        flows = pd.read_csv(flows_path, dtype={"period": str})
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ValueError(f"{flows_path}: not a flows.csv written by `bordersim run` ({' '.join(str(err).split())})") from None
+    missing = [c for c in ("replicate", "period", "region", "measure", "value") if c not in flows.columns]
+    if missing:
+        raise ValueError(f"{flows_path}: not a flows.csv written by `bordersim run` (no column {', '.join(missing)})")
+    return name, flows
 
 
 def headline(runs: dict[str, pd.DataFrame], region: str, start: str, end: str) -> pd.DataFrame:
@@ -157,14 +170,61 @@ def compare_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: 
     plt.close(fig)
 
 
-def compare_runs(out_dirs: list[Path], out: Path, region: str = "china") -> tuple[pd.DataFrame, str]:
-    """Compare runs over the months they share; write compare.csv, compare.md and compare_flows.png into ``out``."""
+def _settings(out_dir: Path, flows: pd.DataFrame) -> dict:
+    """A run's scale and replicate count (from its manifest; the replicates also from flows.csv)."""
+    man = Path(out_dir) / "manifest.json"
+    info = {}
+    if man.exists():
+        try:
+            info = json.loads(man.read_text())
+        except (ValueError, OSError):
+            info = {}
+    return {"scale": info.get("scale"), "replicates": int(flows.replicate.nunique()) if len(flows) else 0}
+
+
+def check_inputs(out_dirs: list[Path], region: str, runs: dict[str, pd.DataFrame], settings: dict, warn) -> None:
+    """What a comparison needs: two runs or more, a known region; a warning where the runs differ in kind."""
+    if region not in TREE.node_ids:
+        raise ValueError(f"--region: unknown region {region!r} (known: {', '.join(TREE.node_ids)})")
+    for name, flows in runs.items():
+        if not (flows.region == region).any():
+            raise ValueError(f"--region: run {name} has no rows for region {region!r}")
+    scales = {name: s["scale"] for name, s in settings.items() if s["scale"] is not None}
+    if len(set(scales.values())) > 1:
+        warn(
+            "the runs were made at different scales ("
+            + ", ".join(f"{n} {v:g}" for n, v in scales.items())
+            + "): sampling noise differs, so compare their intervals with care"
+        )
+    reps = {name: s["replicates"] for name, s in settings.items()}
+    if len(set(reps.values())) > 1:
+        warn(
+            "the runs have different numbers of replicates ("
+            + ", ".join(f"{n} {v}" for n, v in reps.items())
+            + "): their 5-95% ranges are not equally precise"
+        )
+
+
+def compare_runs(
+    out_dirs: list[Path], out: Path, region: str = "china", warn: Callable[[str], None] | None = None
+) -> tuple[pd.DataFrame, str]:
+    """Compare runs over the months they share; write compare.csv, compare.md and compare_flows.png into ``out``.
+
+    Refuses fewer than two runs and an unknown region (ValueError); ``warn`` (default:
+    :func:`warnings.warn`) is told when the runs differ in scale or in number of replicates.
+    """
+    warn = warn or (lambda msg: warnings.warn(msg, stacklevel=3))
+    if len(out_dirs) < 2:
+        raise ValueError(f"compare needs two runs or more (got {len(out_dirs)}): bordersim compare OUT_A OUT_B [...]")
     runs: dict[str, pd.DataFrame] = {}
+    settings: dict[str, dict] = {}
     for d in out_dirs:
         name, flows = load_run(d)
         while name in runs:
             name += "'"
         runs[name] = flows
+        settings[name] = _settings(d, flows)
+    check_inputs(out_dirs, region, runs, settings, warn)
     start = max(f.period.min() for f in runs.values())
     end = min(f.period.max() for f in runs.values())
     if start > end:

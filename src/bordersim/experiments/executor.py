@@ -3,10 +3,9 @@
 :class:`Executor` gives a ``concurrent.futures`` executor on one of four back ends: this process
 (``workers=0``), a local process pool (``workers=N``; workers fork from a server that has imported the
 model, and exit when the coordinator dies), a dask ``LocalCluster`` started here (``local_cluster=N``)
-or an existing dask scheduler (``scheduler=tcp://HOST:PORT``). The calibration hands its dask client to
-pyabc's sampler (:meth:`Executor.dask_client`). :class:`Progress` is the progress bar (a terminal) or
-log line (otherwise); :class:`ExclusiveLock` keeps two processes out of one output directory or
-database.
+or an existing dask scheduler (``scheduler=tcp://HOST:PORT``); the calibration's waves run their batches on
+it. :class:`Progress` is the progress bar (a terminal) or log line (otherwise); :class:`ExclusiveLock`
+keeps two processes out of one output directory or database.
 """
 
 from __future__ import annotations

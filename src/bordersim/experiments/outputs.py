@@ -18,6 +18,8 @@ import pandas as pd
 
 from .._version import __version__
 from ..archive.report import write_fit
+from ..archive.targets import load_targets
+from ..errors import ScenarioError
 from ..io import atomic_dir, write_json
 from ..world.scenario import Scenario
 from .replicates import run_replicates
@@ -42,23 +44,42 @@ def targets_path_of(sc: Scenario, source: str | None = None) -> Path | None:
     return base / sc.targets
 
 
+def check_targets(sc: Scenario, source: str | None = None) -> None:
+    """The scenario's targets file is a valid targets file (checked before a run, not after it)."""
+    tp = targets_path_of(sc, source)
+    if tp is None:
+        return
+    try:
+        load_targets(tp)
+    except ScenarioError as err:
+        raise ScenarioError(source if source is not None else sc.source or "<scenario>", f"targets: {err}") from None
+
+
 def write_flows(flows: pd.DataFrame, dest: Path) -> None:
     """A run's monthly table as CSV (the one format of ``flows.csv``)."""
     flows.to_csv(dest, index=False, float_format="%.3f", lineterminator="\n")
 
 
 def run_scenario(
-    sc: Scenario, out: Path, force: bool = False, workers: int = 1, progress: bool = True, source: str | None = None
+    sc: Scenario,
+    out: Path,
+    force: bool = False,
+    workers: int = 1,
+    progress: bool = True,
+    source: str | None = None,
+    figures: bool = True,
 ) -> Path:
     """Run ``sc`` and write ``flows.csv``, ``summary.csv``, ``manifest.json`` and figures into ``out``.
 
     ``source`` is the scenario file (default: the file ``sc`` was loaded from); a scenario that names
-    ``targets`` also gets its fit report (``fit.csv``, ``fit.md``, ``fit_*.png``).
+    ``targets`` also gets its fit report (``fit.csv``, ``fit.md``, ``fit_*.png``). ``figures=False``
+    writes the tables only.
     """
     out = Path(out)
     if out.exists() and not force:
         raise FileExistsError(f"{out} exists (use --force to replace it)")
     source = source if source is not None else sc.source
+    check_targets(sc, source)  # a bad targets file is an error now, not after the whole run
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     results = run_replicates(sc, workers=workers, progress=progress, source=source)
@@ -86,9 +107,10 @@ def run_scenario(
             "replicate_seconds": [r.summary["seconds"] for r in results],
         }
         write_json(tmp / "manifest.json", manifest)
-        flow_figures(flows, tmp, title=sc.name)
+        if figures:
+            flow_figures(flows, tmp, title=sc.name)
         tp = targets_path_of(sc, source)
         if tp is not None:
-            write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name)
+            write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name, figures=figures)
 
     return atomic_dir(out, fill, force=force)

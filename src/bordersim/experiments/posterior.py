@@ -12,11 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..world.loader import validate_scenario
-from ..world.paths import set_path
+from ..world.loader import apply_posterior_values, posterior_values, read_posterior, validate_scenario
 from ..world.scenario import Scenario
-
-_POSTERIORS: dict[str, pd.DataFrame] = {}
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
@@ -28,30 +25,26 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
 
 
 def posterior_table(path: Path) -> pd.DataFrame:
-    """The last generation of a posterior file (cached per process)."""
-    key = str(Path(path).resolve())
-    if key not in _POSTERIORS:
-        df = pd.read_parquet(path)
-        _POSTERIORS[key] = df[df.generation == df.generation.max()].reset_index(drop=True)
-    return _POSTERIORS[key]
+    """The last generation of a posterior file, checked and cached (:func:`~bordersim.world.loader.read_posterior`)."""
+    return read_posterior(Path(path))
 
 
 def with_posterior(sc: Scenario, source: str | None, rng: np.random.Generator) -> tuple[Scenario, dict]:
-    """The scenario with behavioural parameters from its posterior (a weighted draw, or the weighted median)."""
+    """The scenario with behavioural parameters from its posterior (a weighted draw, or the weighted median).
+
+    Validation (:func:`~bordersim.world.loader.check_posterior`) has checked that the posterior's columns
+    are fields of the scenario and that its values fit, so this cannot fail on a validated scenario.
+    """
     base = Path(source).parent if source else Path(".")
     post = posterior_table(base / sc.posterior.file)
     cols = [c for c in post.columns if c not in ("generation", "weight")]
     w = post.weight.to_numpy(float)
     if sc.posterior.mode == "draw":
         i = int(rng.choice(len(post), p=w / w.sum()))
-        values = {c: float(post[c].iloc[i]) for c in cols}
+        values = posterior_values(post, i)
     else:
         values = {c: float(weighted_quantile(post[c].to_numpy(float), w, [0.5])[0]) for c in cols}
-    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
-    d.pop("posterior")
-    d.pop("extends", None)
-    for c, v in values.items():
-        set_path(d, c, v)
+    d = apply_posterior_values(sc, values)
     targets = d.pop("targets", None)
     new = validate_scenario(d, source)
     return new.model_copy(update={"targets": targets}), values

@@ -145,6 +145,10 @@ class Border:
         drowned = rng.binomial(size[go], pd_)
         hh.size[gi] -= drowned.astype(np.int16)
         hh.drowned[gi] += drowned.astype(np.int16)
+        # The party is the whole household, members away on a pass included: those who drowned are no
+        # longer away (else a household could count more members abroad than it has, issue 12).
+        hh.stayed[gi] = np.minimum(hh.stayed[gi], hh.size[gi])
+        hh.away[gi] = np.minimum(hh.away[gi], hh.size[gi] - hh.stayed[gi])
         w = hh.weight[gi]
         rec.add("drowned", gleaf, w * drowned)
         rec.add("crossed", gleaf, w * hh.size[gi])

@@ -36,8 +36,11 @@ def _lishu_sizes(rng: np.random.Generator) -> np.ndarray:
 def build_households(sc: Scenario, tree: RegionTree, rng: np.random.Generator) -> Households:
     """Create every household of the scenario's population at the run's scale.
 
-    Each home region's households are sampled at ``run.scale`` (weight = true / simulated households);
-    the Lishu village (Doc 4) is always simulated whole, with weight 1.
+    A region's true number of households is its persons over the mean household size, rounded to a
+    whole number; ``run.scale`` of them are simulated (weight = true / simulated households, exactly 1
+    at scale 1). Household sizes are drawn (1 + Poisson), so a region's persons at the start are near
+    its given population, not equal to it; at scale 1 they are whole numbers. The Lishu village (Doc 4)
+    is always simulated whole: 192 households, exactly 936 people, weight 1.
     """
     pop = sc.population
     scale = sc.run.scale
@@ -55,7 +58,9 @@ def build_households(sc: Scenario, tree: RegionTree, rng: np.random.Generator) -
             if pop.lishu:
                 blocks.append((leaf, 192, 1.0, _lishu_sizes(rng)))
             continue
-        true_hh = persons.get(leaf, 0.0) / pop.household_size_mean
+        # Whole households: at scale 1 every household is simulated once (weight exactly 1), so persons are
+        # whole too; at a smaller scale each simulated household stands for true / simulated households.
+        true_hh = int(round(persons.get(leaf, 0.0) / pop.household_size_mean))
         n_sim = int(round(true_hh * scale))
         if n_sim <= 0:
             continue

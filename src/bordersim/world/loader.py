@@ -3,13 +3,19 @@
 ``load_scenario(path)`` reads the file with ``yaml.safe_load``, follows ``extends:``, merges
 overrides, switches off ablated mechanisms and validates the result against
 :mod:`bordersim.world.scenario`. Validation also loads every rule set of the timeline from the one
-rule search path (:func:`bordersim.world.rules.rule_search_path`: ``rules/`` beside the scenario,
-then the library) and checks that the targets and posterior files exist.
+rule search path (:func:`bordersim.world.rules.rule_search_path`: ``rules/`` beside the scenario and
+beside each file it extends, then the library), checks that the targets file is a YAML file, and
+reads the posterior: a Parquet table whose every column is a field of this scenario and whose
+values the scenario's schema accepts. So a scenario that validates also runs.
+
+Relative paths (``targets``, ``posterior.file``) are relative to the file that wrote them: a path
+inherited through ``extends:`` is rewritten relative to the file that extends it, through any chain.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 
@@ -17,8 +23,12 @@ from pydantic import ValidationError
 
 from ..errors import ScenarioError, from_validation
 from ..io import read_yaml
+from .paths import set_path
 from .rules import deep_merge, load_rule_set, rule_search_path
 from .scenario import Scenario
+
+#: The fields of a scenario that hold a path (relative to the file that sets them).
+PATH_FIELDS = (("targets",), ("posterior", "file"))
 
 #: Mechanisms that ``--ablate`` can switch off, and how (pattern-oriented testing).
 ABLATIONS = {
@@ -30,25 +40,29 @@ ABLATIONS = {
 }
 
 
+def _section(d: dict, key: str) -> dict:
+    """``d[key]`` as a mapping to change (created if missing; a throwaway if it is not a mapping: validation says so)."""
+    value = d.setdefault(key, {})
+    return value if isinstance(value, dict) else {}
+
+
 def ablate(data: dict, mechanisms: list[str]) -> dict:
     """Return a copy of a raw scenario dict with the named mechanisms switched off."""
     d = copy.deepcopy(data)
     for mech in mechanisms:
         if mech not in ABLATIONS:
             raise ScenarioError("--ablate", f"unknown mechanism {mech!r} (known: {', '.join(ABLATIONS)})")
-        params = d.setdefault("parameters", {})
-        world = d.setdefault("world", {})
-        over = d.setdefault("rule_overrides", {})
+        params, world, over = _section(d, "parameters"), _section(d, "world"), _section(d, "rule_overrides")
         if mech == "rumours":
             world["rumour_seeds"] = []
             params.update(rate_rumour=0.0, travel_rate_rumour=0.0, letter_send_rate=0.0)
         elif mech == "kin":
-            d.setdefault("population", {}).update(kin_share=0.0, kin_share_liaoning=0.0, nk_national_share=0.0)
+            _section(d, "population").update(kin_share=0.0, kin_share_liaoning=0.0, nk_national_share=0.0)
         elif mech == "interception":
-            world["interception"] = [{"from": d["run"]["start"], "region": "china", "effort": 0.0}]
-            over.setdefault("china", {})["interception_multiplier"] = 0.0
+            world["interception"] = [{"from": _section(d, "run").get("start", "1900-01-01"), "region": "china", "effort": 0.0}]
+            _section(over, "china")["interception_multiplier"] = 0.0
         elif mech == "allowance":
-            over.setdefault("dprk", {})["allowance_yuan_per_labourer"] = 0.0
+            _section(over, "dprk")["allowance_yuan_per_labourer"] = 0.0
         elif mech == "north":
             d.setdefault("population", {}).setdefault("north", {}).update(persons={}, korean_nationals={})
     if mechanisms:
@@ -67,11 +81,23 @@ def load_scenario(path: str | Path, overrides: dict | None = None, ablations: li
     return validate_scenario(data, path)
 
 
+def _rebase_paths(data: dict, base_dir: Path, new_dir: Path) -> None:
+    """Rewrite the relative paths of ``data`` (written in ``base_dir``) relative to ``new_dir``, in place."""
+    for field in PATH_FIELDS:
+        node = data
+        for key in field[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        value = node.get(field[-1]) if isinstance(node, dict) else None
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            node[field[-1]] = os.path.relpath(base_dir / value, new_dir)
+
+
 def read_with_extends(path: Path, _seen: tuple = ()) -> dict:
     """Read a scenario file; ``extends: other.yaml`` deep-merges this file over that one.
 
-    Mappings merge key by key; lists (rations, rules, ...) are replaced whole. A ``targets`` path
-    inherited from the base is rewritten relative to this file.
+    Mappings merge key by key; lists (rations, rules, ...) are replaced whole. Every relative path
+    the base wrote (``targets``, ``posterior.file``) is rewritten relative to this file, so it still
+    names the same file, however long the chain.
     """
     path = Path(path)
     if path.resolve() in _seen:
@@ -80,14 +106,16 @@ def read_with_extends(path: Path, _seen: tuple = ()) -> dict:
     base_ref = data.pop("extends", None)
     if base_ref is None:
         return data
-    if not isinstance(base_ref, str):
+    if not isinstance(base_ref, str) or not base_ref.strip():
         raise ScenarioError(path, "extends: expected the path of a scenario file")
     base_path = path.parent / base_ref
-    if not base_path.exists():
-        raise ScenarioError(path, f"extends: file not found: {base_path}")
-    base = read_with_extends(base_path, _seen + (path.resolve(),))
-    if "targets" in base and "targets" not in data and base["targets"]:
-        base["targets"] = os.path.relpath(base_path.parent / base["targets"], path.parent)
+    if not base_path.is_file():
+        raise ScenarioError(path, f"extends: {'not a file' if base_path.exists() else 'file not found'}: {base_path}")
+    try:
+        base = read_with_extends(base_path, _seen + (path.resolve(),))
+    except ScenarioError as err:  # the error is in the base (or further up): name this file first
+        raise ScenarioError(path, f"extends: {err}") from None
+    _rebase_paths(base, base_path.parent, path.parent)
     merged = deep_merge(base, data)
     merged["extends"] = str(base_path)
     return merged
@@ -120,10 +148,94 @@ def validate_scenario(data: dict, path: str | Path | None = None) -> Scenario:
         raise ScenarioError(path, f"rules[0].from: the first rule set must start on or before run.start ({sc.run.start})")
     if sc.targets is not None:
         tp = Path(path).parent / sc.targets
-        if not tp.exists():
-            raise ScenarioError(path, f"targets: file not found: {tp}")
+        if not tp.is_file():
+            raise ScenarioError(path, f"targets: {'not a file' if tp.exists() else 'file not found'}: {tp}")
+        try:
+            read_yaml(tp)
+        except ScenarioError as err:
+            raise ScenarioError(path, f"targets: {err}") from None
     if sc.posterior is not None:
-        pp = Path(path).parent / sc.posterior.file
-        if not pp.exists():
-            raise ScenarioError(path, f"posterior.file: file not found: {pp} (run `bordersim calibrate calibration/abc.yaml`)")
+        check_posterior(sc, path)
     return sc
+
+
+# -- the posterior ----------------------------------------------------------------------------------
+_POSTERIORS: dict[tuple, object] = {}
+
+
+def read_posterior(path: Path):
+    """The last generation of a posterior table (Parquet, from ``bordersim calibrate``), checked and cached.
+
+    A one-line ScenarioError naming the file if it is not a Parquet table with ``generation``,
+    ``weight`` (finite, not negative, not all zero) and numeric, finite parameter columns.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key in _POSTERIORS:
+        return _POSTERIORS[key]
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
+        raise ScenarioError(path, f"not a Parquet table ({type(exc).__name__}): write it with `bordersim calibrate`") from None
+    missing = [c for c in ("generation", "weight") if c not in df.columns]
+    if missing:
+        raise ScenarioError(path, f"no {' or '.join(missing)} column (a posterior from `bordersim calibrate` has both)")
+    params = [c for c in df.columns if c not in ("generation", "weight")]
+    if not params:
+        raise ScenarioError(path, "no parameter columns (one column per scenario path, e.g. parameters.rate_rumour)")
+    for c in ["generation", "weight", *params]:
+        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
+            raise ScenarioError(path, f"column {c!r}: expected numbers, got {df[c].dtype}")
+    last = df[df.generation == df.generation.max()].reset_index(drop=True)
+    if last.empty:
+        raise ScenarioError(path, "no particles (the table is empty)")
+    values = last[["weight", *params]].to_numpy(float)
+    if not all(math.isfinite(x) for x in values.ravel()):
+        raise ScenarioError(path, "the last generation has a missing or infinite value")
+    if (last.weight < 0).any() or last.weight.sum() <= 0:
+        raise ScenarioError(path, "weight: weights must be zero or more and not all zero")
+    _POSTERIORS.clear()  # one posterior at a time is the common case; keep memory flat
+    _POSTERIORS[key] = last
+    return last
+
+
+def posterior_values(table, row: int) -> dict[str, float]:
+    """Parameter values of one particle (row) of a posterior table."""
+    return {c: float(table[c].iloc[row]) for c in table.columns if c not in ("generation", "weight")}
+
+
+def apply_posterior_values(sc: Scenario, values: dict[str, float]) -> dict:
+    """The scenario as a raw dict with ``values`` (posterior column -> value) set, and its posterior removed."""
+    d = sc.model_dump(mode="json", by_alias=True, exclude_none=True)
+    d.pop("posterior")
+    for c, v in values.items():
+        set_path(d, c, v)
+    return d
+
+
+def check_posterior(sc: Scenario, path: str | Path) -> None:
+    """The posterior file exists, is a posterior, and its smallest and largest values fit the scenario."""
+    pp = Path(path).parent / sc.posterior.file
+    if not pp.is_file():
+        what = "not a file" if pp.exists() else "file not found"
+        raise ScenarioError(path, f"posterior.file: {what}: {pp} (run `bordersim calibrate calibration/abc.yaml`)")
+    try:
+        table = read_posterior(pp)
+    except ScenarioError as err:
+        raise ScenarioError(path, f"posterior.file: {err}") from None
+    cols = [c for c in table.columns if c not in ("generation", "weight")]
+    for extreme in ("min", "max"):
+        values = {c: float(getattr(table[c], extreme)()) for c in cols}
+        for c in cols:
+            try:
+                apply_posterior_values(sc, {c: values[c]})
+            except ValueError as err:
+                raise ScenarioError(path, f"posterior.file: column {c!r} is not a field of this scenario: {err}") from None
+        d = apply_posterior_values(sc, values)
+        d.pop("targets", None)  # checked above
+        try:
+            validate_scenario(d, path)
+        except ScenarioError as err:
+            raise ScenarioError(path, f"posterior.file: {pp}: its {extreme}imum values do not fit: {err.message}") from None

@@ -40,8 +40,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .geography import TREE
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
-Pos = Annotated[float, Field(gt=0.0)]
+#: Non-negative levels, rates and factors; bounded like the southward schema's, so that whatever validates runs.
+NonNeg = Annotated[float, Field(ge=0.0, le=100_000.0)]
+Pos = Annotated[float, Field(gt=0.0, le=100_000.0)]
 Days = Annotated[float, Field(ge=1.0, le=3650.0)]
 Date = Annotated[dt.date, Field(strict=False)]
 
@@ -126,7 +127,7 @@ def _china_region(v: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class _ZoneDated(_Strict):
@@ -232,7 +233,7 @@ class NorthPopulation(_Strict):
     """Who lives on the DPRK side, and the Korean nationals living in China (Doc 11)."""
 
     #: Persons in each DPRK zone's border towns and villages (assumed; see :func:`_default_dprk_persons`).
-    persons: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=_default_dprk_persons)
+    persons: dict[str, Annotated[int, Field(ge=0, le=5_000_000)]] = Field(default_factory=_default_dprk_persons)
     #: Mean household size on the DPRK side (assumed; Lishu's 4.9, Doc 4, is of Chinese Koreans).
     household_size_mean: Annotated[float, Field(gt=1.0, le=15.0)] = 4.5
     #: Share of DPRK border households with kin in China (assumed: the colonial-era migration to the Northeast
@@ -241,7 +242,7 @@ class NorthPopulation(_Strict):
     #: Share with a pending criminal case (Doc 1 (3); Doc 10 Art. 5; assumed, as the southward 0.002).
     criminal_share: Prob = 0.002
     #: Korean nationals (DPRK citizens) living in China, persons by Chinese home region (Doc 11; assumed).
-    korean_nationals: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=_default_korean_nationals)
+    korean_nationals: dict[str, Annotated[int, Field(ge=0, le=5_000_000)]] = Field(default_factory=_default_korean_nationals)
     korean_nationals_household_size: Annotated[float, Field(ge=1.0, le=15.0)] = 3.5
     #: Share of Korean-national households with family in South Korea, Hong Kong, Macau or another
     #: "capitalist country" who would apply to go there (Doc 11 (8); assumed).

@@ -21,12 +21,13 @@ from ..errors import ScenarioError, from_validation
 from ..io import read_yaml
 
 Prob = Annotated[float, Field(ge=0.0, le=1.0)]
-NonNeg = Annotated[float, Field(ge=0.0)]
+#: A multiplier or weight (1 = as documented, 0 = switched off): zero to a hundred.
+Factor = Annotated[float, Field(ge=0.0, le=100.0)]
 Date = Annotated[dt.date, Field(strict=False)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class ChinaRules(_Strict):
@@ -41,11 +42,11 @@ class ChinaRules(_Strict):
     #: Same, for applicants with proper reasons (visiting the sick, the elderly joining children).
     travel_approval_prob_proper: Prob = 0.8
     #: Multiplier on guard effort everywhere (interception "strengthened", Docs 3, 5).
-    interception_multiplier: NonNeg = 1.0
+    interception_multiplier: Factor = 1.0
     #: Share of people stopped at the border who are persuaded to return home (Doc 6: 7,939 "convinced to return").
     persuasion_prob: Prob = 0.9
     #: Perceived severity of punishment of illegal crossing, in units of the risk scale (Doc 1: "punished severely").
-    punishment: NonNeg = 0.5
+    punishment: Factor = 0.5
     #: Families of settled crossers may follow them (Doc 7 (4b)): family left in China no longer pulls them home.
     families_may_follow: bool = False
     #: DPRK nationals in China asking to return are approved (Doc 8 (2), Doc 11 (7)).
@@ -61,15 +62,15 @@ class DPRKRules(_Strict):
     #: Whole households are settled on agricultural cooperatives (Docs 3, 5).
     settle_households: bool = True
     #: Settling-in allowance per labourer, yuan (Docs 3, 5: "forty yuan").
-    allowance_yuan_per_labourer: NonNeg = 40.0
+    allowance_yuan_per_labourer: Annotated[float, Field(ge=0.0, le=100_000.0)] = 40.0
     #: Grain given at settlement, catties per person ("a fixed amount of grain", Docs 3, 5; amount assumed).
-    grain_catties_per_person: NonNeg = 100.0
+    grain_catties_per_person: Annotated[float, Field(ge=0.0, le=100_000.0)] = 100.0
     #: Unmarried Han Chinese men are returned in a timely manner (Docs 3, 5).
     return_single_han_men: bool = True
     #: Share of other arrivals sent back to China (Doc 6: 2,361 sent back in 1961).
     send_back_prob: Prob = 0.1
     #: Households the reception stations can settle per month, all stations together (Doc 6: many cannot settle).
-    capacity_households_per_month: NonNeg = 3000.0
+    capacity_households_per_month: Annotated[float, Field(ge=0.0, le=1e9)] = 3000.0
     #: Share of illegal crossers the DPRK returns to China (Doc 10 Art. 4 (2), from 1964).
     return_illegal_prob: Prob = 0.0
     #: Those forced across by a disaster are not illegal crossers (Doc 10 Art. 1 and 4).
@@ -155,9 +156,9 @@ class NorthwardRules(_Strict):
     #: Hand-overs carry information on identity and situation (Doc 10 Art. 4 (2)).
     identity_information: bool = False
     #: Multiplier on public security's search for illegal North Koreans inside China.
-    enforcement: NonNeg = 1.0
+    enforcement: Factor = 1.0
     #: Multiplier on the Chinese guards' watch for northward crossers at the river.
-    border_watch: NonNeg = 1.0
+    border_watch: Factor = 1.0
     #: At the switch to this rule set, share of the illegal North Koreans at large who are sought out and caught
     #: (Doc 11 (6): "In general, Koreans who illegally crossed the border should be sent back").
     return_backlog: Prob = 0.0
@@ -167,7 +168,7 @@ class NorthwardRules(_Strict):
     #: 8 June 1955, "Ordinary [North] Korean nationals ... are eligible to obtain this permit"; Doc 10 Art. 3 (3)).
     dprk_passes: Prob = 0.5
     #: DPRK: perceived severity of punishment for leaving illegally, in units of the risk scale (assumed).
-    dprk_punishment: NonNeg = 0.5
+    dprk_punishment: Factor = 0.5
     #: DPRK: share of returnees it detains, when handed over with identity information and without (assumed).
     dprk_detain_with_identity: Prob = 0.5
     dprk_detain_without_identity: Prob = 0.2
@@ -238,7 +239,7 @@ class RuleSwitch(_Strict):
     from_: Date = Field(alias="from")
     use: str
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def library_dir() -> Path:
@@ -251,13 +252,32 @@ def available_rule_sets() -> list[str]:
 
 
 def rule_search_path(scenario_file: str | Path | None) -> list[Path]:
-    """Where a scenario's rule sets are looked up: ``rules/`` beside the scenario file, then the library.
+    """Where a scenario's rule sets are looked up: ``rules/`` beside the scenario file, then beside each
+    file it ``extends:`` (nearest first), then the library.
 
     The one search path: validation (:func:`bordersim.world.loader.validate_scenario`) and the model
-    (:class:`bordersim.model.BorderModel`) both use it, so a rule set that validates also runs.
+    (:class:`bordersim.model.BorderModel`) both use it, so a rule set that validates also runs. It is
+    found from the scenario file alone, so a sweep's or a pool's worker finds the same rule sets.
     """
-    local = [Path(scenario_file).parent / "rules"] if scenario_file is not None else []
-    return local + [library_dir()]
+    dirs: list[Path] = []
+    path = Path(scenario_file) if scenario_file is not None else None
+    seen: set[Path] = set()
+    while path is not None and path.resolve() not in seen:
+        seen.add(path.resolve())
+        local = path.parent / "rules"
+        if local not in dirs:
+            dirs.append(local)
+        path = _extends_of(path)
+    return dirs + [library_dir()]
+
+
+def _extends_of(path: Path) -> Path | None:
+    """The file that the scenario file ``path`` extends (None if none, or if it cannot be read)."""
+    try:
+        ref = read_yaml(path).get("extends")
+    except ScenarioError:
+        return None
+    return path.parent / ref if isinstance(ref, str) and ref.strip() else None
 
 
 def load_rule_set(name: str, overrides: dict | None = None, search: list[Path] | None = None) -> RuleSet:

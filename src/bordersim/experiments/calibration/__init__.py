@@ -1,3 +1,3 @@
-"""Calibration with pyabc's ABC-SMC: the configuration (:mod:`.config`), the simulator
-(:mod:`.simulator`), the distance (:mod:`.distance`, from the archive's observation model), running
-(:mod:`.run`) and the outputs (:mod:`.report`)."""
+"""Calibration against the archive: the configuration (:mod:`.config`), its checked setup (:mod:`.setup`), the
+simulator (:mod:`.simulator`), running the waves of :mod:`bordersim.inference` (:mod:`.run`), the checks with
+real runs (:mod:`.validation`) and the outputs (:mod:`.report`)."""

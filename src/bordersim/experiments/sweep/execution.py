@@ -141,6 +141,7 @@ def run_sweep(
     backend = None
     with ExclusiveLock(out / ".lock", ScenarioError(out, "another sweep process is working in this directory")):
         try:
+            remove_stale_temporaries(out)
             ledger = Ledger(out / "ledger.sqlite")
             try:
                 todo, done0, failed0 = _plan(sweep, out, ledger, retry_failed, progress)
@@ -177,6 +178,23 @@ def run_sweep(
         finally:
             if backend is not None:
                 backend.close()
+
+
+def remove_stale_temporaries(out: Path) -> int:
+    """Delete the hidden temporary result files (``runs/**/.<key>.parquet.*.tmp``) of a killed coordinator.
+
+    The atomic writer renames a finished temporary file into place, or deletes it when the write fails;
+    only a process killed mid-write (SIGKILL, power cut) leaves one behind. Only the coordinator writes
+    under ``runs/`` and it holds the directory's lock, so any temporary file found here is stale.
+    """
+    removed = 0
+    runs = out / "runs"
+    if runs.is_dir():
+        for tmp in runs.rglob(".*.tmp"):
+            if tmp.is_file():
+                tmp.unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _plan(sweep: Sweep, out: Path, ledger: Ledger, retry_failed: bool, progress: bool) -> tuple[list[int], int, int]:
