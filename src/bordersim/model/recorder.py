@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 
 from .households import IS_NK, REASON_NAMES, Households, State
 
@@ -136,28 +135,52 @@ def month_range(start: dt.date, end: dt.date) -> list[str]:
 
 
 class Recorder:
-    """Monthly counts by home region and measure."""
+    """Monthly counts by home region and measure.
+
+    :meth:`add` only notes the day's events; they are added into the month's counts in one pass
+    (:meth:`flush`) when the month changes, at the month-end stocks, or when :attr:`data` is read.
+    """
 
     def __init__(self, start: dt.date, end: dt.date, n_leaves: int):
         self.start = start
         self.months = month_range(start, end)
         self.n_leaves = n_leaves
-        self.data = np.zeros((len(self.months), n_leaves, len(MEASURES)))
+        self._data = np.zeros((len(self.months), n_leaves, len(MEASURES)))
         self.month = 0
         self.weights_for_avg = np.zeros((len(self.months), n_leaves))
+        self._cells: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
+
+    @property
+    def data(self) -> np.ndarray:
+        """months x home regions x measures (every event noted so far included)."""
+        self.flush()
+        return self._data
 
     def set_day(self, day: dt.date) -> None:
-        self.month = (day.year - self.start.year) * 12 + day.month - self.start.month
+        month = (day.year - self.start.year) * 12 + day.month - self.start.month
+        if month != self.month:
+            self.flush()
+            self.month = month
 
     def add(self, measure: str, leaves: np.ndarray, values: np.ndarray | float) -> None:
         """Add ``values`` (per element, or one value for all) to ``measure`` at the elements' home regions."""
-        if len(leaves) == 0:
+        n = len(leaves)
+        if n == 0:
             return
-        if np.ndim(values) == 0:
-            counts = np.bincount(leaves, minlength=self.n_leaves) * float(values)
-        else:
-            counts = np.bincount(leaves, weights=values, minlength=self.n_leaves)
-        self.data[self.month, :, MEASURE_INDEX[measure]] += counts
+        self._cells.append(leaves * len(MEASURES) + MEASURE_INDEX[measure])
+        self._values.append(np.full(n, float(values)) if np.ndim(values) == 0 else values)
+
+    def flush(self) -> None:
+        """Add the events noted since the last flush into the current month's counts (one bincount)."""
+        if not self._cells:
+            return
+        cells = np.concatenate(self._cells)
+        values = np.concatenate(self._values)
+        self._cells.clear()
+        self._values.clear()
+        size = self.n_leaves * len(MEASURES)
+        self._data[self.month] += np.bincount(cells, weights=values, minlength=size).reshape(self.n_leaves, -1)
 
     def add_by_reason(self, measure: str, leaves: np.ndarray, values: np.ndarray, reasons: np.ndarray) -> None:
         """Add to ``measure`` and, by each element's main reason, to ``measure_<reason>`` (Doc 4's three reasons)."""
@@ -167,12 +190,12 @@ class Recorder:
             self.add(f"{measure}_{name}", leaves[s], values[s])
 
     def set_stock(self, measure: str, leaves: np.ndarray, values: np.ndarray) -> None:
-        self.data[self.month, :, MEASURE_INDEX[measure]] = np.bincount(leaves, weights=values, minlength=self.n_leaves)
+        self._data[self.month, :, MEASURE_INDEX[measure]] = np.bincount(leaves, weights=values, minlength=self.n_leaves)
 
     def set_average(self, measure: str, leaves: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
         num = np.bincount(leaves, weights=values * weights, minlength=self.n_leaves)
         den = np.bincount(leaves, weights=weights, minlength=self.n_leaves)
-        self.data[self.month, :, MEASURE_INDEX[measure]] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        self._data[self.month, :, MEASURE_INDEX[measure]] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         self.weights_for_avg[self.month] = den
 
     def take_stock(self, hh: Households, ctx) -> None:
@@ -198,8 +221,10 @@ class Recorder:
         ration = ctx.effective_ration(hh.leaf, hh.in_poor_brigade(slice(None), ctx))
         self.set_average("mean_ration", leaf, ration, pw)
 
-    def table(self, tree, replicate: int) -> pd.DataFrame:
-        """The tidy monthly table: replicate, period, region, measure, value (every node of the tree)."""
+    def table(self, tree, replicate: int):
+        """The tidy monthly table (a pandas DataFrame): replicate, period, region, measure, value (every node of the tree)."""
+        import pandas as pd
+
         d = self.data  # months x leaves x measures
         nodes = np.einsum("nl,tlm->tnm", tree.rollup, d)
         # Averages roll up with person weights, not by summing.

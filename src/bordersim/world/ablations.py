@@ -1,0 +1,42 @@
+"""Ablations: the mechanisms a run can switch off (``bordersim run --ablate M``, ``bordersim ablations``).
+
+Kept apart from the loader, with no dependency, so that the command line can list them without
+building the scenario schema.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from ..errors import ScenarioError
+
+ABLATIONS = {
+    "rumours": "no rumour seeds, no rumour channel, no letters from settled crossers (Docs 4 (2), 5 (3))",
+    "kin": "no household has kin in the DPRK: no food-and-kin or proper-reason channel, no authorization letters (Docs 4, 6)",
+    "interception": "guards make no effort: nobody is discovered or stopped (Docs 3, 5, 6)",
+    "allowance": "the DPRK pays no settling-in allowance (Docs 3, 5)",
+}
+
+
+def ablate(data: dict, mechanisms: list[str]) -> dict:
+    """Return a copy of a raw scenario dict with the named mechanisms switched off."""
+    d = copy.deepcopy(data)
+    for mech in mechanisms:
+        if mech not in ABLATIONS:
+            raise ScenarioError("--ablate", f"unknown mechanism {mech!r} (known: {', '.join(ABLATIONS)})")
+        params = d.setdefault("parameters", {})
+        world = d.setdefault("world", {})
+        over = d.setdefault("rule_overrides", {})
+        if mech == "rumours":
+            world["rumour_seeds"] = []
+            params.update(rate_rumour=0.0, travel_rate_rumour=0.0, letter_send_rate=0.0)
+        elif mech == "kin":
+            d.setdefault("population", {}).update(kin_share=0.0, kin_share_liaoning=0.0, nk_national_share=0.0)
+        elif mech == "interception":
+            world["interception"] = [{"from": d["run"]["start"], "region": "china", "effort": 0.0}]
+            over.setdefault("china", {})["interception_multiplier"] = 0.0
+        elif mech == "allowance":
+            over.setdefault("dprk", {})["allowance_yuan_per_labourer"] = 0.0
+    if mechanisms:
+        d["name"] = f"{d.get('name', 'scenario')}-no_{'-no_'.join(mechanisms)}"
+    return d
