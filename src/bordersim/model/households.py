@@ -262,11 +262,13 @@ class HouseholdDecision:
         code = self._codes(idx, ctx)
         belief = hh.belief[idx]
         state = hh.state[idx]
-        base, slope = ctx.affine  # (travel, code): food_kin + proper, and rumour per unit of belief
-        h = slope[:, code]
-        h *= belief
-        h += base[:, code]
-        h_move, h_travel = h
+        (base_move, base_travel), (slope_move, slope_travel) = ctx.affine  # food_kin + proper; rumour per unit belief
+        h_move = slope_move[code]  # one-dimensional gathers: numpy's fast path
+        h_move *= belief
+        h_move += base_move[code]
+        h_travel = slope_travel[code]
+        h_travel *= belief
+        h_travel += base_travel[code]
         h_move *= ctx.home_factor[state]
         h_travel *= IS_HOME[state] & (hh.away[idx] == 0) & (hh.size[idx] - hh.stayed[idx] >= 2)
         return h_move, h_travel
@@ -286,25 +288,28 @@ class HouseholdDecision:
         """Bring the clocks up to ``today`` under the old hazards, then set the new ones and the firing days.
 
         Hazards are constant between updates, so the day a clock reaches its Exp(1) threshold is known in
-        advance; it is entered in the calendar if it comes before the next weekly update (which recomputes
-        every clock), so that the daily cost is a look-up, not a pass over every household.
+        advance. Only clocks that reach it before the next weekly update (which recomputes every clock) get
+        their day, entered in the calendar; the others are marked NEVER until then. The daily cost is a
+        look-up, not a pass over every household.
         """
         hh = self.hh
         elapsed = today - hh.sync[idx]
-        clock_move = hh.clock_move[idx] + hh.h_move[idx] * elapsed
-        clock_travel = hh.clock_travel[idx] + hh.h_travel[idx] * elapsed
-        hh.clock_move[idx] = clock_move
-        hh.clock_travel[idx] = clock_travel
         hh.sync[idx] = today
-        hh.h_move[idx] = h_move
-        hh.h_travel[idx] = h_travel
-        nm = _firing_day(clock_move, hh.thresh_move[idx], h_move, today)
-        nt = _firing_day(clock_travel, hh.thresh_travel[idx], h_travel, today)
-        hh.next_move[idx] = nm
-        hh.next_travel[idx] = nt
-        where = np.arange(hh.n) if isinstance(idx, slice) else idx
-        hh.cal_move.add(where, nm, before=self.horizon)
-        hh.cal_travel.add(where, nt, before=self.horizon)
+        left = self.horizon - today  # days until the next weekly update
+        for clock, h_old, thresh, nxt, cal, h in (
+            (hh.clock_move, hh.h_move, hh.thresh_move, hh.next_move, hh.cal_move, h_move),
+            (hh.clock_travel, hh.h_travel, hh.thresh_travel, hh.next_travel, hh.cal_travel, h_travel),
+        ):
+            c = h_old[idx]
+            c *= elapsed
+            c += clock[idx]
+            clock[idx] = c
+            h_old[idx] = h
+            soon = np.flatnonzero(c + h * left >= thresh[idx])
+            day = np.full(len(c), NEVER, dtype=np.int32)
+            day[soon] = _firing_day(c[soon], thresh[idx][soon], h[soon], today)
+            nxt[idx] = day
+            cal.add(soon if isinstance(idx, slice) else idx[soon], day[soon], before=self.horizon)
 
     # -- the clocks fire ---------------------------------------------------------------------------
     def fire(self, ctx, today: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -89,6 +89,8 @@ class RumourNetwork:
         self.inv_degree = np.where(deg > 0, 1.0 / np.maximum(deg, 1.0), 0.0)
         self.stubborn_until = np.full(n, -1, dtype=np.int32)
         self.stubborn_belief = np.zeros(n)
+        self._seeded = np.zeros(0, dtype=np.int64)  # households ever seeded as "bad elements"
+        self._w = None
 
     def seed_among(self, hh: Households, candidates: np.ndarray, share: float, belief: float, until: int, day: int) -> None:
         """A ``share`` of ``candidates`` start spreading rumours with ``belief`` until day ``until`` (Doc 4 (2));
@@ -100,23 +102,37 @@ class RumourNetwork:
         """Make households ``idx`` rumour-spreading "bad elements" until day ``until``."""
         self.stubborn_until[idx] = until
         self.stubborn_belief[idx] = belief
+        self._seeded = np.union1d(self._seeded, idx)
         hh.belief[idx] = np.maximum(hh.belief[idx], belief)
 
     def weekly_update(self, hh: Households, today: int, contact_weight: float, decay: float, rebuttal_share: np.ndarray) -> None:
         """One week of social influence, forgetting and rebuttal (``rebuttal_share`` per household).
 
         Each contact weighs ``1 / degree``; contacts who have left (in the DPRK, on the way, drowned) are
-        not met and weigh nothing: they reach home only by letter.
+        not met and weigh nothing: they reach home only by letter. A household without contacts keeps its
+        own belief: ``b <- (1 - decay) (1 - r) ((1 - w') b + w' mean)``, ``w' = w`` if it has contacts, else 0.
         """
         b = hh.belief
-        present = hh.present()
-        has_nb = self.degree > 0
-        mean_nb = (self.adjacency @ (b * present)) * self.inv_degree
-        new = np.where(has_nb, (1 - contact_weight) * b + contact_weight * mean_nb, b)
+        keep, to_mean = self._weights(contact_weight)
+        new = self.adjacency @ (b * hh.present())
+        new *= to_mean
+        new += b * keep
         new *= (1 - decay) * (1 - rebuttal_share)
-        active = self.stubborn_until >= today
-        new[active] = np.maximum(new[active], self.stubborn_belief[active])
-        hh.belief = np.clip(new, 0.0, 1.0)
+        seeds = self._seeded
+        if len(seeds):
+            active = seeds[self.stubborn_until[seeds] >= today]
+            new[active] = np.maximum(new[active], self.stubborn_belief[active])
+        hh.belief = np.clip(new, 0.0, 1.0, out=new)
+
+    def _weights(self, w: float) -> tuple[np.ndarray, np.ndarray]:
+        """(weight of a household's own belief, weight of each contact's): ``1 - w`` and ``w / degree`` (1 and 0
+        without contacts)."""
+        if self._w != w:
+            self._w = w
+            has = self.degree > 0
+            self._keep = np.where(has, 1.0 - w, 1.0)
+            self._to_mean = w * self.inv_degree
+        return self._keep, self._to_mean
 
     def week(self, hh: Households, today: int, rebuttal_share: np.ndarray, p: Parameters, day: int) -> None:
         """A week of talk: beliefs spread, decay and are rebutted; settled crossers' letters arrive (Doc 5 (3)).

@@ -1,8 +1,17 @@
-"""The simulator pyabc calls: a particle's parameters -> the simulated quantities of the fitted targets.
+"""The simulator calibration calls: a particle's parameters -> the simulated quantities of the fitted targets.
 
 Each particle is one run of the scenario at the configuration's scale, seeded from a hash of the
 calibration seed and the particle's parameter values (so the same parameters always give the same
 simulation, whatever the sampler or worker), and simulated only as far as the last fitted month.
+
+A particle costs the simulation and little else: the target quantities are read straight from the
+recorder's numpy array (months x home regions x measures) through a :class:`TargetIndex` built once (no
+pandas, no monthly table), and :class:`BatchSimulator` keeps its worker processes between batches.
+
+* :meth:`Simulator.__call__` is pyabc's model: ``{name: value}`` -> ``{target id: value}``;
+* :meth:`Simulator.summary` runs one parameter vector and returns the summary vector (``np.ndarray``);
+* :meth:`BatchSimulator.simulate` is ``simulate(thetas, seeds) -> np.ndarray[n, m]`` for emulator-based
+  inference (rows of ``thetas`` in the order of :attr:`Simulator.names`, natural scale).
 """
 
 from __future__ import annotations
@@ -16,11 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ...archive.extract import FlowIndex
-from ...archive.targets import Target
+from ...archive.targets import Target, as_list
+from ...model.model import BorderModel
+from ...model.recorder import AVERAGES, MEASURE_INDEX, month_range
+from ...world.geography import TREE
 from ...world.loader import validate_scenario
 from ...world.paths import set_path
-from ..replicates import run_replicate
+from ..executor import Executor
 from .config import Prior, natural
 
 
@@ -28,6 +39,49 @@ def particle_seed(seed: int, params: dict[str, float]) -> np.random.SeedSequence
     """A seed that depends only on the calibration seed and the parameter values."""
     h = hashlib.sha256(json.dumps({k: float(params[k]) for k in sorted(params)}, sort_keys=True).encode()).digest()
     return np.random.SeedSequence([seed] + [int.from_bytes(h[i : i + 4], "little") for i in range(0, 16, 4)])
+
+
+class TargetIndex:
+    """Where each target's quantity lies in a recorder's array: built once per calibration, read per particle.
+
+    A ``flow`` sums its measures over the region's home regions and the period's months; a ``stock`` reads
+    the period's last month; a ``share`` divides two such sums (the same quantities as
+    :class:`bordersim.archive.extract.FlowIndex` reads from ``flows.csv``, without rounding to 3 decimals).
+    """
+
+    def __init__(self, targets: list[Target], start: dt.date, end: dt.date):
+        months = {m: i for i, m in enumerate(month_range(start, end))}
+        self.ids = [t.id for t in targets]
+        self._terms: list[tuple] = []
+        for t in targets:
+            first = t.period.end if t.kind == "stock" else t.period.start
+            span = [months[m] for m in month_range(_month(first), _month(t.period.end)) if m in months]
+            leaves = np.flatnonzero(TREE.rollup[TREE.node_index[t.region]])
+            parts = [as_list(t.numerator), as_list(t.denominator)] if t.kind == "share" else [[t.measure]]
+            for ms in parts:
+                if any(m in AVERAGES for m in ms):
+                    raise ValueError(f"target {t.id}: averages are not summed over regions")
+            cells = [np.array([MEASURE_INDEX[m] for m in ms]) for ms in parts]
+            self._terms.append((t.kind == "share", np.array(span, dtype=np.int64), leaves, cells))
+
+    def values(self, data: np.ndarray) -> np.ndarray:
+        """Each target's quantity in a recorder's ``data`` (months x home regions x measures)."""
+        out = np.empty(len(self._terms))
+        for i, (share, months, leaves, cells) in enumerate(self._terms):
+            if len(months) == 0:
+                out[i] = np.nan
+                continue
+            block = data[months][:, leaves]
+            sums = [float(block[:, :, c].sum()) for c in cells]
+            if share:
+                out[i] = sums[0] / sums[1] if sums[1] > 0 else np.nan
+            else:
+                out[i] = sums[0]
+        return out
+
+
+def _month(period: str) -> dt.date:
+    return dt.date(int(period[:4]), int(period[5:]), 1)
 
 
 class Simulator:
@@ -40,6 +94,12 @@ class Simulator:
         self.targets = targets
         self.scale = scale
         self.seed = seed
+        self._index: TargetIndex | None = None
+
+    @property
+    def names(self) -> list[str]:
+        """The free parameters, in the order of a parameter vector."""
+        return list(self.priors)
 
     def scenario(self, params: dict[str, float], scale: float | None = None, replicates: int = 1):
         d = copy.deepcopy(self.base)
@@ -54,13 +114,61 @@ class Simulator:
         d["targets"] = None
         return validate_scenario(d, self.source)
 
+    def summary(self, params: dict[str, float], seed: np.random.SeedSequence | None = None) -> np.ndarray:
+        """Run one parameter set (natural scale) and return the target quantities, in the order of the targets."""
+        sc = self.scenario(params)
+        model = BorderModel(sc, rng=seed if seed is not None else particle_seed(self.seed, params)).run()
+        if self._index is None:
+            self._index = TargetIndex(self.targets, sc.run.start, sc.run.end)
+        return self._index.values(model.recorder.data)
+
     def __call__(self, params) -> dict[str, float]:
-        p = natural(self.priors, params)
-        sc = self.scenario(p)
-        flows = run_replicate(sc, particle_seed(self.seed, p), 0).flows
-        index = FlowIndex(flows)
-        out = {}
-        for t in self.targets:
-            v = float(index.value(t)[0])
-            out[t.id] = v if math.isfinite(v) else float("nan")
-        return out
+        values = self.summary(natural(self.priors, params))
+        return {t.id: float(v) if math.isfinite(v) else float("nan") for t, v in zip(self.targets, values, strict=True)}
+
+
+def _summary_task(sim: Simulator, theta: np.ndarray, entropy, spawn_key) -> np.ndarray:
+    params = {k: float(v) for k, v in zip(sim.names, theta, strict=True)}
+    return sim.summary(params, np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key)))
+
+
+class BatchSimulator:
+    """``simulate(thetas, seeds) -> np.ndarray[n, m]`` on persistent worker processes (kept between batches).
+
+    ``thetas``: (n, k) parameter vectors on the natural scale, columns in the order of ``simulator.names``;
+    ``seeds``: n ints or ``SeedSequence`` s. Row ``i`` of the result is the summary vector (the fitted targets'
+    quantities, columns in the order of ``simulator.targets``) of ``thetas[i]`` run with ``seeds[i]``; results
+    do not depend on ``workers``.
+    """
+
+    def __init__(self, simulator: Simulator, workers: int = 1):
+        self.simulator = simulator
+        self.workers = workers
+        self._executor: Executor | None = None
+        self._pool = None
+
+    def simulate(self, thetas, seeds) -> np.ndarray:
+        thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
+        seqs = [s if isinstance(s, np.random.SeedSequence) else np.random.SeedSequence(int(s)) for s in seeds]
+        if len(seqs) != len(thetas):
+            raise ValueError(f"{len(thetas)} parameter vectors but {len(seqs)} seeds")
+        args = [(self.simulator, th, s.entropy, s.spawn_key) for th, s in zip(thetas, seqs, strict=True)]
+        if self.workers <= 1:
+            rows = [_summary_task(*a) for a in args]
+        else:
+            if self._pool is None:
+                self._executor = Executor(workers=self.workers)
+                self._pool = self._executor.start()
+            rows = [f.result() for f in [self._pool.submit(_summary_task, *a) for a in args]]
+        return np.vstack(rows) if rows else np.zeros((0, len(self.simulator.targets)))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = self._pool = None
+
+    def __enter__(self) -> BatchSimulator:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
