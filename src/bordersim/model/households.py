@@ -300,8 +300,7 @@ class HouseholdDecision:
             (hh.clock_move, hh.h_move, hh.thresh_move, hh.next_move, hh.cal_move, h_move),
             (hh.clock_travel, hh.h_travel, hh.thresh_travel, hh.next_travel, hh.cal_travel, h_travel),
         ):
-            c = h_old[idx]
-            c *= elapsed
+            c = h_old[idx] * elapsed  # a new array (with a slice, h_old[idx] is a view)
             c += clock[idx]
             clock[idx] = c
             h_old[idx] = h
