@@ -134,3 +134,35 @@ def test_a_region_population_change_keeps_the_other_households():
     assert np.array_equal(ka.key[keep_a][oa], kb.key[keep_b][ob])
     for name in ("size", "kin", "labourers", "thresh_move", "brigade_u"):
         assert np.array_equal(getattr(ka, name)[keep_a][oa], getattr(kb, name)[keep_b][ob]), name
+
+
+def test_compare_pairs_runs_that_share_seed_scale_replicates_and_draws(tmp_path):
+    import yaml
+
+    from bordersim.cli import main
+
+    outs = {}
+    for name, allowance, seed in (("base", 40, 7), ("more", 44, 7), ("other_seed", 44, 8)):
+        d = small_scenario_dict(end="1961-06-30", replicates=2, seed=seed)
+        d["name"] = name
+        d["parameters"] = {"allowance_pull": 0.5}
+        d["rule_overrides"] = {"dprk": {"allowance_yuan_per_labourer": allowance}}
+        p = tmp_path / f"{name}.yaml"
+        p.write_text(yaml.safe_dump(d, sort_keys=False))
+        outs[name] = tmp_path / name
+        assert main(["run", str(p), "--out", str(outs[name]), "--quiet"]) == 0
+    assert main(["compare", str(outs["base"]), str(outs["more"]), "--out", str(tmp_path / "paired")]) == 0
+    pairs = pd.read_csv(tmp_path / "paired" / "compare_paired.csv").set_index("measure")
+    assert pairs.loc["settled", "pairs"] == 2 and pairs.loc["settled", "down"] == 0
+    a, b = (pd.read_csv(outs[k] / "flows.csv") for k in ("base", "more"))
+
+    def per_rep(f):
+        return f[(f.region == "china") & (f.measure == "attempted")].groupby("replicate").value.sum()
+
+    assert pairs.loc["attempted", "median"] == pytest.approx((per_rep(b) - per_rep(a)).median(), abs=1e-3)
+    assert (tmp_path / "paired" / "compare_paired.png").stat().st_size > 0
+    assert "Paired differences" in (tmp_path / "paired" / "compare.md").read_text()
+    # Different seeds: side by side only, and the report says why.
+    assert main(["compare", str(outs["base"]), str(outs["other_seed"]), "--out", str(tmp_path / "unpaired")]) == 0
+    assert not (tmp_path / "unpaired" / "compare_paired.csv").exists()
+    assert "different seeds" in (tmp_path / "unpaired" / "compare.md").read_text()
