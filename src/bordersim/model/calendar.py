@@ -18,7 +18,7 @@ class Calendar:
     """Day -> households with something due that day (possibly stale; see :meth:`due`)."""
 
     def __init__(self):
-        self._days: dict[int, list[np.ndarray]] = {}
+        self._days: dict[int, list[int]] = {}
 
     def add(self, idx: np.ndarray, days, before: int | None = None) -> None:
         """Enter households ``idx`` on their ``days`` (an int for all, or one per household); with ``before``,
@@ -27,19 +27,17 @@ class Calendar:
         if np.ndim(days) == 0:
             d = int(days)
             if len(idx) and d >= 0 and (before is None or d < before):
-                book.setdefault(d, []).append(idx)
+                book.setdefault(d, []).extend(idx.tolist())
             return
         if len(idx) == 0:
             return
         if before is not None:
             keep = days < before
             idx, days = idx[keep], days[keep]
-            if len(idx) == 0:
-                return
-        if len(idx) <= 16:  # a few households: group them in Python
+        if len(idx) <= 64:  # a few households: group them in Python
             for i, d in zip(idx.tolist(), days.tolist()):
                 if d >= 0:
-                    book.setdefault(d, []).append(np.array([i]))
+                    book.setdefault(d, []).append(i)
             return
         order = np.argsort(days, kind="stable")
         days, idx = days[order], idx[order]
@@ -47,19 +45,16 @@ class Calendar:
         lo = 0
         for hi, d in zip([*cuts.tolist(), len(days)], days[np.r_[0, cuts]].tolist()):
             if d >= 0:
-                book.setdefault(d, []).append(idx[lo:hi])
+                book.setdefault(d, []).extend(idx[lo:hi].tolist())
             lo = hi
 
     def due(self, today: int, scheduled: np.ndarray) -> np.ndarray:
         """The households whose ``scheduled`` day is ``today`` (sorted, unique), and forget the day."""
-        parts = self._days.pop(today, None)
-        if not parts:
+        entries = self._days.pop(today, None)
+        if not entries:
             return _EMPTY
-        cand = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        cand = cand[scheduled[cand] == today]
-        if len(parts) > 1 or len(cand) > 1:
-            cand = np.unique(cand)
-        return cand
+        cand = np.array(sorted(set(entries)) if len(entries) < 256 else np.unique(entries), dtype=np.int64)
+        return cand[scheduled[cand] == today]
 
     def has(self, today: int) -> bool:
         return today in self._days

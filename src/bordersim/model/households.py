@@ -229,19 +229,24 @@ class HouseholdDecision:
         cum = np.cumsum(tree.post_weights, axis=1)
         self._post_cum = cum / cum[:, -1:]
         self._code_base: np.ndarray | None = None
+        self._code_key = b""
         #: Clocks firing before this day are in the calendar; later ones are recomputed before they fire.
         self.horizon = 0
 
     # -- hazards -----------------------------------------------------------------------------------
     def _codes(self, idx, ctx) -> np.ndarray:
-        """Each household's (home region, poor brigade, kin) group: the row of the hazard tables."""
+        """Each household's (home region, poor brigade, kin) group: the row of the hazard tables.
+
+        Region, kin and brigade do not change during a run, and the poor brigades' share only on dated
+        days: the groups of every household are computed once per poor share and looked up."""
         hh = self.hh
-        if self._code_base is None:  # region and kin do not change during a run
-            self._code_base = hh.leaf.astype(np.intp) * 4 + hh.kin
-        code = self._code_base[idx]
-        if ctx.any_poor:
-            code = code + 2 * hh.in_poor_brigade(idx, ctx)
-        return code
+        key = ctx.poor_share_leaf.tobytes() if ctx.any_poor else b""
+        if self._code_base is None or self._code_key != key:
+            code = hh.leaf.astype(np.intp) * 4 + hh.kin
+            if ctx.any_poor:
+                code += 2 * hh.in_poor_brigade(slice(None), ctx)
+            self._code_base, self._code_key = code, key
+        return self._code_base[idx]
 
     def channels(self, idx, ctx, travel: bool = False) -> np.ndarray:
         """Hazard of each reason channel for households ``idx`` (shape: 3 x len(idx)), per day.
@@ -445,8 +450,7 @@ def home_factor(p) -> np.ndarray:
 def _firing_day(clock, thresh, h, today: int) -> np.ndarray:
     """First day ``t >= today`` with ``clock + h * (t - today + 1) >= thresh`` (NEVER if ``h == 0``)."""
     k = np.maximum(thresh - clock, 1e-12)
-    with np.errstate(divide="ignore"):
-        k /= h  # +inf where h == 0
+    k = np.divide(k, h, out=np.full(len(k), np.inf), where=h > 0)  # +inf where h == 0
     np.ceil(k, out=k)
     k -= 1.0
     np.clip(k, 0.0, float(NEVER - today), out=k)

@@ -111,6 +111,19 @@ class BorderModel(mesa.Model):
 
     # -- the day -----------------------------------------------------------------------------------
     def step(self) -> None:
+        """One day (Mesa's step: Mesa advances its clock by one unit and calls this)."""
+        self._day()
+
+    def run(self) -> BorderModel:
+        """Run from start to end, one day after another; Mesa's ``steps`` and ``time`` advance as with
+        :meth:`step` (without Mesa's per-step event queue, which the model does not use)."""
+        while self.running:
+            self._day()
+            self.steps += 1
+            self.time += 1
+        return self
+
+    def _day(self) -> None:
         """One day, in the order of docs/ODD.md section 3."""
         t = self.today
         if t >= self.n_days:
@@ -151,12 +164,6 @@ class BorderModel(mesa.Model):
         self.today += 1
         if self.today >= self.n_days:
             self.running = False
-
-    def run(self) -> BorderModel:
-        """Run from start to end."""
-        while self.running:
-            self.step()
-        return self
 
     # -- what the day's order calls ------------------------------------------------------------------
     def _switch_rules(self) -> None:
