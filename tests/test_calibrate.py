@@ -185,3 +185,30 @@ def test_the_documented_config_is_valid():
     assert cfg.targets == "calibration" and len(cfg.parameters) == 9
     assert all(p.why for p in cfg.parameters.values())
     setup(ROOT / "calibration" / "abc.yaml")  # every path exists in the baseline scenario
+
+
+def test_the_simulator_reads_targets_from_the_recorder_as_the_flows_table_does(tmp_path):
+    """No pandas per particle: the target index over the recorder's array gives what FlowIndex reads from flows.csv."""
+    from bordersim.archive.extract import FlowIndex
+    from bordersim.experiments.calibration.simulator import BatchSimulator, TargetIndex
+    from bordersim.model import BorderModel
+
+    s = setup(tiny_config(tmp_path))
+    sim = s.simulator
+    params = {"rate_food_kin": 0.02, "lishu": 5.0}
+    sc = sim.scenario(params)
+    model = BorderModel(sc, rng=particle_seed(5, params)).run()
+    flows = FlowIndex(model.recorder.table(model.tree, 0))
+    index = TargetIndex(s.targets, sc.run.start, sc.run.end)
+    got = index.values(model.recorder.data)
+    want = np.array([flows.value(t)[0] for t in s.targets])
+    assert got == pytest.approx(want, rel=1e-6, abs=2e-3)  # flows.csv rounds to 3 decimals
+    assert sim.summary(params) == pytest.approx(got)
+    # The batch interface: one row per parameter vector and seed, the same whatever the number of workers.
+    thetas = np.array([[0.02, 5.0], [0.01, 2.0], [0.04, 8.0]])
+    one = BatchSimulator(sim, workers=1).simulate(thetas, [1, 2, 3])
+    with BatchSimulator(sim, workers=2) as batch:
+        two = batch.simulate(thetas, [1, 2, 3])
+        again = batch.simulate(thetas[:1], [1])  # the workers persist between batches
+    assert one.shape == (3, len(s.targets)) and np.array_equal(one, two) and np.array_equal(again[0], one[0])
+    assert not np.array_equal(one[0], one[1])

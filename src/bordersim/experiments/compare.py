@@ -216,7 +216,9 @@ def compare_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: 
 
 
 def paired_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: str, path: Path) -> None:
-    """Monthly paired differences ``B_i - A_i`` of each run against the first: median and 5-95% band over pairs."""
+    """Paired differences ``B_i - A_i`` of each run against the first, by month: for flows the running total
+    since the first month (a timing shift nets out, an effect accumulates), for stocks the month-end value;
+    median and 5-95% band over pairs."""
     import matplotlib.dates as mdates
 
     plt = pyplot()
@@ -230,12 +232,14 @@ def paired_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: s
         a = _monthly(ref, region, m, start, end)
         for i, name in enumerate(names[1:]):
             d = _monthly(runs[name], region, m, start, end) - a
+            if m not in HEADLINE_STOCKS:
+                d = d.cumsum(axis=1)
             x = pd.to_datetime(d.columns + "-15")
             c = colors[(i + 1) % len(colors)]
             ax.plot(x, d.median(axis=0).to_numpy(), color=c, lw=1.8, label=f"{name} - {names[0]}")
             ax.fill_between(x, d.quantile(0.05).to_numpy(), d.quantile(0.95).to_numpy(), color=c, alpha=0.2, lw=0)
         ax.axhline(0, color="#444444", lw=0.8)
-        ax.set_title(label, loc="left", fontsize=10)
+        ax.set_title(label + ("" if m in HEADLINE_STOCKS else ", cumulative"), loc="left", fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_formatter(mdates.DateFormatter("%b\n%Y"))
     for ax in axes[n:]:
@@ -244,7 +248,11 @@ def paired_figure(runs: dict[str, pd.DataFrame], region: str, start: str, end: s
         if i + ncol >= n:
             axes[i].tick_params(labelbottom=True)
     axes[0].legend(fontsize=9, frameon=False)
-    fig.suptitle(f"Paired differences by month ({region}); line: median over replicate pairs, shading: 5-95%", fontsize=11)
+    fig.suptitle(
+        f"Paired differences ({region}), persons: flows summed since {start}, stocks at month end; "
+        "line: median over replicate pairs, shading: 5-95%",
+        fontsize=11,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -164,11 +164,13 @@ class Border:
         hh.set_state(st[persuaded], State.PERSUADED_BACK, today)
         hh.set_state(st[~persuaded], State.STOPPED, today)
         hh.reset_clocks(st)
-        # Across: drowning per person (one uniform per member); the living reach the other bank.
+        # Across: drowning per person in the river (one uniform per member; members visiting or staying on in the
+        # DPRK are not in the river); the living reach the other bank.
         go = ~stopped
         gi, gleaf, gpost = idx[go], leaf[go], post[go]
         pd_ = drowning_prob(p, self.route_risk[gpost], night[go], frozen[go], month)
-        drowned = members_below(u[go, JOURNEY.MEMBER0 :], size[go], pd_)
+        in_river = size[go] - hh.away[gi] - hh.stayed[gi]
+        drowned = members_below(u[go, JOURNEY.MEMBER0 :], in_river, pd_)
         if drowned.any():
             hh.size[gi] -= drowned.astype(np.int16)
             hh.drowned[gi] += drowned.astype(np.int16)
