@@ -31,7 +31,6 @@ from ...model.recorder import AVERAGES, MEASURE_INDEX, month_range
 from ...world.geography import TREE
 from ...world.loader import validate_scenario
 from ...world.paths import set_path
-from ..executor import Executor
 from .config import Prior, natural
 
 
@@ -127,9 +126,23 @@ class Simulator:
         return {t.id: float(v) if math.isfinite(v) else float("nan") for t, v in zip(self.targets, values, strict=True)}
 
 
-def _summary_task(sim: Simulator, theta: np.ndarray, entropy, spawn_key) -> np.ndarray:
+_WORKER_SIMULATOR: Simulator | None = None
+
+
+def _start_worker(sim: Simulator) -> None:
+    """Pool initializer: the simulator is sent to each worker once, not with every particle."""
+    global _WORKER_SIMULATOR
+    _WORKER_SIMULATOR = sim
+
+
+def _summary_task(theta: np.ndarray, entropy, spawn_key, sim: Simulator | None = None) -> np.ndarray:
+    sim = sim if sim is not None else _WORKER_SIMULATOR
     params = {k: float(v) for k, v in zip(sim.names, theta, strict=True)}
     return sim.summary(params, np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key)))
+
+
+def _ready() -> bool:
+    return True
 
 
 class BatchSimulator:
@@ -138,34 +151,44 @@ class BatchSimulator:
     ``thetas``: (n, k) parameter vectors on the natural scale, columns in the order of ``simulator.names``;
     ``seeds``: n ints or ``SeedSequence`` s. Row ``i`` of the result is the summary vector (the fitted targets'
     quantities, columns in the order of ``simulator.targets``) of ``thetas[i]`` run with ``seeds[i]``; results
-    do not depend on ``workers``.
+    do not depend on ``workers``. The workers fork from a server that has imported the model, receive the
+    simulator once, and stay up until :meth:`close`.
     """
 
     def __init__(self, simulator: Simulator, workers: int = 1):
         self.simulator = simulator
         self.workers = workers
-        self._executor: Executor | None = None
         self._pool = None
+
+    def _start(self):
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        ctx = mp.get_context("forkserver") if "forkserver" in mp.get_all_start_methods() else mp.get_context("spawn")
+        if ctx.get_start_method() == "forkserver":
+            ctx.set_forkserver_preload(["bordersim.experiments.calibration.simulator"])
+        self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_start_worker, initargs=(self.simulator,))
+        for f in [self._pool.submit(_ready) for _ in range(self.workers)]:  # start every worker now
+            f.result()
 
     def simulate(self, thetas, seeds) -> np.ndarray:
         thetas = np.atleast_2d(np.asarray(thetas, dtype=float))
         seqs = [s if isinstance(s, np.random.SeedSequence) else np.random.SeedSequence(int(s)) for s in seeds]
         if len(seqs) != len(thetas):
             raise ValueError(f"{len(thetas)} parameter vectors but {len(seqs)} seeds")
-        args = [(self.simulator, th, s.entropy, s.spawn_key) for th, s in zip(thetas, seqs, strict=True)]
+        args = [(th, s.entropy, s.spawn_key) for th, s in zip(thetas, seqs, strict=True)]
         if self.workers <= 1:
-            rows = [_summary_task(*a) for a in args]
+            rows = [_summary_task(*a, sim=self.simulator) for a in args]
         else:
             if self._pool is None:
-                self._executor = Executor(workers=self.workers)
-                self._pool = self._executor.start()
+                self._start()
             rows = [f.result() for f in [self._pool.submit(_summary_task, *a) for a in args]]
         return np.vstack(rows) if rows else np.zeros((0, len(self.simulator.targets)))
 
     def close(self) -> None:
-        if self._executor is not None:
-            self._executor.close()
-            self._executor = self._pool = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
 
     def __enter__(self) -> BatchSimulator:
         return self
