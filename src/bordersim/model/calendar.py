@@ -24,7 +24,7 @@ class Calendar:
         """Enter households ``idx`` on their ``days`` (an int for all, or one per household); with ``before``,
         only the days before it (later ones will be entered again when they are recomputed)."""
         book = self._days
-        if np.ndim(days) == 0:
+        if isinstance(days, (int, np.integer)):
             d = int(days)
             if len(idx) and d >= 0 and (before is None or d < before):
                 book.setdefault(d, []).extend(idx.tolist())

@@ -191,7 +191,8 @@ class Households:
     def schedule(self, idx: np.ndarray, due: np.ndarray | int) -> None:
         """Households ``idx``'s next transition is due on day ``due`` (-1: none), entered in the calendar."""
         self.due[idx] = due
-        self.cal_due.add(idx, due)
+        if not isinstance(due, int) or due >= 0:
+            self.cal_due.add(idx, due)
 
     def start_journey(self, idx: np.ndarray, streams: Streams) -> None:
         """Households ``idx`` set out to leave: their next journey's row of uniforms is drawn (the household's
@@ -325,9 +326,10 @@ class HouseholdDecision:
         hh = self.hh
         movers = hh.cal_move.due(today, hh.next_move)
         travellers = hh.cal_travel.due(today, hh.next_travel)
-        # A household whose mover clock fires does not also send a traveller today.
+        # A household whose mover clock fires does not also send a traveller today (every household whose move
+        # clock fires today is among the movers).
         if len(movers) and len(travellers):
-            travellers = np.setdiff1d(travellers, movers, assume_unique=True)
+            travellers = travellers[hh.next_move[travellers] != today]
         r_move = r_trav = _NO_REASONS
         if len(movers):
             hh.start_journey(movers, self.streams)
