@@ -1,4 +1,10 @@
-"""30 replicates of the tests' small scenario: China totals per replicate (run with the code to be compared)."""
+"""30 replicates of the tests' small scenario: China totals per replicate (run with the code to be compared).
+
+    git archive 3571d47 | tar -x -C /tmp/before
+    PYTHONPATH=/tmp/before/src python tests/data/make_pre_crn_totals.py /tmp/before tests/data/pre_crn_totals.csv
+
+(the first argument is the root whose ``tests/conftest.py`` defines the small scenario).
+"""
 
 import sys
 
