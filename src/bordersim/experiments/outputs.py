@@ -47,6 +47,17 @@ def write_flows(flows: pd.DataFrame, dest: Path) -> None:
     flows.to_csv(dest, index=False, float_format="%.3f", lineterminator="\n")
 
 
+def _figures_beside(flows: pd.DataFrame, outdir: Path, title: str):
+    """Start drawing the run's figures in a forked process (where fork exists); returns it, or None."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    proc = mp.get_context("fork").Process(target=flow_figures, args=(flows, outdir), kwargs={"title": title})
+    proc.start()
+    return proc
+
+
 def run_scenario(
     sc: Scenario, out: Path, force: bool = False, workers: int = 1, progress: bool = True, source: str | None = None
 ) -> Path:
@@ -86,9 +97,16 @@ def run_scenario(
             "replicate_seconds": [r.summary["seconds"] for r in results],
         }
         write_json(tmp / "manifest.json", manifest)
-        flow_figures(flows, tmp, title=sc.name)
         tp = targets_path_of(sc, source)
+        # With a fit report to write, the run's figures are drawn beside it in a forked process (the second core).
+        figures = _figures_beside(flows, tmp, sc.name) if tp is not None else None
+        if figures is None:
+            flow_figures(flows, tmp, title=sc.name)
         if tp is not None:
             write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name)
+        if figures is not None:
+            figures.join()
+            if figures.exitcode != 0:
+                raise RuntimeError(f"drawing the run's figures failed (exit code {figures.exitcode})")
 
     return atomic_dir(out, fill, force=force)
