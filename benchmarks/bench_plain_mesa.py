@@ -60,6 +60,7 @@ import yaml  # noqa: E402
 
 from bordersim.model import BorderModel  # noqa: E402
 from bordersim.model.households import IS_BACK, IS_HOME  # noqa: E402
+from bordersim.model.streams import Streams  # noqa: E402
 from bordersim.world.loader import validate_scenario  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -260,7 +261,7 @@ def time_vectorised_kernel(sc, belief_seed: int, days: int, seed: int, fire_seed
     hh = model.households
     decision = model.decision
     rng = np.random.default_rng(fire_seed)
-    decision.rng = rng  # the events drawn with fire_seed
+    decision.streams = Streams(np.random.SeedSequence(fire_seed))  # the events' reasons drawn with fire_seed
     hh.thresh_move = rng.exponential(1.0, size=hh.n)
     hh.thresh_travel = rng.exponential(1.0, size=hh.n)
     intentions, travel = [], []

@@ -37,7 +37,8 @@ def test_levers_and_timeline_become_scenario_overrides():
     assert st.rule_values(sc, "allowance") == [("protocol_1964", 0.0)]
     base = st.resolve(st.Settings(scale=SMALL), cat).scenario
     assert st.rule_values(base, "return") == [("practice_1961", 0.0), ("leniency_1962", 0.0)]
-    assert st.rule_values(base, "approval") == [("practice_1961", 0.5), ("leniency_1962", 0.95)]  # the files; the posterior sets 1961
+    # the files; the posterior sets 1961
+    assert st.rule_values(base, "approval") == [("practice_1961", 0.5), ("leniency_1962", 0.95)]
 
 
 def test_documented_timeline_starts_with_the_rule_in_force():

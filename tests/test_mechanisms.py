@@ -14,6 +14,7 @@ from bordersim.model.households import NEVER, Households, State, _firing_day
 from bordersim.model.recorder import MEASURE_INDEX
 from bordersim.model.rumours import RumourNetwork
 from bordersim.model.schedule import resolve_schedule
+from bordersim.model.streams import JOURNEY, Kind, Streams
 from bordersim.world.geography import TREE
 from bordersim.world.loader import validate_scenario
 from bordersim.world.rules import RuleTimeline, load_rule_set
@@ -99,7 +100,9 @@ def test_reasons_drawn_in_proportion_to_channels():
     i = np.flatnonzero(hh.kin)[:1]
     idx = np.repeat(i, 20000)
     ch = m.decision.channels(i, m.ctx)[:, 0]
-    r = m.decision.draw_reasons(idx, m.ctx, travel=False)
+    # The reason's uniform is a journey's (common random numbers): here the household's first 20,000 journeys.
+    u = m.streams.uniforms(Kind.JOURNEY, hh.key[idx], np.arange(20000), JOURNEY.width)[:, JOURNEY.REASON]
+    r = m.decision.draw_reasons(idx, m.ctx, False, u)
     shares = np.bincount(r, minlength=3) / len(r)
     assert shares == pytest.approx(ch / ch.sum(), abs=0.015)
 
@@ -135,6 +138,7 @@ def test_crossings_on_ice_drown_fewer():
         m.step()  # take today's context
         hh = m.households
         idx = np.flatnonzero(hh.state == State.HOME)[:3000]
+        hh.start_journey(idx, m.streams)  # a crossing's draws come from the household's journey
         hh.post[idx] = m.tree.post_index["gulouzi"]
         before = total(m, "drowned")
         m.arrive_at_river(idx)
@@ -186,7 +190,7 @@ def test_settlement_capacity_limits_settling():
 def test_weekly_belief_update_hand_computed():
     hh = Households(3)
     hh.leaf[:] = 0
-    net = RumourNetwork(hh, np.random.default_rng(0), village_households=3, village_degree=0, kin_degree=0, lishu_leaf=None)
+    net = RumourNetwork(hh, Streams(0), village_degree=0, kin_degree=0)
     import scipy.sparse as sp
 
     a = sp.csr_matrix(np.array([[0, 1, 1], [1, 0, 0], [1, 0, 0]], dtype=float))
@@ -275,6 +279,8 @@ def test_lishu_is_whole_at_any_scale():
 
 
 def test_scaled_population_matches_full():
-    full = build(scale=1.0)
-    tenth = build(scale=0.1)
-    assert tenth.initial_persons == pytest.approx(full.initial_persons, rel=0.03)
+    # A 10% sample of a small population (about 600 households) has a sampling error of about 2% in persons,
+    # so the comparison is over six seeds (each within 5%, their mean within 3%).
+    ratios = [build(scale=0.1, seed=s).initial_persons / build(scale=1.0, seed=s).initial_persons for s in range(2, 8)]
+    assert all(abs(r - 1) < 0.05 for r in ratios)
+    assert np.mean(ratios) == pytest.approx(1.0, rel=0.03)

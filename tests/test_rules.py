@@ -90,6 +90,8 @@ def test_crossing_outside_article_3_hours_is_illegal():
 
 
 def _arrive(m, idx):
+    # A crossing is part of a journey, whose row of uniforms the reception draws from (common random numbers).
+    m.households.start_journey(np.asarray(idx), m.streams)
     m.households.set_state(np.asarray(idx), State.AT_RECEPTION, m.today)
     m.households.screened[idx] = False
 
@@ -181,6 +183,7 @@ def test_state_council_1970_returns_in_a_timely_manner():
         m = model_under(rule)
         m.step()
         idx = np.flatnonzero(m.households.state == State.HOME)[:2000]
+        m.households.start_journey(idx, m.streams)  # the reception's draws come from the household's journey
         m.settlement.receive(idx, m.today, m.rules)
         waits[rule] = float(np.mean(m.households.due[idx] - m.today))
     assert waits["state_council_1970"] < 0.6 * waits["practice_1961"]

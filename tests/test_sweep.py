@@ -182,14 +182,17 @@ def test_designs_and_value_mapping(tmp_path):
 
 
 def test_run_seed_depends_only_on_sweep_seed_and_run_index(tmp_path):
-    sw = load_sweep(write_sweep(tmp_path, replicates=3))
+    sw = load_sweep(write_sweep(tmp_path, replicates=3, seeds="independent"))
     children = np.random.SeedSequence(11).spawn(sw.n_runs)
     for i in range(sw.n_runs):
         assert sw.seed_of(i).generate_state(4).tolist() == children[i].generate_state(4).tolist()
     common = load_sweep(write_sweep(tmp_path, name="c", replicates=3, seeds="common"))
     assert common.seed_of(4).generate_state(2).tolist() == np.random.SeedSequence(11).spawn(3)[1].generate_state(2).tolist()
     # Keys are distinct and stable.
-    assert len(set(sw.keys())) == sw.n_runs and sw.keys() == load_sweep(write_sweep(tmp_path, replicates=3)).keys()
+    assert (
+        len(set(sw.keys())) == sw.n_runs
+        and sw.keys() == load_sweep(write_sweep(tmp_path, replicates=3, seeds="independent")).keys()
+    )
 
 
 def test_execute_is_a_pure_function_of_sweep_and_index(tmp_path):

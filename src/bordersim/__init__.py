@@ -18,20 +18,27 @@ The package's layers, each importing only the ones below it: ``cli`` -> ``experi
 """
 
 from ._version import __version__
-from .archive.report import fit_run
-from .experiments.outputs import run_scenario
-from .experiments.replicates import ReplicateResult, run_replicates
-from .model import BorderModel
-from .world.loader import load_scenario
-from .world.scenario import Scenario
 
-__all__ = [
-    "BorderModel",
-    "ReplicateResult",
-    "Scenario",
-    "__version__",
-    "fit_run",
-    "load_scenario",
-    "run_replicates",
-    "run_scenario",
-]
+#: The public API, imported on first use (so that ``bordersim --help`` does not load the model).
+_API = {
+    "BorderModel": "model.model",
+    "ReplicateResult": "experiments.replicates",
+    "Scenario": "world.scenario",
+    "fit_run": "archive.report",
+    "load_scenario": "world.loader",
+    "run_replicates": "experiments.replicates",
+    "run_scenario": "experiments.outputs",
+}
+
+
+def __getattr__(name: str):
+    if name not in _API:
+        raise AttributeError(f"module 'bordersim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["__version__", *_API]

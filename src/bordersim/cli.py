@@ -25,32 +25,19 @@ import argparse
 import datetime as dt
 import os
 import sys
-from pathlib import Path
 from typing import Annotated
 
-from pydantic import TypeAdapter, ValidationError
-
 from ._version import __version__
-from .archive.fit import summary_line
-from .archive.report import fit_run
 from .errors import ScenarioError, plain_message
-from .experiments.ablations import run_ablations
-from .experiments.calibration.report import write_report
-from .experiments.calibration.run import calibrate, calibrate_out_of_sample, calibrate_synthetic
-from .experiments.compare import compare_runs
-from .experiments.outputs import check_targets, run_scenario
-from .experiments.sensitivity import run_sensitivity
-from .experiments.sweep.design import load_sweep
-from .experiments.sweep.execution import run_sweep
 from .explore.command import register as _add_explore
-from .model.recorder import MEASURES
-from .world.loader import ABLATIONS, load_scenario
-from .world.rules import available_rule_sets, load_rule_set
-from .world.scenario import RunSettings
+from .world.ablations import ABLATIONS
 
 EXIT_USAGE = 2
 EXIT_BUG = 1
 #: Optional extras: the module a command imports -> the extra that installs it.
+#: Commands that need the model, the archive or the experiments (imported only when one of them runs:
+#: ``bordersim --help`` and ``bordersim validate`` start without the model, pandas or matplotlib).
+HEAVY = {"run", "fit", "ablations", "compare", "calibrate", "sweep", "sensitivity"}
 EXTRAS = {"SALib": "sweep", "distributed": "sweep", "dask": "sweep"}
 
 
@@ -70,9 +57,16 @@ def _missing_extra(module: str) -> str:
 # -- flags: each checked against the schema's own bounds, and an error names the flag --------------------
 def _schema_flag(field: str, kind: type):
     """An argparse type for the flag that overrides ``run.<field>``, checked as the scenario schema checks it."""
-    adapter = TypeAdapter(Annotated[kind, *RunSettings.model_fields[field].metadata])
+    adapter = None
 
     def convert(text: str):
+        nonlocal adapter
+        from pydantic import TypeAdapter, ValidationError
+
+        from .world.scenario import RunSettings
+
+        if adapter is None:  # built on first use: the schema is not imported for --help
+            adapter = TypeAdapter(Annotated[kind, *RunSettings.model_fields[field].metadata])
         try:
             value = kind(text)
         except ValueError:
@@ -111,102 +105,11 @@ def _date(text: str) -> dt.date:
 _SEED, _REPLICATES, _SCALE = _schema_flag("seed", int), _schema_flag("replicates", int), _schema_flag("scale", float)
 
 
-def _overrides(args) -> dict:
-    keys = ("seed", "replicates", "scale", "end")
-    run = {key: getattr(args, key) for key in keys if getattr(args, key, None) is not None}
-    return {"run": run} if run else {}
-
-
-def _load(args, ablations=None):
-    """The scenario with the flags' overrides; an error that only the flags cause names the flags, not the file."""
-    over = _overrides(args)
-    try:
-        return load_scenario(args.scenario, over, ablations=ablations)
-    except ScenarioError as err:
-        if not over:
-            raise
-        try:
-            load_scenario(args.scenario, ablations=ablations)
-        except ScenarioError:
-            raise err from None
-        flags = " ".join(f"--{k} {v}" for k, v in over["run"].items())
-        raise ScenarioError(flags, f"{err.message} (the scenario file is valid without these flags)") from None
-
-
-# -- the commands -----------------------------------------------------------------------------------
-def cmd_run(args) -> int:
-    sc = _load(args, ablations=args.ablate)
-    out = Path(args.out) if args.out else Path("outputs") / sc.name
-    if out.exists() and not args.force:
-        return _error(f"{out} exists (use --force to replace it, or --out DIR)")
-    print(
-        f"bordersim: running {sc.name}: {sc.run.start} to {sc.run.end}, {sc.run.replicates} replicate(s), "
-        f"scale {sc.run.scale}, seed {sc.run.seed}",
-        file=sys.stderr,
-    )
-    path = run_scenario(
-        sc,
-        out,
-        force=args.force,
-        workers=args.workers,
-        progress=not args.quiet,
-        source=str(args.scenario),
-        figures=not args.no_figures,
-    )
-    what = "flows.csv, summary.csv, manifest.json" + ("" if args.no_figures else ", figures")
-    print(f"bordersim: wrote {path}/ ({what})", file=sys.stderr)
-    return 0
-
-
-def cmd_fit(args) -> int:
-    out = Path(args.out_dir)
-    if not (out / "flows.csv").exists():
-        return _error(f"{out}: no flows.csv here (run `bordersim run` first)")
-    try:
-        fit = fit_run(out, args.targets)
-    except ValueError as err:  # a damaged manifest.json or flows.csv
-        return _error(f"{out}: cannot read this run ({' '.join(str(err).split())[:200]})")
-    print(f"bordersim: {summary_line(fit)}", file=sys.stderr)
-    print(f"bordersim: wrote {out}/fit.csv, fit.md and fit_*.png", file=sys.stderr)
-    return 0
-
-
-def cmd_ablations(args) -> int:
-    base = _load(args)
-    if not base.targets:
-        return _error(f"{args.scenario}: targets: the scenario names no targets file")
-    out = Path(args.out) if args.out else Path("outputs") / f"{base.name}-ablations"
-    if out.exists() and not args.force:
-        return _error(f"{out} exists (use --force to replace it, or --out DIR)")
-    run_ablations(
-        args.scenario,
-        out,
-        args.mechanisms,
-        _overrides(args),
-        workers=args.workers,
-        progress=not args.quiet,
-        log=lambda name: print(f"bordersim: {name}", file=sys.stderr),
-        figures=not args.no_figures,
-    )
-    print(f"bordersim: wrote {out}/ablations.md and a run per ablation", file=sys.stderr)
-    return 0
-
-
-def cmd_compare(args) -> int:
-    dirs = [Path(d) for d in args.out_dirs]
-    out = Path(args.out) if args.out else Path("outputs") / ("compare-" + "-vs-".join(d.name for d in dirs))[:120]
-    try:
-        _, text = compare_runs(
-            dirs, out, region=args.region, warn=lambda msg: print(f"bordersim: warning: {msg}", file=sys.stderr)
-        )
-    except (FileNotFoundError, ValueError) as err:
-        return _error(str(err))
-    print(text)
-    print(f"bordersim: wrote {out}/compare.csv, compare.md and compare_flows.png", file=sys.stderr)
-    return 0
-
-
+# -- the light commands (the heavy ones are in bordersim.experiments.commands) -----------------------
 def cmd_validate(args) -> int:
+    from .experiments.outputs import check_targets
+    from .world.loader import load_scenario
+
     sc = load_scenario(args.scenario)
     check_targets(sc)
     rules = ", ".join(f"{r.use} from {r.from_}" for r in sc.rules)
@@ -215,6 +118,8 @@ def cmd_validate(args) -> int:
 
 
 def cmd_rules(args) -> int:
+    from .world.rules import available_rule_sets, load_rule_set
+
     for name in available_rule_sets():
         rs = load_rule_set(name)
         print(f"{name:24s} {rs.title}")
@@ -224,72 +129,10 @@ def cmd_rules(args) -> int:
 
 
 def cmd_measures(args) -> int:
+    from .model.recorder import MEASURES
+
     for name, (unit, kind, desc) in MEASURES.items():
         print(f"{name:32s} {unit:12s} {kind:6s} {desc}")
-    return 0
-
-
-def cmd_calibrate(args) -> int:
-    if args.report_only:
-        print(f"bordersim: wrote {write_report(args.config)}", file=sys.stderr)
-        return 0
-    backend = {"workers": args.workers, "local_cluster": args.local_cluster, "scheduler": args.scheduler}
-    if args.sbc:
-        info = calibrate_synthetic(args.config, **backend)
-        print("bordersim: simulation-based calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
-        return 0
-    if args.loo:
-        info = calibrate_out_of_sample(args.config, **backend)
-        print("bordersim: leave one source out: " + "; ".join(f"{k}: {v}" for k, v in info.items()), file=sys.stderr)
-        return 0
-    info = calibrate(args.config, resume=args.resume, force=args.force, validate=not args.no_checks, **backend)
-    print("bordersim: calibration: " + ", ".join(f"{k} {v}" for k, v in info.items()), file=sys.stderr)
-    return 0
-
-
-def cmd_sweep(args) -> int:
-    sweep = load_sweep(args.sweep)
-    out = Path(args.out) if args.out else Path("outputs") / "sweeps" / sweep.spec.name
-    workers = args.workers
-    if args.local_cluster is None and args.scheduler is None and workers is None:
-        workers = os.cpu_count() or 1
-    if workers is not None and workers < 0:
-        raise ScenarioError("--workers", "must be 0 (this process) or more")
-    try:
-        rep = run_sweep(
-            sweep,
-            out,
-            workers=workers,
-            local_cluster=args.local_cluster,
-            scheduler=args.scheduler,
-            resume=args.resume,
-            retry_failed=args.retry_failed,
-            progress=not args.quiet,
-            figures=not args.no_figures,
-        )
-    except KeyboardInterrupt:
-        print(
-            f"bordersim: interrupted; finished runs are kept in {out}/ledger.sqlite. Resume with the same command "
-            f"(or add --resume).",
-            file=sys.stderr,
-        )
-        return 130
-    print(
-        f"bordersim: {rep.done} of {rep.total} runs done, {rep.failed} failed ({rep.ran} run now, {rep.seconds:.1f} s); "
-        f"wrote {out}/results.csv, results.parquet, runs.csv, points.csv and figures",
-        file=sys.stderr,
-    )
-    if rep.failed:
-        print(f"bordersim: failed runs and their errors are in {out}/runs.csv (re-run them with --retry-failed)", file=sys.stderr)
-    return 0
-
-
-def cmd_sensitivity(args) -> int:
-    if not 0 < args.conf_level < 1:
-        raise ScenarioError("--conf-level", "must be between 0 and 1")
-    _, md = run_sensitivity(Path(args.sweep_dir), args.outcome, args.conf_level, args.resamples)
-    print(md.read_text(), end="")
-    print(f"bordersim: wrote {md.parent}/sensitivity.csv, sensitivity.md and a figure", file=sys.stderr)
     return 0
 
 
@@ -313,7 +156,7 @@ def _add_run(sub) -> None:
         metavar="MECHANISM",
         help=f"switch a mechanism off (repeatable): {', '.join(sorted(ABLATIONS))}",
     )
-    r.set_defaults(func=cmd_run)
+    r.set_defaults(func="run")
 
 
 def _add_ablations(sub) -> None:
@@ -329,19 +172,19 @@ def _add_ablations(sub) -> None:
     a.add_argument("--force", action="store_true")
     a.add_argument("--quiet", action="store_true")
     a.add_argument("--no-figures", action="store_true", help="write the tables only")
-    a.set_defaults(func=cmd_ablations)
+    a.set_defaults(func="ablations")
 
 
 def _add_fit_and_compare(sub) -> None:
     f = sub.add_parser("fit", help="compare a run with the archival targets: fit.csv, fit.md, figures")
     f.add_argument("out_dir", help="a run's output directory (with flows.csv)")
     f.add_argument("--targets", help="targets file (default: the scenario's, else calibration/targets.yaml)")
-    f.set_defaults(func=cmd_fit)
+    f.set_defaults(func="fit")
     c = sub.add_parser("compare", help="compare runs: headline totals with intervals, monthly flows side by side")
     c.add_argument("out_dirs", nargs="+", help="output directories of `bordersim run`")
     c.add_argument("--region", default="china", help="region to compare (default: china)")
     c.add_argument("--out", help="where to write compare.csv/.md/.png (default: outputs/compare-A-vs-B/)")
-    c.set_defaults(func=cmd_compare)
+    c.set_defaults(func="compare")
 
 
 def _add_listings(sub) -> None:
@@ -364,7 +207,7 @@ def _add_calibrate(sub) -> None:
     c.add_argument("--loo", action="store_true", help="after a calibration: leave each source group out and predict it (loo/)")
     c.add_argument("--sbc", action="store_true", help="after a calibration: recover known parameters (synthetic archives, sbc/)")
     c.add_argument("--report-only", action="store_true", help="rewrite calibration.md from the existing outputs")
-    c.set_defaults(func=cmd_calibrate)
+    c.set_defaults(func="calibrate")
 
 
 def _add_sweep(sub) -> None:
@@ -381,13 +224,13 @@ def _add_sweep(sub) -> None:
     s.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     s.add_argument("--no-figures", action="store_true", help="skip the figures")
     s.add_argument("--quiet", action="store_true", help="no progress output")
-    s.set_defaults(func=cmd_sweep)
+    s.set_defaults(func="sweep")
     e = sub.add_parser("sensitivity", help="Morris effects or Sobol indices of a finished sweep (SALib)")
     e.add_argument("sweep_dir", help="a sweep directory (written by `bordersim sweep`)")
     e.add_argument("--outcome", action="append", help="analyse only this outcome (repeatable; default: every total)")
     e.add_argument("--conf-level", type=float, default=0.95, help="confidence level of the bootstrap intervals")
     e.add_argument("--resamples", type=_at_least(1), default=1000, help="bootstrap resamples")
-    e.set_defaults(func=cmd_sensitivity)
+    e.set_defaults(func="sensitivity")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -410,7 +253,12 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as exit_:  # --help, --version, or a flag error argparse has printed
             return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
-        code = args.func(args)
+        func = args.func
+        if args.command in HEAVY:
+            from .experiments import commands
+
+            func = getattr(commands, f"cmd_{func}")
+        code = func(args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handlers, not at interpreter exit
         return code
     except (ScenarioError, FileExistsError) as err:

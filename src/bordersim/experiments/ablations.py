@@ -12,7 +12,8 @@ from pathlib import Path
 from ..archive.fit import ablation_table, summary_line
 from ..archive.report import fit_report
 from ..io import write_text
-from ..world.loader import ABLATIONS, load_scenario
+from ..world.ablations import ABLATIONS
+from ..world.loader import load_scenario
 from .outputs import run_scenario, targets_path_of
 
 

@@ -60,6 +60,17 @@ def write_flows(flows: pd.DataFrame, dest: Path) -> None:
     flows.to_csv(dest, index=False, float_format="%.3f", lineterminator="\n")
 
 
+def _figures_beside(flows: pd.DataFrame, outdir: Path, title: str):
+    """Start drawing the run's figures in a forked process (where fork exists); returns it, or None."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        return None
+    proc = mp.get_context("fork").Process(target=flow_figures, args=(flows, outdir), kwargs={"title": title})
+    proc.start()
+    return proc
+
+
 def run_scenario(
     sc: Scenario,
     out: Path,
@@ -107,10 +118,16 @@ def run_scenario(
             "replicate_seconds": [r.summary["seconds"] for r in results],
         }
         write_json(tmp / "manifest.json", manifest)
-        if figures:
-            flow_figures(flows, tmp, title=sc.name)
         tp = targets_path_of(sc, source)
+        # With a fit report to write, the run's figures are drawn beside it in a forked process (the second core).
+        drawing = _figures_beside(flows, tmp, sc.name) if figures and tp is not None else None
+        if figures and drawing is None:
+            flow_figures(flows, tmp, title=sc.name)
         if tp is not None:
             write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name, figures=figures)
+        if drawing is not None:
+            drawing.join()
+            if drawing.exitcode != 0:
+                raise RuntimeError(f"drawing the run's figures failed (exit code {drawing.exitcode})")
 
     return atomic_dir(out, fill, force=force)

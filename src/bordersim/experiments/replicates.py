@@ -41,9 +41,10 @@ def run_replicate(sc: Scenario, seed_seq: np.random.SeedSequence, replicate: int
     source = source if source is not None else sc.source
     drawn = {}
     if sc.posterior is not None:
-        draw_ss, seed_seq = seed_seq.spawn(2)
+        # The children of ``seed_seq.spawn(2)``, built without spawning (so the same seed always splits alike).
+        draw_ss, seed_seq = (np.random.SeedSequence(seed_seq.entropy, spawn_key=(*seed_seq.spawn_key, k)) for k in (0, 1))
         sc, drawn = with_posterior(sc, source, np.random.default_rng(draw_ss))
-    model = BorderModel(sc, rng=np.random.default_rng(seed_seq))
+    model = BorderModel(sc, rng=seed_seq)
     model.run()
     flows = model.recorder.table(model.tree, replicate)
     summary = {

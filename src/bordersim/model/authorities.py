@@ -20,16 +20,20 @@ import numpy as np
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
 from .households import Households, Reason, State
+from .population import letter_weeks
 from .recorder import Recorder
 from .schedule import DailyContext
+from .streams import JOURNEY, LETTER, TRAVEL, Kind, Streams, geometric, poisson
 
 
 class ChineseAuthorities(mesa.Agent):
     """Provincial and local authorities of Jilin and Liaoning, as one agent acting by region.
 
-    Registered with the model (Mesa); it acts on what it is given: the households, the run's parameters
-    and recorder, and per call the day and the rules in force. Its random generator is Mesa's
-    ``Agent.rng`` (the run's one generator).
+    Registered with the model (Mesa); it acts on what it is given: the households, the run's parameters,
+    recorder and random streams, and per call the day and the rules in force. An application draws from
+    the applicant's journey, a travel application from its own row (:data:`~.streams.TRAVEL`), a letter
+    from the household's letters (:data:`~.streams.LETTER`); DPRK women crossing to marry from the world's
+    stream, keyed by the day.
     """
 
     def __init__(
@@ -38,29 +42,39 @@ class ChineseAuthorities(mesa.Agent):
         households: Households,
         params: Parameters,
         recorder: Recorder,
+        streams: Streams,
         crossing_leaves: np.ndarray,
         marriage_crossings_per_year: float,
+        n_days: int,
     ):
         super().__init__(model)
         self.hh = households
         self.params = params
         self.recorder = recorder
+        self.streams = streams
         self.crossing_leaves = crossing_leaves
-        self.marriage_rate = marriage_crossings_per_year / 365.0
+        # DPRK women crossing to marry, each day (Poisson), drawn for the run at once.
+        days = np.arange(n_days, dtype=np.uint64) + np.uint64(streams.day0)
+        self.marriages = poisson(streams.uniform(Kind.MARRIAGE, days, 0), marriage_crossings_per_year / 365.0)
 
     # -- the authorization-letter channel (Docs 6, 7) ---------------------------------------------
     def issue_letters(self, days: int, today: int, rules: RuleSet) -> None:
-        """DPRK authorization letters reach kin households at home (``days`` since the last call)."""
-        hh, p, rng = self.hh, self.params, self.rng
-        elig = np.flatnonzero(hh.kin & ~hh.letter_held & hh.at_home())
-        if len(elig) == 0:
-            return
-        got = elig[rng.random(len(elig)) < 1.0 - np.exp(-p.letter_rate * days / 365.0)]
+        """DPRK authorization letters reach kin households at home: each eligible household gets one in a given
+        week with probability ``1 - exp(-letter_rate * 7 / 365)``, drawn as the number of eligible weeks it
+        waits (geometric, :data:`~.streams.LETTER`). ``days`` is 7 (the call is weekly)."""
+        hh, p = self.hh, self.params
+        elig = hh.kin & ~hh.letter_held & hh.at_home()
+        hh.letter_wait -= elig
+        got = np.flatnonzero(elig & (hh.letter_wait <= 0))
         if len(got) == 0:
             return
         hh.letter_held[got] = True
-        self.recorder.add("authorization_letters", hh.leaf[got].astype(np.int64), hh.weight[got])
-        apply = got[(rng.random(len(got)) < p.p_apply_on_letter) & (hh.state[got] == State.HOME)]
+        row = self.streams.uniforms(Kind.LETTER, hh.key[got], hh.letters[got], LETTER.width)
+        hh.letters[got] += 1
+        hh.letter_wait[got] = letter_weeks(row[:, LETTER.NEXT_WAIT], p.letter_rate)
+        self.recorder.add("authorization_letters", hh.leaf[got], hh.weight[got])
+        apply = got[(row[:, LETTER.APPLY_AT_ONCE] < p.p_apply_on_letter) & (hh.state[got] == State.HOME)]
+        hh.start_journey(apply, self.streams)  # applying at once on the letter: a journey begins
         self.receive_applications(apply, today, rules)
 
     def receive_applications(self, idx: np.ndarray, today: int, rules: RuleSet) -> None:
@@ -68,8 +82,8 @@ class ChineseAuthorities(mesa.Agent):
         hh = self.hh
         if len(idx) == 0:
             return
-        self.recorder.add("legal_applications", hh.leaf[idx].astype(np.int64), hh.weight[idx])
-        delay = self.rng.geometric(1.0 / rules.china.legal_processing_days, size=len(idx))
+        self.recorder.add("legal_applications", hh.leaf[idx], hh.weight[idx])
+        delay = geometric(hh.ju[idx, JOURNEY.PROCESSING], 1.0 / rules.china.legal_processing_days)
         hh.set_state(idx, State.APPLIED, today, today + delay)
 
     def decide_applications(self, idx: np.ndarray, today: int, rules: RuleSet) -> np.ndarray:
@@ -81,11 +95,11 @@ class ChineseAuthorities(mesa.Agent):
         # Doc 8 (2): DPRK nationals' requests to return approved; Doc 1 (4), Doc 11 (7): not those with a pending case.
         p_ok = np.where(hh.nk_national[idx] & china.approve_nk_nationals_return, 1.0, china.legal_approval_prob)
         p_ok = np.where(hh.criminal[idx], 0.0, p_ok)
-        ok = self.rng.random(len(idx)) < p_ok
+        ok = hh.ju[idx, JOURNEY.APPROVAL] < p_ok
         yes, no = idx[ok], idx[~ok]
-        rec.add("legal_approved", hh.leaf[yes].astype(np.int64), hh.weight[yes])
-        rec.add("legal_refused", hh.leaf[no].astype(np.int64), hh.weight[no])
-        rec.add("legal_emigrated", hh.leaf[yes].astype(np.int64), hh.persons(yes))
+        rec.add("legal_approved", hh.leaf[yes], hh.weight[yes])
+        rec.add("legal_refused", hh.leaf[no], hh.weight[no])
+        rec.add("legal_emigrated", hh.leaf[yes], hh.persons(yes))
         hh.set_state(yes, State.EMIGRATED, today)
         hh.letter_held[no] = False
         return no
@@ -96,43 +110,45 @@ class ChineseAuthorities(mesa.Agent):
         hh, rec = self.hh, self.recorder
         if len(idx) == 0:
             return
-        leaf = hh.leaf[idx].astype(np.int64)
+        leaf = hh.leaf[idx]
         w = hh.weight[idx]
         rec.add_by_reason("travel_applications", leaf, w, reasons)
         china = rules.china
         proper = reasons == Reason.PROPER
         permit = ctx.permits_leaf[leaf] > 0
         p_ok = np.where(proper, np.where(permit, 1.0, china.travel_approval_prob_proper), china.travel_approval_prob)
-        ok = self.rng.random(len(idx)) < p_ok
+        ok = hh.tu[idx, TRAVEL.APPROVAL] < p_ok
         rec.add("travel_approved", leaf[ok], w[ok])
         rec.add("travel_refused", leaf[~ok], w[~ok])
         go = idx[ok]
         hh.away[go] += 1
         days = rules.border.transit_pass_days or self.params.visit_days  # Doc 10 Art. 3 (3): one-month pass
         hh.away_until[go] = today + days
+        hh.cal_visit.add(go, today + days)
 
     def visits_end(self, today: int) -> None:
         """Travellers whose pass expires today come back, or stay (``overstay_prob``)."""
         hh = self.hh
-        idx = np.flatnonzero(hh.away_until == today)
+        idx = hh.cal_visit.due(today, hh.away_until)
         if len(idx) == 0:
             return
-        stay = self.rng.random(len(idx)) < self.params.overstay_prob
+        stay = hh.tu[idx, TRAVEL.OVERSTAY] < self.params.overstay_prob
         s = idx[stay]
-        self.recorder.add("overstayed", hh.leaf[s].astype(np.int64), hh.weight[s])
+        self.recorder.add("overstayed", hh.leaf[s], hh.weight[s])
         hh.stayed[s] += hh.away[s]
         hh.away[idx] = 0
         hh.away_until[idx] = -1
 
     # -- DPRK women crossing to marry (Doc 2) -------------------------------------------------------
-    def marriage_crossings(self, rules: RuleSet) -> None:
+    def marriage_crossings(self, rules: RuleSet, today: int) -> None:
         """DPRK women crossing into China to marry Chinese men (Doc 2): repatriated "in principle" or, with
         special circumstances, allowed to marry and stay."""
-        rng = self.rng
-        k = rng.poisson(self.marriage_rate)
+        k = int(self.marriages[today]) if today < len(self.marriages) else 0
         if k == 0:
             return
-        leaves = self.crossing_leaves[rng.integers(len(self.crossing_leaves), size=k)].astype(np.int64)
+        who = np.full(k, self.streams.day0 + today, dtype=np.uint64)
+        u = self.streams.uniforms(Kind.MARRIAGE, who, np.arange(1, k + 1), 2)
+        leaves = self.crossing_leaves[(u[:, 0] * len(self.crossing_leaves)).astype(np.int64)].astype(np.int64)
         self.recorder.add("marriage_crossings_in", leaves, 1.0)
-        back = rng.random(k) < rules.china.repatriate_marriage_crossers
+        back = u[:, 1] < rules.china.repatriate_marriage_crossers
         self.recorder.add("marriage_repatriated", leaves[back], 1.0)

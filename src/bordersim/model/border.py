@@ -37,44 +37,47 @@ from ..world.scenario import Parameters
 from .households import Households, State
 from .recorder import Recorder
 from .schedule import DailyContext
+from .streams import JOURNEY, Kind, Streams, binomial, geometric, members_below, poisson
 
 
 class GuardPost(mesa.Agent):
-    """A Chinese border-defence post guarding one river segment or crossing point."""
+    """A Chinese border-defence post guarding one river segment or crossing point.
 
-    def __init__(self, model: mesa.Model, post: Post, index: int, group_threshold_persons: float):
+    Its state (today's effort, the ice, the memory of recent attempts) is held in the :class:`Border`'s
+    arrays, one entry per post, so that the posts take post together in one vectorised step.
+    """
+
+    def __init__(self, model: mesa.Model, post: Post, index: int, border: Border):
         super().__init__(model)
         self.post = post
         self.index = index
-        self.group_threshold = group_threshold_persons
-        self.effort = 1.0
-        self.frozen = False
-        #: Smoothed persons attempting here per day (exponential average, about a week's memory).
-        self.recent = 0.0
-        #: Today's chance that a household crossing here joins an organised group (Docs 3, 5).
-        self.group_share = 0.0
-        self._today = 0.0
+        self._border = border
 
-    def step(self, ctx: DailyContext) -> None:
-        """Take post for the day: today's effort (authorities' orders x the rule's multiplier), the state
-        of the ice, and the memory of how many have lately tried to cross here: the more, the likelier a
-        household joins an organised group, ``recent / (recent + group_threshold_persons)``."""
-        self.effort = float(ctx.effort_post[self.index])
-        self.frozen = bool(ctx.frozen[self.post.river])
-        self.recent = 0.85 * self.recent + 0.15 * self._today
-        self.group_share = self.recent / (self.recent + self.group_threshold)
-        self._today = 0.0
+    @property
+    def effort(self) -> float:
+        return float(self._border.effort[self.index])
 
-    def watch(self, persons: float) -> None:
-        """``persons`` attempt a crossing at this post today."""
-        self._today += persons
+    @property
+    def frozen(self) -> bool:
+        return bool(self._border.frozen[self.index])
+
+    @property
+    def recent(self) -> float:
+        """Smoothed persons attempting here per day (exponential average, about a week's memory)."""
+        return float(self._border.recent[self.index])
+
+    @property
+    def group_share(self) -> float:
+        """Today's chance that a household crossing here joins an organised group (Docs 3, 5)."""
+        return float(self._border.group_share[self.index])
 
 
 class Border:
     """The river line: the guard posts (Mesa agents), the crossings they watch and the corpses in the rivers.
 
     :meth:`cross` resolves the day's attempts and returns the households that got across alive; the model
-    hands them to the settlement agent.
+    hands them to the settlement agent. Every draw of a crossing comes from the household's journey
+    (:data:`~.streams.JOURNEY`).
     """
 
     def __init__(
@@ -84,43 +87,66 @@ class Border:
         households: Households,
         params: Parameters,
         recorder: Recorder,
-        rng: np.random.Generator,
-        nk_drownings_per_year: float,
+        streams: Streams,
+        corpses: Corpses,
     ):
-        self.posts = [GuardPost(model, post, i, params.group_threshold_persons) for i, post in enumerate(tree.posts)]
+        n = len(tree.posts)
+        self.effort = np.ones(n)
+        self.frozen = np.zeros(n, dtype=bool)
+        self.recent = np.zeros(n)
+        self.group_share = np.zeros(n)
+        self._today = np.zeros(n)  # persons who attempted at each post on the day of the last crossings
+        self._day = 0
+        self.group_threshold = params.group_threshold_persons
+        self.posts = [GuardPost(model, post, i, self) for i, post in enumerate(tree.posts)]
         self.route_risk = tree.post_route_risk
         self.hh = households
         self.params = params
         self.recorder = recorder
-        self.rng = rng
-        self.corpses = Corpses(params, recorder, rng, tree.post_location, nk_drownings_per_year)
+        self.streams = streams
+        self.corpses = corpses
 
-    def take_post(self, ctx: DailyContext) -> None:
-        for g in self.posts:
-            g.step(ctx)
+    def take_post(self, ctx: DailyContext, today: int) -> None:
+        """The posts take post for the day: today's effort (authorities' orders x the rule's multiplier), the
+        state of the ice, and the memory of how many have lately tried to cross at each post: the more, the
+        likelier a household joins an organised group, ``recent / (recent + group_threshold_persons)``.
 
-    def cross(self, idx: np.ndarray, rules: RuleSet, today: int, month: int) -> np.ndarray:
+        The memory decays by 0.85 a day, ``recent <- 0.85 recent + 0.15 (persons yesterday)``; on days with
+        no crossing it is brought up to date in one step when the posts are next needed.
+        """
+        k = today - self._day
+        if k <= 0:
+            return
+        self.recent = (0.85 * self.recent + 0.15 * self._today) * 0.85 ** (k - 1)
+        self._today[:] = 0.0
+        self._day = today
+        self.group_share = self.recent / (self.recent + self.group_threshold)
+        self.effort = ctx.effort_post
+        self.frozen = ctx.frozen_post
+
+    def cross(self, idx: np.ndarray, rules: RuleSet, today: int, month: int, ctx: DailyContext) -> np.ndarray:
         """Households ``idx`` reach the river today: detect, stop, persuade, drown or let across.
 
         Returns the households that got across alive.
         """
         if len(idx) == 0:
             return idx
-        hh, p, rng, rec, posts = self.hh, self.params, self.rng, self.recorder, self.posts
+        self.take_post(ctx, today)
+        hh, p, rec = self.hh, self.params, self.recorder
+        u = hh.ju[idx]
         post = hh.post[idx].astype(np.int64)
-        effort = np.array([g.effort for g in posts])[post]
-        frozen = np.array([g.frozen for g in posts])[post]
+        effort = self.effort[post]
+        frozen = self.frozen[post]
         persons = hh.persons(idx)
         size = hh.size[idx].astype(np.int64)
-        leaf = hh.leaf[idx].astype(np.int64)
+        leaf = hh.leaf[idx]
         # Groups (Docs 3, 5): the more people have been heading for a post lately (a smoothed, weighted count,
         # so scaled runs behave alike), the more households join an organised group that crosses by day.
-        group_share = np.array([g.group_share for g in posts])[post]
-        group = rng.random(len(idx)) < group_share
-        night = ~group & (rng.random(len(idx)) < p.p_night)
+        group = u[:, JOURNEY.GROUP] < self.group_share[post]
+        night = ~group & (u[:, JOURNEY.NIGHT] < p.p_night)
         party = np.where(group, p.group_size, size)
-        detected = rng.random(len(idx)) < detection_prob(p, effort, night, frozen, party)
-        stopped = detected & (rng.random(len(idx)) < stop_prob(p, effort, group, party))
+        detected = u[:, JOURNEY.DETECT] < detection_prob(p, effort, night, frozen, party)
+        stopped = detected & (u[:, JOURNEY.STOP] < stop_prob(p, effort, group, party))
         hh.attempts[idx] += 1
         hh.crossing_seen[idx] = detected
         rec.add("attempted", leaf, persons)
@@ -128,34 +154,35 @@ class Border:
         rec.add("attempted_in_group", leaf[group], persons[group])
         rec.add("detected", leaf[detected], persons[detected])
         rec.add("stopped", leaf[stopped], persons[stopped])
-        rec.add("crossed_detected", leaf[detected & ~stopped], persons[detected & ~stopped])
-        for g, x in zip(posts, np.bincount(post, weights=persons, minlength=len(posts)), strict=True):
-            g.watch(float(x))
+        seen_across = detected & ~stopped
+        rec.add("crossed_detected", leaf[seen_across], persons[seen_across])
+        self._today += np.bincount(post, weights=persons, minlength=len(self.posts))
         # Stopped: persuaded to go home (Doc 6) or detained and sent home (Doc 5 measure (4)).
         st = idx[stopped]
-        persuaded = rng.random(len(st)) < rules.china.persuasion_prob
+        persuaded = u[stopped, JOURNEY.PERSUADE] < rules.china.persuasion_prob
         rec.add("persuaded_back", leaf[stopped][persuaded], persons[stopped][persuaded])
         hh.set_state(st[persuaded], State.PERSUADED_BACK, today)
         hh.set_state(st[~persuaded], State.STOPPED, today)
-        hh.reset_clocks(st, rng)
-        # Across: drowning per person; the living reach the other bank.
+        hh.reset_clocks(st)
+        # Across: drowning per person in the river (one uniform per member; members visiting or staying on in the
+        # DPRK are not in the river); the living reach the other bank.
         go = ~stopped
         gi, gleaf, gpost = idx[go], leaf[go], post[go]
         pd_ = drowning_prob(p, self.route_risk[gpost], night[go], frozen[go], month)
-        drowned = rng.binomial(size[go], pd_)
-        hh.size[gi] -= drowned.astype(np.int16)
-        hh.drowned[gi] += drowned.astype(np.int16)
-        # The party is the whole household, members away on a pass included: those who drowned are no
-        # longer away (else a household could count more members abroad than it has, issue 12).
-        hh.stayed[gi] = np.minimum(hh.stayed[gi], hh.size[gi])
-        hh.away[gi] = np.minimum(hh.away[gi], hh.size[gi] - hh.stayed[gi])
-        w = hh.weight[gi]
-        rec.add("drowned", gleaf, w * drowned)
-        rec.add("crossed", gleaf, w * hh.size[gi])
-        self.corpses.drowned(gleaf, drowned, w, hh.nk_national[gi], today, rules)
+        in_river = size[go] - hh.away[gi] - hh.stayed[gi]
+        drowned = members_below(u[go, JOURNEY.MEMBER0 :], in_river, pd_)
+        if drowned.any():
+            hh.size[gi] -= drowned.astype(np.int16)
+            hh.drowned[gi] += drowned.astype(np.int16)
+            w = hh.weight[gi]
+            rec.add("drowned", gleaf, w * drowned)
+            self.corpses.drowned(gleaf, drowned, w, hh.nk_national[gi], today, rules, u[go])
+        rec.add("crossed", gleaf, hh.weight[gi] * hh.size[gi])
         dead = hh.size[gi] == 0
-        hh.set_state(gi[dead], State.DROWNED, today)
-        return gi[~dead]
+        if dead.any():
+            hh.set_state(gi[dead], State.DROWNED, today)
+            return gi[~dead]
+        return gi
 
 
 def detection_prob(p, effort, night, frozen, party) -> np.ndarray:
@@ -177,59 +204,77 @@ def drowning_prob(p, route_risk, night, frozen, month: int) -> np.ndarray:
 
 
 class Corpses:
-    """Corpses in the border rivers: found after a delay, identified by nationality (Doc 6; Doc 10 Art. 1 (5))."""
+    """Corpses in the border rivers: found after a delay, identified by nationality (Doc 6; Doc 10 Art. 1 (5)).
+
+    The corpses of crossers draw from their journey; DPRK residents drowned in the rivers (no household)
+    draw from the world's own stream, keyed by the day, so that their number changes nothing else.
+    """
 
     def __init__(
         self,
         params: Parameters,
         recorder: Recorder,
-        rng: np.random.Generator,
+        streams: Streams,
         post_location: np.ndarray,
         nk_drownings_per_year: float,
+        frozen_share: np.ndarray,
+        day0: int,
     ):
         self.params = params
         self.recorder = recorder
-        self.rng = rng
+        self.streams = streams
         self.post_location = post_location
-        self.nk_drownings_per_year = nk_drownings_per_year
+        self.day0 = day0
         self.pending: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        # DPRK residents drowned each day (Poisson, fewer when the rivers are frozen), drawn for the run at once.
+        rate = nk_drownings_per_year / 365.0 * (1 - frozen_share * (1 - params.ice_drown_factor))
+        days = np.arange(len(frozen_share), dtype=np.uint64) + np.uint64(day0)
+        self.nk_counts = poisson(streams.uniform(Kind.NK_DROWNING, days, 0), rate) if len(days) else np.zeros(0, int)
 
     def drowned(
-        self, leaves: np.ndarray, counts: np.ndarray, weights: np.ndarray, korean: np.ndarray, today: int, rules: RuleSet
+        self,
+        leaves: np.ndarray,
+        counts: np.ndarray,
+        weights: np.ndarray,
+        korean: np.ndarray,
+        today: int,
+        rules: RuleSet,
+        u: np.ndarray,
     ) -> None:
-        """Schedule the discovery of corpses of ``counts`` persons per element (weights scale them back)."""
-        p, rng = self.params, self.rng
+        """Schedule the discovery of corpses of ``counts`` persons per element (weights scale them back);
+        ``u``: each element's uniforms (a journey's row, or a DPRK resident's)."""
+        p = self.params
         counts = np.asarray(counts, dtype=np.int64)
         sel = counts > 0
         if not sel.any():
             return
-        leaves, counts, weights, korean = leaves[sel], counts[sel], weights[sel], korean[sel]
+        leaves, counts, weights, korean, u = leaves[sel], counts[sel], weights[sel], korean[sel], u[sel]
         # Finding and identifying corpses is an observation of the drowned: it is drawn for every person a
         # drowned household member stands for (``counts * weights``, not for the sampled member scaled back),
         # so a scaled run's corpse counts and shares carry the archive's own noise, not the sample's.
         persons = np.rint(counts * weights).astype(np.int64)
-        found = rng.binomial(persons, p.corpse_found_prob)
+        found = binomial(u[:, JOURNEY.CORPSES_FOUND], persons, p.corpse_found_prob)
         # Doc 10 Art. 1 (5): corpses investigated for nationality and cause of death.
         p_ident = p.corpse_identify_prob_investigated if rules.border.corpses_investigated else p.corpse_identify_prob
-        ident = rng.binomial(found, p_ident)
-        delay = rng.geometric(1.0 / p.corpse_delay_days, size=len(found))
+        ident = binomial(u[:, JOURNEY.CORPSES_IDENTIFIED], found, p_ident)
+        delay = geometric(u[:, JOURNEY.CORPSES_DELAY], 1.0 / p.corpse_delay_days)
         for d in np.unique(delay):
             s = delay == d
             self.pending.setdefault(today + int(d), []).append((leaves[s], found[s] * 1.0, ident[s] * 1.0, korean[s]))
 
-    def background(self, today: int, ctx: DailyContext, rules: RuleSet) -> None:
+    def background(self, today: int, rules: RuleSet) -> None:
         """Drownings of DPRK residents in the rivers (the source of most 'Korean' corpses)."""
-        rate = self.nk_drownings_per_year / 365.0
-        frozen_share = np.mean([ctx.frozen[r] for r in ("tumen", "yalu")])
-        rate *= 1 - frozen_share * (1 - self.params.ice_drown_factor)
-        k = self.rng.poisson(rate)
+        k = int(self.nk_counts[today]) if today < len(self.nk_counts) else 0
         if k:
-            locs = self.post_location[self.rng.integers(len(self.post_location), size=k)]
-            self.drowned(locs.astype(np.int64), np.ones(k, dtype=np.int64), np.ones(k), np.ones(k, dtype=bool), today, rules)
+            # One row per drowned resident: where, and the columns of a journey's corpse draws.
+            who = np.full(k, self.day0 + today, dtype=np.uint64)
+            u = self.streams.uniforms(Kind.NK_DROWNING, who, np.arange(1, k + 1), JOURNEY.width)
+            locs = self.post_location[(u[:, JOURNEY.POST] * len(self.post_location)).astype(np.int64)]
+            self.drowned(locs.astype(np.int64), np.ones(k, dtype=np.int64), np.ones(k), np.ones(k, dtype=bool), today, rules, u)
 
-    def step(self, today: int, ctx: DailyContext, rules: RuleSet) -> None:
+    def step(self, today: int, rules: RuleSet) -> None:
         """Today's background drownings; the corpses found today are recorded."""
-        self.background(today, ctx, rules)
+        self.background(today, rules)
         rec = self.recorder
         for leaves, found, ident, korean in self.pending.pop(today, []):
             rec.add("corpses_found", leaves, found)

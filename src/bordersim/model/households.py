@@ -21,7 +21,13 @@ The first two are scaled by the attraction of the DPRK, by education campaigns a
 ``exp(-risk_aversion * perceived_risk)``; the intention's main reason is drawn in proportion to the
 three channels, so the model can be held to Doc 4's reason shares. Events are drawn exactly with
 cumulative-hazard clocks (an Exp(1) threshold per household), so a day costs a few array operations
-whatever the number of households.
+whatever the number of households. The day a clock will fire is known when its hazard is set, and is
+entered in the event calendar (:mod:`.calendar`), so a day on which nothing is due costs nothing.
+
+Every draw is a common random number (:mod:`.streams`): a household's ``n``-th intention to move starts
+its ``n``-th *journey*, whose row of uniforms (``Households.ju``, columns :data:`~.streams.JOURNEY`)
+holds every draw until it is home again (reason, deliberation, route, preparation, crossing point,
+guards, drowning, reception, settlement) and the threshold of its next move clock.
 
 What follows a firing clock is the household's decision too, and reads here in order
 (:class:`HouseholdDecision`): a household that asks to move deliberates, then applies on an
@@ -40,6 +46,8 @@ import numpy as np
 from ..world.geography import RegionTree
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
+from .calendar import Calendar
+from .streams import JOURNEY, TRAVEL, Kind, Streams, exponential, geometric
 
 
 class State(IntEnum):
@@ -131,6 +139,28 @@ class Households:
         self.sync = np.zeros(n, dtype=np.int32)
         self.next_move = np.full(n, NEVER, dtype=np.int32)
         self.next_travel = np.full(n, NEVER, dtype=np.int32)
+        # Common random numbers (:mod:`.streams`): the household's stable key, its counters of journeys,
+        # travel applications and letters, the current journey's and travel application's uniforms.
+        self.key = np.zeros(n, dtype=np.uint64)
+        self.journeys = np.zeros(n, dtype=np.int32)
+        self.travels = np.zeros(n, dtype=np.int32)
+        self.letters = np.zeros(n, dtype=np.int32)
+        self.letter_wait = np.zeros(n, dtype=np.int32)  # eligible weeks until the next authorization letter
+        self.ju = np.zeros((n, JOURNEY.width))  # widened by the build to one column per member (drowning)
+        self.tu = np.zeros((n, TRAVEL.width))
+        # The event calendars (:mod:`.calendar`): transitions due, clocks firing, passes expiring; and the
+        # households whose state changed today (their hazards are refreshed at the end of the day).
+        self.cal_due = Calendar()
+        self.cal_move = Calendar()
+        self.cal_travel = Calendar()
+        self.cal_visit = Calendar()
+        self.touched: list[np.ndarray] = []
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Store the households in ``order`` (at the build, before anything is scheduled)."""
+        for name, a in vars(self).items():
+            if isinstance(a, np.ndarray) and a.shape[:1] == (self.n,):
+                setattr(self, name, a[order])
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def persons(self, idx: np.ndarray) -> np.ndarray:
@@ -155,14 +185,29 @@ class Households:
     def set_state(self, idx: np.ndarray, state: State, today: int, due: np.ndarray | int = -1) -> None:
         self.state[idx] = state
         self.since[idx] = today
-        self.due[idx] = due
+        self.schedule(idx, due)
+        self.touched.append(idx)
 
-    def reset_clocks(self, idx: np.ndarray, rng: np.random.Generator) -> None:
-        """Start a fresh move clock (after returning home or dropping an intention)."""
+    def schedule(self, idx: np.ndarray, due: np.ndarray | int) -> None:
+        """Households ``idx``'s next transition is due on day ``due`` (-1: none), entered in the calendar."""
+        self.due[idx] = due
+        if not isinstance(due, int) or due >= 0:
+            self.cal_due.add(idx, due)
+
+    def start_journey(self, idx: np.ndarray, streams: Streams) -> None:
+        """Households ``idx`` set out to leave: their next journey's row of uniforms is drawn (the household's
+        key and journey number), and the threshold of the move clock that will follow it."""
+        self.ju[idx] = streams.uniforms(Kind.JOURNEY, self.key[idx], self.journeys[idx], self.ju.shape[1])
+        self.journeys[idx] += 1
+        self.thresh_move[idx] = exponential(self.ju[idx, JOURNEY.NEXT_THRESH])
+        self.reset_clocks(idx)
+
+    def reset_clocks(self, idx: np.ndarray) -> None:
+        """Start a fresh move clock (after returning home or dropping an intention); its threshold was drawn
+        with the journey that ended."""
         self.clock_move[idx] = 0.0
         self.h_move[idx] = 0.0
         self.next_move[idx] = NEVER
-        self.thresh_move[idx] = rng.exponential(1.0, size=len(idx))
 
     def total_persons(self) -> float:
         return float(np.sum(self.weight * self.size))
@@ -173,36 +218,43 @@ class HouseholdDecision:
     the route (legal, illegal or none), preparations and setting off.
 
     Given the households, the run's parameters, the region tree (crossing points, travel days), the
-    recorder and the run's random generator; per call, the day, the day's context and the rules.
+    recorder and the run's random streams; per call, the day, the day's context and the rules.
     """
 
-    def __init__(self, households: Households, params: Parameters, tree: RegionTree, recorder, rng: np.random.Generator):
+    def __init__(self, households: Households, params: Parameters, tree: RegionTree, recorder, streams: Streams):
         self.hh = households
         self.params = params
         self.recorder = recorder
-        self.rng = rng
+        self.streams = streams
         self.travel_days = tree.travel_days
         cum = np.cumsum(tree.post_weights, axis=1)
         self._post_cum = cum / cum[:, -1:]
         self._code_base: np.ndarray | None = None
+        self._code_key = b""
+        #: Clocks firing before this day are in the calendar; later ones are recomputed before they fire.
+        self.horizon = 0
 
     # -- hazards -----------------------------------------------------------------------------------
     def _codes(self, idx, ctx) -> np.ndarray:
-        """Each household's (home region, poor brigade, kin) group: the row of the hazard tables."""
+        """Each household's (home region, poor brigade, kin) group: the row of the hazard tables.
+
+        Region, kin and brigade do not change during a run, and the poor brigades' share only on dated
+        days: the groups of every household are computed once per poor share and looked up."""
         hh = self.hh
-        if self._code_base is None:  # region and kin do not change during a run
-            self._code_base = hh.leaf.astype(np.intp) * 4 + hh.kin
-        code = self._code_base[idx]
-        if ctx.poor_share_leaf.any():
-            code = code + 2 * hh.in_poor_brigade(idx, ctx)
-        return code
+        key = ctx.poor_share_leaf.tobytes() if ctx.any_poor else b""
+        if self._code_base is None or self._code_key != key:
+            code = hh.leaf.astype(np.intp) * 4 + hh.kin
+            if ctx.any_poor:
+                code += 2 * hh.in_poor_brigade(slice(None), ctx)
+            self._code_base, self._code_key = code, key
+        return self._code_base[idx]
 
     def channels(self, idx, ctx, travel: bool = False) -> np.ndarray:
         """Hazard of each reason channel for households ``idx`` (shape: 3 x len(idx)), per day.
 
         ``ctx`` is the day's context (rations, risk, education, pull, parameters).
         """
-        food_kin, rumour, proper = _channel_tables(ctx)[travel][:, self._codes(idx, ctx)]
+        food_kin, rumour, proper = ctx.channels[int(travel)][:, self._codes(idx, ctx)]
         return np.vstack([food_kin, rumour * self.hh.belief[idx], proper])
 
     def hazards(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
@@ -213,25 +265,26 @@ class HouseholdDecision:
         factor (at home; ``repeat_factor`` after an earlier attempt).
         """
         hh = self.hh
-        tables = _channel_tables(ctx)
         code = self._codes(idx, ctx)
         belief = hh.belief[idx]
         state = hh.state[idx]
-        out = []
-        for travel in (False, True):
-            food_kin, rumour, proper = tables[travel]
-            h = rumour[code]
-            h *= belief
-            h += (food_kin + proper)[code]
-            out.append(h)
-        h_move, h_travel = out
-        h_move *= _home_factor(ctx)[state]
+        (base_move, base_travel), (slope_move, slope_travel) = ctx.affine  # food_kin + proper; rumour per unit belief
+        h_move = slope_move[code]  # one-dimensional gathers: numpy's fast path
+        h_move *= belief
+        h_move += base_move[code]
+        h_travel = slope_travel[code]
+        h_travel *= belief
+        h_travel += base_travel[code]
+        h_move *= ctx.home_factor[state]
         h_travel *= IS_HOME[state] & (hh.away[idx] == 0) & (hh.size[idx] - hh.stayed[idx] >= 2)
         return h_move, h_travel
 
-    def update_hazards(self, ctx, today: int) -> None:
-        """Recompute both hazards for every household (when rations, risk, rules or beliefs change)."""
-        self._set_hazards(slice(None), *self.hazards(slice(None), ctx), today)
+    def update_hazards(self, ctx, today: int, idx=None) -> None:
+        """Recompute both hazards for every household, or for households ``idx`` (when rations, risk, rules or
+        beliefs change); clocks due before the next weekly update are entered in the calendar."""
+        self.horizon = today - today % 7 + 7
+        idx = slice(None) if idx is None else idx
+        self._set_hazards(idx, *self.hazards(idx, ctx), today)
 
     def refresh(self, idx: np.ndarray, ctx, today: int) -> None:
         """Recompute the hazards of households ``idx`` only (after their state changed)."""
@@ -241,44 +294,64 @@ class HouseholdDecision:
         """Bring the clocks up to ``today`` under the old hazards, then set the new ones and the firing days.
 
         Hazards are constant between updates, so the day a clock reaches its Exp(1) threshold is known in
-        advance: the daily cost is a comparison, not an addition over every household.
+        advance. Only clocks that reach it before the next weekly update (which recomputes every clock) get
+        their day, entered in the calendar; the others are marked NEVER until then. The daily cost is a
+        look-up, not a pass over every household.
         """
         hh = self.hh
         elapsed = today - hh.sync[idx]
-        hh.clock_move[idx] += hh.h_move[idx] * elapsed
-        hh.clock_travel[idx] += hh.h_travel[idx] * elapsed
         hh.sync[idx] = today
-        hh.h_move[idx] = h_move
-        hh.h_travel[idx] = h_travel
-        hh.next_move[idx] = _firing_day(hh.clock_move[idx], hh.thresh_move[idx], h_move, today)
-        hh.next_travel[idx] = _firing_day(hh.clock_travel[idx], hh.thresh_travel[idx], h_travel, today)
+        left = self.horizon - today  # days until the next weekly update
+        for clock, h_old, thresh, nxt, cal, h in (
+            (hh.clock_move, hh.h_move, hh.thresh_move, hh.next_move, hh.cal_move, h_move),
+            (hh.clock_travel, hh.h_travel, hh.thresh_travel, hh.next_travel, hh.cal_travel, h_travel),
+        ):
+            c = h_old[idx] * elapsed  # a new array (with a slice, h_old[idx] is a view)
+            c += clock[idx]
+            clock[idx] = c
+            h_old[idx] = h
+            soon = np.flatnonzero(c + h * left >= thresh[idx])
+            day = np.full(len(c), NEVER, dtype=np.int32)
+            day[soon] = _firing_day(c[soon], thresh[idx][soon], h[soon], today)
+            nxt[idx] = day
+            cal.add(soon if isinstance(idx, slice) else idx[soon], day[soon], before=self.horizon)
 
     # -- the clocks fire ---------------------------------------------------------------------------
     def fire(self, ctx, today: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The clocks that fire today. Returns (movers, their reasons, travellers, their reasons)."""
-        hh, rng = self.hh, self.rng
-        movers = np.flatnonzero(hh.next_move == today)
-        travellers = np.flatnonzero(hh.next_travel == today)
-        # A household whose mover clock fires does not also send a traveller today.
+        """The clocks that fire today. Returns (movers, their reasons, travellers, their reasons).
+
+        A mover starts a journey (its row of uniforms, :meth:`Households.start_journey`); a traveller's
+        application draws its row of :data:`~.streams.TRAVEL`.
+        """
+        hh = self.hh
+        movers = hh.cal_move.due(today, hh.next_move)
+        travellers = hh.cal_travel.due(today, hh.next_travel)
+        # A household whose mover clock fires does not also send a traveller today (every household whose move
+        # clock fires today is among the movers).
         if len(movers) and len(travellers):
-            travellers = np.setdiff1d(travellers, movers, assume_unique=True)
-        r_move = self.draw_reasons(movers, ctx, travel=False)
-        r_trav = self.draw_reasons(travellers, ctx, travel=True)
-        hh.reset_clocks(movers, rng)
-        hh.clock_travel[travellers] = 0.0
-        hh.h_travel[travellers] = 0.0
-        hh.next_travel[travellers] = NEVER
-        hh.thresh_travel[travellers] = rng.exponential(1.0, size=len(travellers))
+            travellers = travellers[hh.next_move[travellers] != today]
+        r_move = r_trav = _NO_REASONS
+        if len(movers):
+            hh.start_journey(movers, self.streams)
+            r_move = self.draw_reasons(movers, ctx, False, hh.ju[movers, JOURNEY.REASON])
+        if len(travellers):
+            row = self.streams.uniforms(Kind.TRAVEL, hh.key[travellers], hh.travels[travellers], TRAVEL.width)
+            hh.travels[travellers] += 1
+            hh.tu[travellers] = row
+            r_trav = self.draw_reasons(travellers, ctx, True, row[:, TRAVEL.REASON])
+            hh.clock_travel[travellers] = 0.0
+            hh.h_travel[travellers] = 0.0
+            hh.next_travel[travellers] = NEVER
+            hh.thresh_travel[travellers] = exponential(row[:, TRAVEL.NEXT_THRESH])
         return movers, r_move, travellers, r_trav
 
-    def draw_reasons(self, idx, ctx, travel: bool) -> np.ndarray:
-        """Main reason of each event, drawn in proportion to the channels' hazards."""
+    def draw_reasons(self, idx, ctx, travel: bool, u: np.ndarray) -> np.ndarray:
+        """Main reason of each event, drawn in proportion to the channels' hazards (``u``: the events' uniforms)."""
         if len(idx) == 0:
-            return np.zeros(0, dtype=np.int8)
+            return _NO_REASONS
         ch = self.channels(idx, ctx, travel=travel)
         tot = ch.sum(axis=0)
         cum = np.cumsum(ch, axis=0) / np.where(tot > 0, tot, 1.0)
-        u = self.rng.random(len(idx))
         return (u[None, :] > cum).sum(axis=0).clip(0, 2).astype(np.int8)
 
     # -- what a household does next ----------------------------------------------------------------
@@ -287,9 +360,9 @@ class HouseholdDecision:
         hh = self.hh
         if len(idx) == 0:
             return
-        self.recorder.add_by_reason("intending_households", hh.leaf[idx].astype(np.int64), hh.weight[idx], reasons)
+        self.recorder.add_by_reason("intending_households", hh.leaf[idx], hh.weight[idx], reasons)
         hh.reason[idx] = reasons
-        delay = self.rng.geometric(1.0 / self.params.deliberation_days, size=len(idx))
+        delay = geometric(hh.ju[idx, JOURNEY.DELIBERATION], 1.0 / self.params.deliberation_days)
         hh.set_state(idx, State.INTENDING, today, today + delay)
 
     def choose_route(self, idx: np.ndarray, today: int, rules: RuleSet, apply_legally: Callable[[np.ndarray], None]) -> None:
@@ -302,31 +375,30 @@ class HouseholdDecision:
         rest = idx[~legal]
         # Proper reasons (Doc 4 (3): the elderly joining children, wives their husbands) go the legal way or
         # not at all: Doc 4 measure (4) "strictly differentiated" them from those who "improperly left".
-        illegal = (self.rng.random(len(rest)) < self.params.p_illegal) & (hh.reason[rest] != Reason.PROPER)
+        illegal = (hh.ju[rest, JOURNEY.ROUTE] < self.params.p_illegal) & (hh.reason[rest] != Reason.PROPER)
         self.start_preparing(rest[illegal], today)
         lapse = rest[~illegal]
-        self.recorder.add("lapsed_households", hh.leaf[lapse].astype(np.int64), hh.weight[lapse])
+        self.recorder.add("lapsed_households", hh.leaf[lapse], hh.weight[lapse])
         hh.set_state(lapse, State.HOME, today)
-        hh.reset_clocks(lapse, self.rng)
+        hh.reset_clocks(lapse)
 
     def after_refusal(self, idx: np.ndarray, today: int) -> None:
         """Households whose legal application was refused: some prepare to cross illegally, the others stay."""
         hh = self.hh
         if len(idx) == 0:
             return
-        illegal = self.rng.random(len(idx)) < self.params.p_illegal_after_refusal
+        illegal = hh.ju[idx, JOURNEY.AFTER_REFUSAL] < self.params.p_illegal_after_refusal
         self.start_preparing(idx[illegal], today)
         hh.set_state(idx[~illegal], State.HOME, today)
-        hh.reset_clocks(idx[~illegal], self.rng)
+        hh.reset_clocks(idx[~illegal])
 
     def start_preparing(self, idx: np.ndarray, today: int) -> None:
         """Households ``idx`` prepare an illegal crossing (Docs 3, 5: "preparing to go")."""
         hh, rec = self.hh, self.recorder
         if len(idx) == 0:
             return
-        leaf = hh.leaf[idx].astype(np.int64)
-        rec.add("preparing_households", leaf, hh.weight[idx])
-        delay = self.rng.geometric(1.0 / self.params.prep_days, size=len(idx))
+        rec.add("preparing_households", hh.leaf[idx], hh.weight[idx])
+        delay = geometric(hh.ju[idx, JOURNEY.PREPARATION], 1.0 / self.params.prep_days)
         hh.set_state(idx, State.PREPARING, today, today + delay)
 
     def set_off(self, idx: np.ndarray, today: int) -> None:
@@ -335,60 +407,52 @@ class HouseholdDecision:
         hh = self.hh
         if len(idx) == 0:
             return
-        leaf = hh.leaf[idx].astype(np.int64)
-        sell = ~hh.property_sold[idx] & (self.rng.random(len(idx)) < self.params.p_sell_property)
+        leaf = hh.leaf[idx]
+        u = hh.ju[idx]
+        sell = ~hh.property_sold[idx] & (u[:, JOURNEY.SELL] < self.params.p_sell_property)
         hh.property_sold[idx[sell]] = True
         self.recorder.add("property_sold_households", leaf[sell], hh.weight[idx][sell])
-        u = self.rng.random(len(idx))
-        hh.post[idx] = (u[:, None] > self._post_cum[leaf]).sum(axis=1)
+        hh.post[idx] = (u[:, JOURNEY.POST][:, None] > self._post_cum[leaf]).sum(axis=1)
         hh.set_state(idx, State.TRAVELLING, today, today + self.travel_days[leaf])
 
 
-def _channel_tables(ctx) -> dict[bool, np.ndarray]:
+_NO_REASONS = np.zeros(0, dtype=np.int8)
+
+
+def channel_tables(p, hunger_ok, hunger_poor, propensity, push) -> np.ndarray:
     """The hazard formula (Doc 4's three reasons), once: each channel's coefficient by (home region, poor
-    brigade, kin) group, for a move (``False``) and for a travel application (``True``); computed once a day.
+    brigade, kin) group, for a move and for a travel application, for a block of days at once.
 
-    Rows: ``food_kin = rate * shortfall * kin * push``, ``rumour = rate * (shortfall + rumour_floor) * push``
-    (per unit of belief), ``proper = rate * kin``, each times the region's propensity; ``push`` is the
-    DPRK's pull x education x deterrence. Columns: ``region * 4 + 2 * poor + kin``.
+    Inputs are (days x home regions) arrays; ``push`` is the DPRK's pull x education x deterrence
+    ``exp(-risk_aversion * risk)``. Rows: ``food_kin = rate * shortfall * kin * push``, ``rumour = rate *
+    (shortfall + rumour_floor) * push`` (per unit of belief), ``proper = rate * kin``, each times the
+    region's propensity. Returns (days, 2 [move, travel], 3 channels, codes); codes ``region * 4 + 2 * poor + kin``.
     """
-    cache = ctx.cache
-    if "channels" not in cache:
-        p = ctx.params
-        push = _push(ctx)[:, None, None]
-        short = np.stack([ctx.hunger_ok_leaf, ctx.hunger_poor_leaf], axis=1)[:, :, None]  # leaf x poor x 1
-        kin = np.array([0.0, 1.0])[None, None, :]  # 1 x 1 x kin
-        prop = ctx.propensity_leaf[:, None, None]
-        shape = (len(ctx.propensity_leaf), 2, 2)
+    days, leaves = propensity.shape
+    short = np.stack([hunger_ok, hunger_poor], axis=2)[:, :, :, None]  # days x leaf x poor x 1
+    kin = np.array([0.0, 1.0])[None, None, None, :]  # 1 x 1 x 1 x kin
+    prop = propensity[:, :, None, None]
+    push = push[:, :, None, None]
+    shape = (days, leaves, 2, 2)
 
-        def table(a: float, b: float, c: float) -> np.ndarray:
-            rows = (a * short * kin * push * prop, b * (short + p.rumour_floor) * push * prop, c * kin * prop)
-            return np.stack([np.broadcast_to(r, shape).reshape(-1) for r in rows])
+    def table(a: float, b: float, c: float) -> np.ndarray:
+        rows = (a * short * kin * push * prop, b * (short + p.rumour_floor) * push * prop, c * kin * prop)
+        return np.stack([np.broadcast_to(r, shape).reshape(days, -1) for r in rows], axis=1)
 
-        cache["channels"] = {
-            False: table(p.rate_food_kin, p.rate_rumour, p.rate_proper),
-            True: table(p.travel_rate_food_kin, p.travel_rate_rumour, p.travel_rate_proper),
-        }
-    return cache["channels"]
+    move = table(p.rate_food_kin, p.rate_rumour, p.rate_proper)
+    travel = table(p.travel_rate_food_kin, p.travel_rate_rumour, p.travel_rate_proper)
+    return np.stack([move, travel], axis=1)
 
 
-def _home_factor(ctx) -> np.ndarray:
+def home_factor(p) -> np.ndarray:
     """By state: 0 away from home, ``repeat_factor`` after an earlier attempt, 1 otherwise."""
-    return np.where(IS_BACK, ctx.params.repeat_factor, 1.0) * IS_HOME
-
-
-def _push(ctx) -> np.ndarray:
-    """Per home region: DPRK pull x education x deterrence ``exp(-risk_aversion * risk)``."""
-    if "push" not in ctx.cache:
-        ctx.cache["push"] = ctx.pull * ctx.education_leaf * np.exp(-ctx.params.risk_aversion * ctx.risk_leaf)
-    return ctx.cache["push"]
+    return np.where(IS_BACK, p.repeat_factor, 1.0) * IS_HOME
 
 
 def _firing_day(clock, thresh, h, today: int) -> np.ndarray:
     """First day ``t >= today`` with ``clock + h * (t - today + 1) >= thresh`` (NEVER if ``h == 0``)."""
     k = np.maximum(thresh - clock, 1e-12)
-    with np.errstate(divide="ignore"):
-        k /= h  # +inf where h == 0
+    k = np.divide(k, h, out=np.full(len(k), np.inf), where=h > 0)  # +inf where h == 0
     np.ceil(k, out=k)
     k -= 1.0
     np.clip(k, 0.0, float(NEVER - today), out=k)

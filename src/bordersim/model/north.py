@@ -64,11 +64,8 @@ from .recorder import MEASURE_INDEX, Recorder
 NORTH_STREAM = 150_015
 
 
-def north_seed(rng: np.random.Generator, fallback: int) -> np.random.SeedSequence:
-    """The northward stream's seed: a child of the seed sequence behind ``rng`` with a fixed spawn key."""
-    ss = getattr(rng.bit_generator, "seed_seq", None) or getattr(rng.bit_generator, "_seed_seq", None)
-    if not isinstance(ss, np.random.SeedSequence):
-        ss = np.random.SeedSequence(fallback)
+def north_seed(ss: np.random.SeedSequence) -> np.random.SeedSequence:
+    """The northward stream's seed: a child of the replicate's seed sequence with a fixed spawn key."""
     return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, NORTH_STREAM), pool_size=ss.pool_size)
 
 

@@ -15,9 +15,13 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-import pandas as pd
 
-from .households import IS_NK, REASON_NAMES, Households, State
+from .households import IS_NK, NK_STATES, REASON_NAMES, Households, State
+
+#: States counted in the month-end stocks (``take_stock``).
+ILLEGAL_STATES = [State.AT_RECEPTION, State.SETTLED]
+PREP_STATES = [State.PREPARING, State.TRAVELLING]
+TO_GO_STATES = [State.INTENDING, State.APPLIED, State.PREPARING, State.TRAVELLING]
 
 #: name -> (unit, kind, description). kind: "flow" (sum over the month) or "stock" (at month end).
 MEASURES: dict[str, tuple[str, str, str]] = {
@@ -237,28 +241,51 @@ def month_range(start: dt.date, end: dt.date) -> list[str]:
 
 
 class Recorder:
-    """Monthly counts by home region and measure."""
+    """Monthly counts by home region and measure.
+
+    :meth:`add` only notes the day's events; they are added into the month's counts in one pass
+    (:meth:`flush`) when the month changes, at the month-end stocks, or when :attr:`data` is read.
+    """
 
     def __init__(self, start: dt.date, end: dt.date, n_leaves: int):
         self.start = start
         self.months = month_range(start, end)
         self.n_leaves = n_leaves
-        self.data = np.zeros((len(self.months), n_leaves, len(MEASURES)))
+        self._data = np.zeros((len(self.months), n_leaves, len(MEASURES)))
         self.month = 0
         self.weights_for_avg = np.zeros((len(self.months), n_leaves))
+        self._events: list[tuple[int, np.ndarray, np.ndarray | float]] = []
+
+    @property
+    def data(self) -> np.ndarray:
+        """months x home regions x measures (every event noted so far included)."""
+        self.flush()
+        return self._data
 
     def set_day(self, day: dt.date) -> None:
-        self.month = (day.year - self.start.year) * 12 + day.month - self.start.month
+        month = (day.year - self.start.year) * 12 + day.month - self.start.month
+        if month != self.month:
+            self.flush()
+            self.month = month
 
     def add(self, measure: str, leaves: np.ndarray, values: np.ndarray | float) -> None:
         """Add ``values`` (per element, or one value for all) to ``measure`` at the elements' home regions."""
-        if len(leaves) == 0:
+        if len(leaves):
+            self._events.append((MEASURE_INDEX[measure], leaves, values))
+
+    def flush(self) -> None:
+        """Add the events noted since the last flush into the current month's counts (one bincount)."""
+        events = self._events
+        if not events:
             return
-        if np.ndim(values) == 0:
-            counts = np.bincount(leaves, minlength=self.n_leaves) * float(values)
-        else:
-            counts = np.bincount(leaves, weights=values, minlength=self.n_leaves)
-        self.data[self.month, :, MEASURE_INDEX[measure]] += counts
+        m = len(MEASURES)
+        lens = [len(leaves) for _, leaves, _ in events]
+        cells = np.concatenate([leaves for _, leaves, _ in events]).astype(np.intp) * m
+        cells += np.repeat(np.array([k for k, _, _ in events]), lens)
+        values = np.concatenate([np.full(len(leaves), v, dtype=float) if np.ndim(v) == 0 else v for _, leaves, v in events])
+        events.clear()
+        size = self.n_leaves * m
+        self._data[self.month] += np.bincount(cells, weights=values, minlength=size).reshape(self.n_leaves, -1)
 
     def add_by_reason(self, measure: str, leaves: np.ndarray, values: np.ndarray, reasons: np.ndarray) -> None:
         """Add to ``measure`` and, by each element's main reason, to ``measure_<reason>`` (Doc 4's three reasons)."""
@@ -268,39 +295,50 @@ class Recorder:
             self.add(f"{measure}_{name}", leaves[s], values[s])
 
     def set_stock(self, measure: str, leaves: np.ndarray, values: np.ndarray) -> None:
-        self.data[self.month, :, MEASURE_INDEX[measure]] = np.bincount(leaves, weights=values, minlength=self.n_leaves)
+        self._data[self.month, :, MEASURE_INDEX[measure]] = np.bincount(leaves, weights=values, minlength=self.n_leaves)
 
     def set_average(self, measure: str, leaves: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
         num = np.bincount(leaves, weights=values * weights, minlength=self.n_leaves)
         den = np.bincount(leaves, weights=weights, minlength=self.n_leaves)
-        self.data[self.month, :, MEASURE_INDEX[measure]] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
+        self._data[self.month, :, MEASURE_INDEX[measure]] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
         self.weights_for_avg[self.month] = den
 
     def take_stock(self, hh: Households, ctx) -> None:
-        """The month-end stocks: who is in North Korea, at reception, preparing, in China; mean belief and ration."""
-        leaf = hh.leaf.astype(np.int64)
+        """The month-end stocks: who is in North Korea, at reception, preparing, in China; mean belief and ration.
+
+        Persons and households are counted by (home region, state) in one pass each; the stocks are sums of
+        states (``_STOCK_STATES``)."""
+        self.flush()
+        n_states = len(State)
+        cell = hh.leaf.astype(np.intp) * n_states + hh.state
+        size = self.n_leaves * n_states
         w = hh.weight
+        persons = np.bincount(cell, weights=w * hh.size, minlength=size).reshape(self.n_leaves, n_states)
+        households = np.bincount(cell, weights=w, minlength=size).reshape(self.n_leaves, n_states)
         in_nk_state = IS_NK[hh.state]
-        home = hh.present()
-        abroad_members = (hh.away + hh.stayed) * ~in_nk_state
-        self.set_stock("in_north_korea", leaf, w * (hh.size * in_nk_state + abroad_members))
-        illegal = (hh.state == State.AT_RECEPTION) | (hh.state == State.SETTLED)
-        self.set_stock("in_north_korea_illegal", leaf, w * hh.size * illegal)
-        self.set_stock("in_north_korea_of_discovered", leaf, w * hh.size * (illegal & hh.crossing_seen))
-        self.set_stock("at_reception", leaf, w * hh.size * (hh.state == State.AT_RECEPTION))
-        prep = (hh.state == State.PREPARING) | (hh.state == State.TRAVELLING)
-        self.set_stock("preparing_stock_households", leaf, w * prep)
-        to_go = prep | (hh.state == State.INTENDING) | (hh.state == State.APPLIED)
-        self.set_stock("preparing_to_go_households", leaf, w * to_go)
-        in_china = ~in_nk_state & (hh.state != State.DROWNED)
-        self.set_stock("population_china", leaf, w * (hh.size - abroad_members) * in_china)
-        pw = w * hh.size * home
+        # Members visiting the DPRK on a pass or staying on after a visit (households not in the DPRK themselves).
+        abroad = np.bincount(hh.leaf, weights=w * ((hh.away + hh.stayed) * ~in_nk_state), minlength=self.n_leaves)
+        seen = hh.crossing_seen
+        seen_illegal = np.bincount(cell[seen], weights=(w * hh.size)[seen], minlength=size).reshape(self.n_leaves, n_states)
+        data, k = self._data[self.month], MEASURE_INDEX
+        data[:, k["in_north_korea"]] = persons[:, NK_STATES].sum(axis=1) + abroad
+        data[:, k["in_north_korea_illegal"]] = persons[:, ILLEGAL_STATES].sum(axis=1)
+        data[:, k["in_north_korea_of_discovered"]] = seen_illegal[:, ILLEGAL_STATES].sum(axis=1)
+        data[:, k["at_reception"]] = persons[:, State.AT_RECEPTION]
+        data[:, k["preparing_stock_households"]] = households[:, PREP_STATES].sum(axis=1)
+        data[:, k["preparing_to_go_households"]] = households[:, TO_GO_STATES].sum(axis=1)
+        in_china = [s for s in range(n_states) if not IS_NK[s] and s != State.DROWNED]
+        data[:, k["population_china"]] = persons[:, in_china].sum(axis=1) - abroad
+        pw = w * hh.size * hh.present()
+        leaf = hh.leaf
         self.set_average("mean_belief", leaf, hh.belief, pw)
         ration = ctx.effective_ration(hh.leaf, hh.in_poor_brigade(slice(None), ctx))
         self.set_average("mean_ration", leaf, ration, pw)
 
-    def table(self, tree, replicate: int) -> pd.DataFrame:
-        """The tidy monthly table: replicate, period, region, measure, value (every node of the tree)."""
+    def table(self, tree, replicate: int):
+        """The tidy monthly table (a pandas DataFrame): replicate, period, region, measure, value (every node of the tree)."""
+        import pandas as pd
+
         d = self.data  # months x leaves x measures
         nodes = np.einsum("nl,tlm->tnm", tree.rollup, d)
         # Averages roll up with person weights, not by summing.

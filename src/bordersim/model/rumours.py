@@ -26,62 +26,54 @@ import scipy.sparse as sp
 
 from ..world.scenario import Parameters
 from .households import Households, State
+from .streams import Kind, Streams, block_code, household_keys
+
+
+def assign_villages(hh: Households, streams: Streams, village_households: int, lishu_leaf: int | None) -> None:
+    """Villages: consecutive blocks of a random order within each home region (Lishu: five hamlets, Doc 4);
+    each village's brigade standing (Doc 6: some brigades can supply only 200 catties) is one draw of the
+    village. The households are then stored in that order (a village's households side by side)."""
+    n = hh.n
+    order = np.lexsort((streams.uniform(Kind.NETWORK, hh.key, 0), hh.leaf))
+    hh.reorder(order)
+    village = np.empty(n, dtype=np.int32)
+    vkeys = []
+    bounds = np.flatnonzero(np.diff(hh.leaf)) + 1
+    vid = 0
+    for seg in np.split(np.arange(n), bounds):
+        if len(seg) == 0:
+            continue
+        leaf = int(hh.leaf[seg[0]])
+        size = max(2, int(np.ceil(len(seg) / 5))) if (lishu_leaf is not None and leaf == lishu_leaf) else village_households
+        local = np.arange(len(seg)) // size
+        village[seg] = vid + local
+        k = int(local.max()) + 1
+        vkeys.append(household_keys(block_code(f"village:{leaf}"), k))
+        vid += k
+    hh.village = village
+    keys = np.concatenate(vkeys) if vkeys else np.zeros(0, dtype=np.uint64)
+    hh.brigade_u = streams.uniform(Kind.BRIGADE, keys, 0)[village]
 
 
 class RumourNetwork:
-    """The social network and the belief dynamics on it."""
+    """The social network and the belief dynamics on it.
 
-    def __init__(
-        self,
-        hh: Households,
-        rng: np.random.Generator,
-        village_households: int,
-        village_degree: int,
-        kin_degree: int,
-        lishu_leaf: int | None,
-    ):
-        self.rng = rng
+    Contacts: ``village_degree`` partners drawn in the household's village and ``kin_degree`` in its home
+    region (each drawn by the household, keyed by its key), made mutual.
+    """
+
+    def __init__(self, hh: Households, streams: Streams, village_degree: int, kin_degree: int):
+        self.streams = streams
         n = hh.n
-        # Villages: consecutive blocks of a random order within each home region.
-        order = np.lexsort((rng.random(n), hh.leaf))
-        village = np.empty(n, dtype=np.int32)
-        vid = 0
-        leaf_sorted = hh.leaf[order]
-        bounds = np.flatnonzero(np.diff(leaf_sorted)) + 1
-        for seg in np.split(np.arange(n), bounds):
-            if len(seg) == 0:
-                continue
-            leaf = leaf_sorted[seg[0]]
-            size = max(2, int(np.ceil(len(seg) / 5))) if (lishu_leaf is not None and leaf == lishu_leaf) else village_households
-            local = np.arange(len(seg)) // size
-            village[order[seg]] = vid + local
-            vid += int(local.max()) + 1
-        hh.village = village
-        # Brigade standing (Doc 6: some brigades can supply only 200 catties) is shared by a village.
-        hh.brigade_u = rng.random(vid)[village]
+        u = streams.uniforms(Kind.NETWORK, hh.key, 1, max(1, village_degree + kin_degree))
         src, dst = [], []
-        if village_degree > 0:
-            # Partners drawn within the same village: sort by village, pick random offsets in the block.
-            vorder = np.argsort(village, kind="stable")
-            vs = village[vorder]
-            start = np.searchsorted(vs, vs, side="left")
-            end = np.searchsorted(vs, vs, side="right")
-            span = end - start
-            for _ in range(village_degree):
-                off = (rng.random(n) * span).astype(np.int64)
-                partner = vorder[start + off]
-                src.append(vorder)
-                dst.append(partner)
-        if kin_degree > 0:
-            lorder = np.argsort(hh.leaf, kind="stable")
-            ls = hh.leaf[lorder]
-            start = np.searchsorted(ls, ls, side="left")
-            end = np.searchsorted(ls, ls, side="right")
-            span = end - start
-            for _ in range(kin_degree):
-                off = (rng.random(n) * span).astype(np.int64)
-                src.append(lorder)
-                dst.append(lorder[start + off])
+        for col, group in enumerate([hh.village] * village_degree + [hh.leaf] * kin_degree):
+            # Partners drawn within the same village (or home region): households are stored by region and
+            # village, so a group is a contiguous block; pick a random offset in the block.
+            start = np.searchsorted(group, group, side="left")
+            span = np.searchsorted(group, group, side="right") - start
+            src.append(np.arange(n))
+            dst.append(start + (u[:, col] * span).astype(np.int64))
         if src:
             s = np.concatenate(src)
             d = np.concatenate(dst)
@@ -97,40 +89,59 @@ class RumourNetwork:
         self.inv_degree = np.where(deg > 0, 1.0 / np.maximum(deg, 1.0), 0.0)
         self.stubborn_until = np.full(n, -1, dtype=np.int32)
         self.stubborn_belief = np.zeros(n)
+        self._seeded = np.zeros(0, dtype=np.int64)  # households ever seeded as "bad elements"
+        self._w = None
 
-    def seed_among(self, hh: Households, candidates: np.ndarray, share: float, belief: float, until: int) -> None:
-        """A ``share`` of ``candidates`` start spreading rumours with ``belief`` until day ``until`` (Doc 4 (2))."""
-        chosen = candidates[self.rng.random(len(candidates)) < share]
+    def seed_among(self, hh: Households, candidates: np.ndarray, share: float, belief: float, until: int, day: int) -> None:
+        """A ``share`` of ``candidates`` start spreading rumours with ``belief`` until day ``until`` (Doc 4 (2));
+        ``day``: the absolute day, which keys the draw."""
+        chosen = candidates[self.streams.uniform(Kind.RUMOUR_SEED, hh.key[candidates], day) < share]
         self.seed(hh, chosen, belief, until)
 
     def seed(self, hh: Households, idx: np.ndarray, belief: float, until: int) -> None:
         """Make households ``idx`` rumour-spreading "bad elements" until day ``until``."""
         self.stubborn_until[idx] = until
         self.stubborn_belief[idx] = belief
+        self._seeded = np.union1d(self._seeded, idx)
         hh.belief[idx] = np.maximum(hh.belief[idx], belief)
 
     def weekly_update(self, hh: Households, today: int, contact_weight: float, decay: float, rebuttal_share: np.ndarray) -> None:
         """One week of social influence, forgetting and rebuttal (``rebuttal_share`` per household).
 
         Each contact weighs ``1 / degree``; contacts who have left (in the DPRK, on the way, drowned) are
-        not met and weigh nothing: they reach home only by letter.
+        not met and weigh nothing: they reach home only by letter. A household without contacts keeps its
+        own belief: ``b <- (1 - decay) (1 - r) ((1 - w') b + w' mean)``, ``w' = w`` if it has contacts, else 0.
         """
         b = hh.belief
-        present = hh.present()
-        has_nb = self.degree > 0
-        mean_nb = (self.adjacency @ (b * present)) * self.inv_degree
-        new = np.where(has_nb, (1 - contact_weight) * b + contact_weight * mean_nb, b)
+        keep, to_mean = self._weights(contact_weight)
+        new = self.adjacency @ (b * hh.present())
+        new *= to_mean
+        new += b * keep
         new *= (1 - decay) * (1 - rebuttal_share)
-        active = self.stubborn_until >= today
-        new[active] = np.maximum(new[active], self.stubborn_belief[active])
-        hh.belief = np.clip(new, 0.0, 1.0)
+        seeds = self._seeded
+        if len(seeds):
+            active = seeds[self.stubborn_until[seeds] >= today]
+            new[active] = np.maximum(new[active], self.stubborn_belief[active])
+        hh.belief = np.clip(new, 0.0, 1.0, out=new)
 
-    def week(self, hh: Households, today: int, rebuttal_share: np.ndarray, p: Parameters) -> None:
-        """A week of talk: beliefs spread, decay and are rebutted; settled crossers' letters arrive (Doc 5 (3))."""
+    def _weights(self, w: float) -> tuple[np.ndarray, np.ndarray]:
+        """(weight of a household's own belief, weight of each contact's): ``1 - w`` and ``w / degree`` (1 and 0
+        without contacts)."""
+        if self._w != w:
+            self._w = w
+            has = self.degree > 0
+            self._keep = np.where(has, 1.0 - w, 1.0)
+            self._to_mean = w * self.inv_degree
+        return self._keep, self._to_mean
+
+    def week(self, hh: Households, today: int, rebuttal_share: np.ndarray, p: Parameters, day: int) -> None:
+        """A week of talk: beliefs spread, decay and are rebutted; settled crossers' letters arrive (Doc 5 (3)).
+        ``day``: the absolute day, which keys the letters' draws."""
         self.weekly_update(hh, today, p.contact_weight, p.belief_decay, rebuttal_share)
         settled = np.flatnonzero(hh.state == State.SETTLED)
         if len(settled):
-            writers = settled[self.rng.random(len(settled)) < 1.0 - np.exp(-7.0 * p.letter_send_rate)]
+            u = self.streams.uniform(Kind.WRITE, hh.key[settled], day)
+            writers = settled[u < 1.0 - np.exp(-7.0 * p.letter_send_rate)]
             self.letters(hh, writers, p.letter_boost)
 
     def contacts(self, idx: np.ndarray) -> np.ndarray:

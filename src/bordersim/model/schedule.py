@@ -22,13 +22,14 @@ in force: what the households, guards and authorities see today.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..world.geography import RegionTree
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters, World
+from .households import channel_tables, home_factor
 
 
 def resolve_schedule(entries, tree: RegionTree, start: dt.date, n_days: int, value_of, default: float) -> np.ndarray:
@@ -54,39 +55,146 @@ def effective_ration(ration: np.ndarray, poor_catties: np.ndarray, poor: np.ndar
     return np.where(poor, np.minimum(ration, poor_catties), ration)
 
 
-@dataclass
 class DailyContext:
-    """Today's conditions as the households and guards see them (leaf-indexed arrays)."""
+    """Today's conditions as the households and guards see them (leaf-indexed arrays), read from the
+    schedule's (day x region) arrays under the rules in force; the hazard tables of :mod:`.households`
+    (``channels``, ``affine``) come from the schedule's per-rules blocks of days, computed once."""
 
-    params: Parameters
-    ration_leaf: np.ndarray
-    hunger_ok_leaf: np.ndarray
-    hunger_poor_leaf: np.ndarray
-    propensity_leaf: np.ndarray
-    poor_share_leaf: np.ndarray
-    poor_catties_leaf: np.ndarray
-    education_leaf: np.ndarray
-    risk_leaf: np.ndarray
-    rebuttal_leaf: np.ndarray
-    permits_leaf: np.ndarray
-    effort_post: np.ndarray
-    pull: float
-    frozen: dict = field(default_factory=dict)
-    #: Per-day derived tables (filled on first use by the households' decision).
-    cache: dict = field(default_factory=dict)
+    __slots__ = ("_s", "t", "rules", "_block", "_row")
+
+    def __init__(self, schedule: WorldSchedule, t: int, rules: RuleSet):
+        self._s, self.t, self.rules = schedule, t, rules
+        self._block = None
+
+    @property
+    def params(self) -> Parameters:
+        return self._s.params
+
+    def _epoch(self) -> tuple:
+        if self._block is None:
+            self._block, self._row = self._s.block(self.t, self.rules)
+        return self._block
+
+    # -- the hazard tables (households) --------------------------------------------------------------
+    @property
+    def channels(self) -> np.ndarray:
+        """(move/travel, channel, code) coefficients today (see :func:`~.households.channel_tables`)."""
+        b = self._epoch()
+        return b.channels[self._row]
+
+    @property
+    def affine(self) -> np.ndarray:
+        """(base, slope) by (move/travel, code): ``h = base + slope * belief``."""
+        b = self._epoch()
+        return b.affine[self._row]
+
+    @property
+    def home_factor(self) -> np.ndarray:
+        return self._s.home_factor
+
+    @property
+    def any_poor(self) -> bool:
+        return bool(self._s.any_poor[self.t])
+
+    # -- today's rows ------------------------------------------------------------------------------
+    @property
+    def ration_leaf(self) -> np.ndarray:
+        return self._s.ration[self.t]
+
+    @property
+    def hunger_ok_leaf(self) -> np.ndarray:
+        return self._s.hunger_ok[self.t]
+
+    @property
+    def hunger_poor_leaf(self) -> np.ndarray:
+        return self._s.hunger_poor[self.t]
+
+    @property
+    def propensity_leaf(self) -> np.ndarray:
+        return self._s.propensity[self.t]
+
+    @property
+    def poor_share_leaf(self) -> np.ndarray:
+        return self._s.poor_share[self.t]
+
+    @property
+    def poor_catties_leaf(self) -> np.ndarray:
+        return self._s.poor_catties[self.t]
+
+    @property
+    def education_leaf(self) -> np.ndarray:
+        return self._s.education[self.t]
+
+    @property
+    def rebuttal_leaf(self) -> np.ndarray:
+        return self._s.rebuttal[self.t]
+
+    @property
+    def permits_leaf(self) -> np.ndarray:
+        return self._s.permits[self.t]
+
+    @property
+    def risk_leaf(self) -> np.ndarray:
+        """Perceived risk: guards, punishment, and being sent back under a return obligation (Doc 10 Art. 4)."""
+        return self._s.risk(self.t, self.rules)
+
+    @property
+    def effort_post(self) -> np.ndarray:
+        return self._s.effort[self.t][self._s.post_location] * self.rules.china.interception_multiplier
+
+    @property
+    def pull(self) -> float:
+        return float(self._s.pull[self.t]) * self._s.settlement_offer(self.rules)
+
+    @property
+    def frozen_post(self) -> np.ndarray:
+        """Is each guard post's river frozen today?"""
+        return self._s.frozen_post[self.t]
+
+    @property
+    def frozen(self) -> dict:
+        return {r: bool(f[self.t]) for r, f in self._s.frozen.items()}
 
     def effective_ration(self, leaf: np.ndarray, poor: np.ndarray) -> np.ndarray:
         """Today's effective ration of households in home regions ``leaf`` (``poor``: in a poor brigade)."""
         return effective_ration(self.ration_leaf[leaf], self.poor_catties_leaf[leaf], poor)
 
 
+@dataclass
+class _Block:
+    """The hazard tables of a block of days under one rule set."""
+
+    channels: np.ndarray  # days x 2 x 3 x codes
+    affine: np.ndarray  # days x 2 [base, slope] x 2 [move, travel] x codes
+
+
+#: Days per block of precomputed hazard tables.
+BLOCK_DAYS = 32
+
+
 def _ema(x: np.ndarray, tau: float) -> np.ndarray:
-    """Exponential moving average along days (axis 0) with a time constant of ``tau`` days."""
+    """Exponential moving average along days (axis 0) with a time constant of ``tau`` days:
+    ``y[t] = y[t-1] + a (x[t] - y[t-1])``, ``y[0] = x[0]``, ``a = 1 / max(tau, 1)``.
+
+    Solved in blocks of days, ``y[t0 + k] = c**k y[t0] + a sum_j c**(k - j) x[t0 + j]`` with ``c = 1 - a``,
+    the block short enough that ``c**-k`` stays below 1e12 (inputs are shortfalls, never negative).
+    """
     a = 1.0 / max(tau, 1.0)
-    out = np.empty_like(x)
+    c = 1.0 - a
+    if c <= 0.0:
+        return x.astype(float).copy()
+    n = len(x)
+    out = np.empty(x.shape)
     out[0] = x[0]
-    for t in range(1, len(x)):
-        out[t] = out[t - 1] + a * (x[t] - out[t - 1])
+    block = int(max(1, min(128, 12 * np.log(10) / -np.log(c))))
+    t0 = 0
+    while t0 < n - 1:
+        k = np.arange(1, min(block, n - 1 - t0) + 1)
+        cpow = c ** k.astype(float)
+        shape = (-1,) + (1,) * (x.ndim - 1)
+        acc = np.cumsum(x[t0 + k] / cpow.reshape(shape), axis=0) * a
+        out[t0 + k] = cpow.reshape(shape) * (out[t0] + acc)
+        t0 += len(k)
     return out
 
 
@@ -133,30 +241,49 @@ class WorldSchedule:
         self.pull = pull
         days = [start + dt.timedelta(days=i) for i in range(n)]
         self.frozen = {r: np.array([_frozen(d, p.freeze, p.thaw) for d in days]) for r, p in w.ice.items()}
+        none = np.zeros(n, dtype=bool)
+        self.frozen_post = np.stack([self.frozen.get(post.river, none) for post in tree.posts], axis=1)
+        self.frozen_share = (self.frozen.get("tumen", none) * 0.5 + self.frozen.get("yalu", none) * 0.5).astype(float)
+        self.any_poor = self.poor_share.any(axis=1)
+        # Per home region, the days on which an input of the hazards changes (day 0: every region).
+        changed = np.zeros((n, len(tree.leaf_ids)), dtype=bool)
+        changed[0] = True
+        for a in (self.poor_share, self.effort, self.education, self.propensity):
+            changed[1:] |= a[1:] != a[:-1]
+        changed[1:] |= (self.pull[1:] != self.pull[:-1])[:, None]
+        self._changed = changed
+        self.home_factor = home_factor(params)
+        self._blocks: dict = {}
 
     def context(self, t: int, rules: RuleSet) -> DailyContext:
         """Day ``t``'s conditions under ``rules``."""
+        return DailyContext(self, t, rules)
+
+    def risk(self, t, rules: RuleSet) -> np.ndarray:
+        """Perceived risk by home region on day(s) ``t``: guards' effort (x the rule's multiplier), punishment,
+        and being sent back under a return obligation (Doc 10 Art. 4)."""
         p = self.params
-        effort_leaf = self.effort[t] * rules.china.interception_multiplier
-        return DailyContext(
-            params=p,
-            ration_leaf=self.ration[t],
-            hunger_ok_leaf=self.hunger_ok[t],
-            hunger_poor_leaf=self.hunger_poor[t],
-            propensity_leaf=self.propensity[t],
-            poor_share_leaf=self.poor_share[t],
-            poor_catties_leaf=self.poor_catties[t],
-            education_leaf=self.education[t],
-            # Perceived risk: guards, punishment, and being sent back under a return obligation (Doc 10 Art. 4).
-            risk_leaf=effort_leaf + rules.china.punishment + p.return_deterrence * rules.dprk.return_illegal_prob,
-            rebuttal_leaf=self.rebuttal[t],
-            permits_leaf=self.permits[t],
-            effort_post=effort_leaf[self.post_location],
-            pull=float(self.pull[t]) * self._settlement_offer(rules),
-            frozen={r: bool(f[t]) for r, f in self.frozen.items()},
+        return self.effort[t] * rules.china.interception_multiplier + (
+            rules.china.punishment + p.return_deterrence * rules.dprk.return_illegal_prob
         )
 
-    def _settlement_offer(self, rules: RuleSet) -> float:
+    def block(self, t: int, rules: RuleSet) -> tuple[_Block, int]:
+        """The hazard tables of the block of days holding day ``t`` under ``rules`` (computed on first use),
+        and ``t``'s row in it."""
+        b0 = t - t % BLOCK_DAYS
+        key = (id(rules), b0)
+        blk = self._blocks.get(key)
+        if blk is None:
+            p = self.params
+            days = slice(b0, min(b0 + BLOCK_DAYS, len(self.pull)))
+            pull = self.pull[days] * self.settlement_offer(rules)
+            push = pull[:, None] * self.education[days] * np.exp(-p.risk_aversion * self.risk(days, rules))
+            ch = channel_tables(p, self.hunger_ok[days], self.hunger_poor[days], self.propensity[days], push)
+            affine = np.stack([ch[:, :, 0] + ch[:, :, 2], ch[:, :, 1]], axis=1)
+            blk = self._blocks[key] = _Block(ch, affine)
+        return blk, t - b0
+
+    def settlement_offer(self, rules: RuleSet) -> float:
         """Share of the DPRK's pull owed to its settlement offer (Doc 5 (3): the 40 yuan and grain "have had
         a great effect upon the Korean minority in China"): ``1 - a + a * offer``, where ``offer`` is the
         allowance relative to 40 yuan (0 if households are not settled) and ``a`` is ``allowance_pull``."""
@@ -164,11 +291,6 @@ class WorldSchedule:
         offer = rules.dprk.allowance_yuan_per_labourer / 40.0 if rules.dprk.settle_households else 0.0
         return 1.0 - a + a * offer
 
-    def changed(self, t: int) -> bool:
-        """Did any input of the households' hazards change today?"""
-        if t == 0:
-            return True
-        return (
-            any(not np.array_equal(a[t], a[t - 1]) for a in (self.poor_share, self.effort, self.education, self.propensity))
-            or self.pull[t] != self.pull[t - 1]
-        )
+    def changed(self, t: int) -> np.ndarray:
+        """The home regions where an input of the households' hazards changed today (a leaf mask)."""
+        return self._changed[t]

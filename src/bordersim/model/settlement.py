@@ -34,6 +34,7 @@ from ..world.rules import RuleSet, crossing_is_legal
 from ..world.scenario import Parameters
 from .households import Households, State
 from .recorder import Recorder
+from .streams import JOURNEY, Kind, Streams, exponential, geometric
 
 #: Households sent home by one decision of the agent, group by group (in the order they were sent).
 Returnees = list[np.ndarray]
@@ -42,13 +43,14 @@ Returnees = list[np.ndarray]
 class SettlementAgent(mesa.Agent):
     """The DPRK's reception and settlement apparatus.
 
-    Registered with the model (Mesa); it acts on what it is given: the households, the run's parameters
-    and recorder, and per call the day and the rules in force. Its random generator is Mesa's
-    ``Agent.rng`` (the run's one generator).
+    Registered with the model (Mesa); it acts on what it is given: the households, the run's parameters,
+    recorder and random streams, and per call the day and the rules in force. Its draws come from each
+    household's journey (:data:`~.streams.JOURNEY`), except the order of waiting households (keyed by the day).
     """
 
-    def __init__(self, model: mesa.Model, households: Households, params: Parameters, recorder: Recorder):
+    def __init__(self, model: mesa.Model, households: Households, params: Parameters, recorder: Recorder, streams: Streams):
         super().__init__(model)
+        self.streams = streams
         self.hh = households
         self.params = params
         self.recorder = recorder
@@ -70,21 +72,21 @@ class SettlementAgent(mesa.Agent):
         hh = self.hh
         if len(idx) == 0:
             return
-        self.recorder.add("arrived_reception", hh.leaf[idx].astype(np.int64), hh.persons(idx))
+        self.recorder.add("arrived_reception", hh.leaf[idx], hh.persons(idx))
         hh.screened[idx] = False
-        wait = self.rng.geometric(1.0 / rules.dprk.screening_days, size=len(idx))
+        wait = geometric(hh.ju[idx, JOURNEY.SCREENING], 1.0 / rules.dprk.screening_days)
         hh.set_state(idx, State.AT_RECEPTION, today, today + wait)
 
     def decide(self, idx: np.ndarray, today: int, rules: RuleSet, month: int) -> Returnees:
         """Reception stations decide on households ``idx`` whose wait is over; returns those sent home."""
-        hh, rng, dprk = self.hh, self.rng, rules.dprk
+        hh, dprk = self.hh, rules.dprk
         if len(idx) == 0:
             return []
         # Screening happens once, on the first decision; those waiting for a place are not re-screened.
         first = ~hh.screened[idx]
         new, waiting_before = idx[first], idx[~first]
         hh.screened[new] = True
-        u = rng.random((2, len(new)))
+        u = hh.ju[new][:, [JOURNEY.REPATRIATE, JOURNEY.SEND_BACK]].T
         # Forced across by a disaster and exempt (Doc 10 Arts. 1, 4): assisted, then home.
         disaster_legal = crossing_is_legal(rules, documents=False, agreed_point=False, hour=12.0, month=month, disaster=True)
         exempt = hh.disaster[new] & disaster_legal
@@ -102,27 +104,31 @@ class SettlementAgent(mesa.Agent):
             self._send_back(new[back], None, today, rules),
         ]
         cand = np.concatenate([waiting_before, new[rest]])
-        settle, waiting = self._places(cand, dprk.settle_households)
+        settle, waiting = self._places(cand, dprk.settle_households, today)
         self._settle(settle, today, rules)
         if len(waiting):
             waited = today - hh.since[waiting]
             too_long = waited >= dprk.max_wait_days
             returned.append(self._send_back(waiting[too_long], None, today, rules))
             keep = waiting[~too_long]
-            hh.due[keep] = today + 7  # ask again next week
+            hh.schedule(keep, today + 7)  # ask again next week
         return returned
 
-    def _places(self, cand: np.ndarray, settle_households: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(settled, still waiting): capacity in (weighted) households, first come first served in random order."""
+    def _places(self, cand: np.ndarray, settle_households: bool, today: int) -> tuple[np.ndarray, np.ndarray]:
+        """(settled, still waiting): capacity in (weighted) households, first come first served in random order
+        (the order drawn afresh each day, keyed by household and day: a household's place in the queue does not
+        depend on who else is waiting)."""
         if not settle_households:
-            chosen = np.zeros(len(cand), dtype=bool)
-        else:
-            order = self.rng.permutation(len(cand))
-            w = self.hh.weight[cand][order]
-            fits = np.cumsum(w) <= self.capacity_left + 1e-9
-            chosen = np.zeros(len(cand), dtype=bool)
-            chosen[order[fits]] = True
-            self.capacity_left -= float(w[fits].sum())
+            return cand[:0], cand
+        w = self.hh.weight[cand]
+        if w.sum() <= self.capacity_left + 1e-9:  # everyone fits: the order does not matter
+            self.capacity_left -= float(w.sum())
+            return cand, cand[:0]
+        order = np.argsort(self.streams.uniform(Kind.PLACE, self.hh.key[cand], self.streams.day0 + today), kind="stable")
+        fits = np.cumsum(w[order]) <= self.capacity_left + 1e-9
+        chosen = np.zeros(len(cand), dtype=bool)
+        chosen[order[fits]] = True
+        self.capacity_left -= float(w[order][fits].sum())
         return cand[chosen], cand[~chosen]
 
     def _settle(self, settle: np.ndarray, today: int, rules: RuleSet) -> None:
@@ -143,7 +149,7 @@ class SettlementAgent(mesa.Agent):
         # Family left in China raises the pull home unless families may follow (Doc 7 (4b)).
         family = hh.family_left[settle] & ~rules.china.families_may_follow
         rate = p.return_rate * (1.0 + p.return_family_factor * family + p.return_property_factor * ~hh.property_sold[settle])
-        stay = self.rng.exponential(1.0 / np.maximum(rate, 1e-12))
+        stay = exponential(hh.ju[settle, JOURNEY.STAY]) / np.maximum(rate, 1e-12)
         due = np.where(rate > 0, today + np.minimum(stay, 1e6).astype(np.int64) + 1, -1)
         hh.set_state(settle, State.SETTLED, today, due)
 
@@ -163,7 +169,7 @@ class SettlementAgent(mesa.Agent):
             rec.add("returned_with_identity", leaf, persons)
         self.people_sent_back += float(persons.sum())
         hh.set_state(idx, State.SENT_BACK, today)
-        hh.reset_clocks(idx, self.rng)
+        hh.reset_clocks(idx)
         return idx
 
     def _assist_home(self, idx: np.ndarray, today: int) -> None:
@@ -171,15 +177,15 @@ class SettlementAgent(mesa.Agent):
         hh = self.hh
         if len(idx) == 0:
             return
-        self.recorder.add("disaster_assisted_home", hh.leaf[idx].astype(np.int64), hh.persons(idx))
+        self.recorder.add("disaster_assisted_home", hh.leaf[idx].astype(np.intp), hh.persons(idx))
         hh.disaster[idx] = False
         hh.set_state(idx, State.HOME, today)
-        hh.reset_clocks(idx, self.rng)
+        hh.reset_clocks(idx)
 
     def repatriate_settled(self, share: float, today: int, rules: RuleSet) -> Returnees:
         """Return a share of settled illegal crossers (when a rule set says settled crossers may not stay)."""
         idx = np.flatnonzero(self.hh.state == State.SETTLED)
-        sel = idx[self.rng.random(len(idx)) < share]
+        sel = idx[self.streams.uniform(Kind.REPATRIATE, self.hh.key[idx], self.streams.day0 + today) < share]
         return [self._send_back(sel, "repatriated", today, rules)]
 
     def return_home(self, idx: np.ndarray, today: int) -> Returnees:
@@ -187,9 +193,9 @@ class SettlementAgent(mesa.Agent):
         hh = self.hh
         if len(idx) == 0:
             return []
-        leaf, persons, seen = hh.leaf[idx].astype(np.int64), hh.persons(idx), hh.crossing_seen[idx]
+        leaf, persons, seen = hh.leaf[idx], hh.persons(idx), hh.crossing_seen[idx]
         self.recorder.add("returned_own", leaf, persons)
         self.recorder.add("returned_own_of_discovered", leaf[seen], persons[seen])
         hh.set_state(idx, State.RETURNED, today)
-        hh.reset_clocks(idx, self.rng)
+        hh.reset_clocks(idx)
         return [idx]

@@ -11,6 +11,7 @@ rule file in ``bordersim/world/data/rules/`` cites the document and article it e
 from __future__ import annotations
 
 import datetime as dt
+import json
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -293,15 +294,28 @@ def load_rule_set(name: str, overrides: dict | None = None, search: list[Path] |
             f"unknown rule set {name!r} (available: {', '.join(available_rule_sets())}; "
             f"searched {', '.join(str(d) for d in dirs)})",
         )
+    # Validated rule sets are kept per process, keyed by the file's content and the overrides (every replicate
+    # and particle loads the same few; a rule set is never changed once loaded).
+    key = (str(path.resolve()), path.read_bytes(), json.dumps(overrides or {}, sort_keys=True, default=str))
+    cached = _RULE_SETS.get(key)
+    if cached is not None:
+        return cached
     data = read_yaml(path)
     if data.get("name") != name:
         raise ScenarioError(path, f"name: must be {name!r} (the file name), got {data.get('name')!r}")
     if overrides:
         data = deep_merge(data, overrides)
     try:
-        return RuleSet.model_validate(data)
+        rs = RuleSet.model_validate(data)
     except ValidationError as err:
         raise from_validation(path, err) from None
+    if len(_RULE_SETS) > 256:
+        _RULE_SETS.clear()
+    _RULE_SETS[key] = rs
+    return rs
+
+
+_RULE_SETS: dict[tuple, RuleSet] = {}
 
 
 def deep_merge(base: dict, over: dict) -> dict:

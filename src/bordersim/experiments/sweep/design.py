@@ -239,6 +239,8 @@ class Sweep:
             "scenario": sc,
             "params": {f.name: v for f, v in zip(self.factors, self.points[point])},
             "seed": [ss.entropy, list(ss.spawn_key)],
+            # The point: with common seeds two points of a design (a Morris trajectory's repeat) may share values and seed.
+            "point": point,
             "replicate": rep,
             "outcomes": [o.model_dump(mode="json", by_alias=True) for o in self.spec.outcomes],
             "package_version": __version__,

@@ -140,6 +140,10 @@ def run_sweep(
     out.mkdir(parents=True, exist_ok=True)
     backend = None
     with ExclusiveLock(out / ".lock", ScenarioError(out, "another sweep process is working in this directory")):
+        # A coordinator killed while writing a run's result leaves the atomic writer's temporary file behind; no
+        # other process writes here while the lock is held, so such a file is never a result: remove it.
+        for stale in (out / "runs").rglob(".*.tmp") if (out / "runs").exists() else ():
+            stale.unlink(missing_ok=True)
         try:
             remove_stale_temporaries(out)
             ledger = Ledger(out / "ledger.sqlite")

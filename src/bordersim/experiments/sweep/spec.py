@@ -163,9 +163,10 @@ class SweepSpec(_Spec):
     #: Sweep seed (default: the base scenario's run.seed).
     seed: int | None = Field(default=None, ge=0)
     replicates: int = Field(default=1, ge=1)
-    #: ``independent``: run i's seed is child i of the sweep seed; ``common``: replicate r uses child r at
-    #: every point (common random numbers: differences between points are not blurred by seed noise).
-    seeds: Literal["independent", "common"] = "independent"
+    #: ``common`` (default): replicate r uses child r of the sweep seed at every point, so that points can be
+    #: paired (common random numbers: the same households draw the same numbers at every point, and a lever's
+    #: effect is not blurred by seed noise); ``independent``: run i's seed is child i of the sweep seed.
+    seeds: Literal["independent", "common"] = "common"
     design: DesignSpec | CrossedDesign = DesignSpec()
     levers: dict[str, FactorSpec] = Field(default_factory=dict)
     uncertainties: dict[str, FactorSpec] = Field(default_factory=dict)
