@@ -122,6 +122,16 @@ def test_simulator_summaries_are_the_fit_reports_numbers(tmp_path):
     np.testing.assert_allclose(from_array, from_table, rtol=1e-6, atol=2e-3, equal_nan=True)
 
 
+def test_a_simulation_without_the_northward_direction_gives_the_full_models_summaries(tmp_path):
+    """The calibration skips the northward direction (no target reads it); its summaries must be the full model's."""
+    s = setup(tiny_config(tmp_path))
+    sim, theta, seed = s.simulator, np.array([0.02, 5.0]), np.random.SeedSequence(11)
+    full = BorderModel(sim.scenario({"rate_food_kin": 0.02, "lishu": 5.0}), rng=seed).run()
+    assert full.north.hh.n > 0  # the tiny scenario has people on the DPRK side
+    want = TargetReader(sim.targets, full.tree, full.recorder.months).values(full.recorder.data)
+    np.testing.assert_array_equal(sim.one(theta, seed), want)
+
+
 def test_tiny_calibration_writes_everything_and_is_reproducible(tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
