@@ -107,7 +107,7 @@ _SEED, _REPLICATES, _SCALE = _schema_flag("seed", int), _schema_flag("replicates
 
 # -- the light commands (the heavy ones are in bordersim.experiments.commands) -----------------------
 def cmd_validate(args) -> int:
-    from .experiments.outputs import check_targets
+    from .archive.targets import check_targets
     from .world.loader import load_scenario
 
     sc = load_scenario(args.scenario)

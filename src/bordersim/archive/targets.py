@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..errors import from_validation
+from ..errors import ScenarioError, from_validation
 from ..io import read_yaml
 from ..model.recorder import MEASURES
 from ..world.geography import TREE
+from ..world.scenario import Scenario
 
 Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 
@@ -159,3 +160,23 @@ def load_targets(path: str | Path) -> list[Target]:
         return TargetFile.model_validate(data).targets
     except ValidationError as err:
         raise from_validation(path, err) from None
+
+
+def targets_path_of(sc: Scenario, source: str | None = None) -> Path | None:
+    """The scenario's targets file, resolved relative to the scenario file."""
+    if not sc.targets:
+        return None
+    source = source if source is not None else sc.source
+    base = Path(source).parent if source else Path(".")
+    return base / sc.targets
+
+
+def check_targets(sc: Scenario, source: str | None = None) -> None:
+    """The scenario's targets file is a valid targets file (checked before a run, not after it)."""
+    tp = targets_path_of(sc, source)
+    if tp is None:
+        return
+    try:
+        load_targets(tp)
+    except ScenarioError as err:
+        raise ScenarioError(source if source is not None else sc.source or "<scenario>", f"targets: {err}") from None

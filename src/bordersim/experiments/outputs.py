@@ -18,8 +18,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..archive.report import write_fit
-from ..archive.targets import load_targets
-from ..errors import ScenarioError
+from ..archive.targets import check_targets, targets_path_of  # noqa: F401  (re-exported)
 from ..io import atomic_dir, write_json
 from ..world.scenario import Scenario
 from .replicates import run_replicates
@@ -33,26 +32,6 @@ def _git_commit() -> str | None:
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
-
-
-def targets_path_of(sc: Scenario, source: str | None = None) -> Path | None:
-    """The scenario's targets file, resolved relative to the scenario file."""
-    if not sc.targets:
-        return None
-    source = source if source is not None else sc.source
-    base = Path(source).parent if source else Path(".")
-    return base / sc.targets
-
-
-def check_targets(sc: Scenario, source: str | None = None) -> None:
-    """The scenario's targets file is a valid targets file (checked before a run, not after it)."""
-    tp = targets_path_of(sc, source)
-    if tp is None:
-        return
-    try:
-        load_targets(tp)
-    except ScenarioError as err:
-        raise ScenarioError(source if source is not None else sc.source or "<scenario>", f"targets: {err}") from None
 
 
 def write_flows(flows: pd.DataFrame, dest: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ..world.loader import apply_posterior_values, posterior_values, read_posterior, validate_scenario
 from ..world.scenario import Scenario
@@ -24,7 +23,7 @@ def weighted_quantile(x: np.ndarray, w: np.ndarray, qs) -> np.ndarray:
     return np.interp(qs, c, x)
 
 
-def posterior_table(path: Path) -> pd.DataFrame:
+def posterior_table(path: Path) -> dict[str, np.ndarray]:
     """The last generation of a posterior file, checked and cached (:func:`~bordersim.world.loader.read_posterior`)."""
     return read_posterior(Path(path))
 
@@ -37,13 +36,13 @@ def with_posterior(sc: Scenario, source: str | None, rng: np.random.Generator) -
     """
     base = Path(source).parent if source else Path(".")
     post = posterior_table(base / sc.posterior.file)
-    cols = [c for c in post.columns if c not in ("generation", "weight")]
-    w = post.weight.to_numpy(float)
+    cols = [c for c in post if c != "weight"]
+    w = post["weight"]
     if sc.posterior.mode == "draw":
-        i = int(rng.choice(len(post), p=w / w.sum()))
+        i = int(rng.choice(len(w), p=w / w.sum()))
         values = posterior_values(post, i)
     else:
-        values = {c: float(weighted_quantile(post[c].to_numpy(float), w, [0.5])[0]) for c in cols}
+        values = {c: float(weighted_quantile(post[c], w, [0.5])[0]) for c in cols}
     d = apply_posterior_values(sc, values)
     targets = d.pop("targets", None)
     new = validate_scenario(d, source)

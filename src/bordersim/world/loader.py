@@ -14,10 +14,10 @@ inherited through ``extends:`` is rewritten relative to the file that extends it
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
+import numpy as np
 from pydantic import ValidationError
 
 from ..errors import ScenarioError, from_validation
@@ -124,47 +124,54 @@ def validate_scenario(data: dict, path: str | Path | None = None) -> Scenario:
 _POSTERIORS: dict[tuple, object] = {}
 
 
-def read_posterior(path: Path):
-    """The last generation of a posterior table (Parquet, from ``bordersim calibrate``), checked and cached.
+def read_posterior(path: Path) -> dict[str, np.ndarray]:
+    """The last generation of a posterior table (Parquet, from ``bordersim calibrate``), checked and cached:
+    ``{column: values}`` with ``weight`` and one column per scenario path (read with pyarrow alone, so that
+    ``bordersim validate`` does not load pandas).
 
     A one-line ScenarioError naming the file if it is not a Parquet table with ``generation``,
     ``weight`` (finite, not negative, not all zero) and numeric, finite parameter columns.
     """
-    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
     path = Path(path)
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key in _POSTERIORS:
         return _POSTERIORS[key]
     try:
-        df = pd.read_parquet(path)
+        table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises its own types for a file that is not Parquet
         raise ScenarioError(path, f"not a Parquet table ({type(exc).__name__}): write it with `bordersim calibrate`") from None
-    missing = [c for c in ("generation", "weight") if c not in df.columns]
+    names = [c for c in table.column_names if not c.startswith("__")]  # pandas' index columns
+    missing = [c for c in ("generation", "weight") if c not in names]
     if missing:
         raise ScenarioError(path, f"no {' or '.join(missing)} column (a posterior from `bordersim calibrate` has both)")
-    params = [c for c in df.columns if c not in ("generation", "weight")]
+    params = [c for c in names if c not in ("generation", "weight")]
     if not params:
         raise ScenarioError(path, "no parameter columns (one column per scenario path, e.g. parameters.rate_rumour)")
+    cols = {}
     for c in ["generation", "weight", *params]:
-        if not pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]):
-            raise ScenarioError(path, f"column {c!r}: expected numbers, got {df[c].dtype}")
-    last = df[df.generation == df.generation.max()].reset_index(drop=True)
-    if last.empty:
+        kind = table.schema.field(c).type
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+            raise ScenarioError(path, f"column {c!r}: expected numbers, got {kind}")
+        cols[c] = table.column(c).to_numpy(zero_copy_only=False).astype(float)
+    gen = cols.pop("generation")
+    if len(gen) == 0:
         raise ScenarioError(path, "no particles (the table is empty)")
-    values = last[["weight", *params]].to_numpy(float)
-    if not all(math.isfinite(x) for x in values.ravel()):
+    last = {c: v[gen == np.nanmax(gen)] if np.isfinite(gen).any() else v[:0] for c, v in cols.items()}
+    if len(last["weight"]) == 0 or not all(np.isfinite(v).all() for v in last.values()):
         raise ScenarioError(path, "the last generation has a missing or infinite value")
-    if (last.weight < 0).any() or last.weight.sum() <= 0:
+    if (last["weight"] < 0).any() or last["weight"].sum() <= 0:
         raise ScenarioError(path, "weight: weights must be zero or more and not all zero")
     _POSTERIORS.clear()  # one posterior at a time is the common case; keep memory flat
     _POSTERIORS[key] = last
     return last
 
 
-def posterior_values(table, row: int) -> dict[str, float]:
+def posterior_values(table: dict[str, np.ndarray], row: int) -> dict[str, float]:
     """Parameter values of one particle (row) of a posterior table."""
-    return {c: float(table[c].iloc[row]) for c in table.columns if c not in ("generation", "weight")}
+    return {c: float(v[row]) for c, v in table.items() if c != "weight"}
 
 
 def apply_posterior_values(sc: Scenario, values: dict[str, float]) -> dict:
@@ -181,12 +188,12 @@ def check_posterior(sc: Scenario, path: str | Path) -> None:
     pp = Path(path).parent / sc.posterior.file
     if not pp.is_file():
         what = "not a file" if pp.exists() else "file not found"
-        raise ScenarioError(path, f"posterior.file: {what}: {pp} (run `bordersim calibrate calibration/abc.yaml`)")
+        raise ScenarioError(path, f"posterior.file: {what}: {pp} (run `bordersim calibrate calibration/calibrate.yaml`)")
     try:
         table = read_posterior(pp)
     except ScenarioError as err:
         raise ScenarioError(path, f"posterior.file: {err}") from None
-    cols = [c for c in table.columns if c not in ("generation", "weight")]
+    cols = [c for c in table if c != "weight"]
     for extreme in ("min", "max"):
         values = {c: float(getattr(table[c], extreme)()) for c in cols}
         for c in cols:
