@@ -33,7 +33,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def one(scenario: str, scale: float) -> dict:
     from bordersim.explore.session import Session
     from bordersim.explore.settings import Settings
-    from bordersim.explore.views import TABS, draw_tab
+    from bordersim.explore.views import FIGURE_TABS, draw_tab
 
     t0 = time.perf_counter()
     s = Session(Settings(scenario=scenario, scale=scale))
@@ -44,7 +44,7 @@ def one(scenario: str, scale: float) -> dict:
         ms = np.array(s.step_times_ms())
         snap = s.snapshot()
         draws = {}
-        for tab in TABS[:4]:
+        for tab in FIGURE_TABS:
             t = time.perf_counter()
             draw_tab(tab, snap, None)
             draws[tab] = round(time.perf_counter() - t, 3)

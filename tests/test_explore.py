@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pytest
+import yaml
 
 from bordersim.explore import settings as st  # noqa: E402
 from bordersim.explore.bands import JobRunner, band_settings, compare  # noqa: E402
@@ -144,7 +145,7 @@ def test_band_and_paired_comparison_in_the_background(tmp_path):
 
 
 def test_figures_and_map_draw(tmp_path):
-    from bordersim.explore.views import TABS, draw_tab, rules_html
+    from bordersim.explore.views import FIGURE_TABS, draw_tab, rules_html
 
     s = Session(st.Settings(scale=SMALL).with_lever("allowance", 0))
     try:
@@ -152,7 +153,7 @@ def test_figures_and_map_draw(tmp_path):
             s.step_month()
         assert s.wait_idle()
         snap = s.snapshot()
-        for tab in TABS[:4]:
+        for tab in FIGURE_TABS:
             png = draw_tab(tab, snap, None)
             assert png[:8] == b"\x89PNG\r\n\x1a\n", tab
         html = rules_html(snap)
@@ -188,3 +189,70 @@ def test_explore_command_warns_off_loopback_and_checks_the_scenario(monkeypatch,
     bad.write_text("name: x\n")
     assert main(["explore", str(bad)]) == 2
     assert str(bad) in capsys.readouterr().err
+
+
+def test_the_1990s_scenarios_are_offered_at_a_small_scale():
+    cat = st.catalogue()
+    for key in ("reversal_1990s", "reversal_1990s_stringent"):
+        assert cat[key].label.startswith("1990s reversal 1993-2012: "), cat[key].label
+        assert st.scale_for(key, st.DEFAULT_SCALE) == 0.05  # 7,305 days: the scenario file's own scale
+    assert st.scale_for("reversal_1990s", 0.02) == 0.02  # never larger than the page's
+    assert st.scale_for(st.BASELINE, 0.05, "reversal_1990s", 0.25) == 0.25  # back to the page's default
+    assert st.scale_for(st.BASELINE, 0.1, st.BASELINE) == 0.1
+
+
+def test_rule_files_are_read_with_the_citation_of_each_northward_lever():
+    from bordersim.world.rules import NorthwardRules, available_rule_sets, load_rule_set
+
+    for name in available_rule_sets():
+        info, rs = st.rule_info(name), load_rule_set(name)
+        for field in NorthwardRules.model_fields:
+            if f"northward.{field}" in info.levers:
+                written = yaml.safe_load(info.levers[f"northward.{field}"][0])
+                assert written == pytest.approx(getattr(rs.northward, field)), (name, field)
+    assert "Art. 4 (2)" in st.rule_info("protocol_1964").levers["northward.identity_information"][1]
+    assert "Doc 1 (2)" in st.rule_info("practice_1961").levers["northward.repatriate_prob"][1]
+
+
+def test_both_directions_panel_reads_the_northward_measures():
+    """The panel's numbers are the recorder's, read the way flows.csv is written (`Recorder.table`)."""
+    from bordersim.explore import figures
+    from bordersim.explore.views import BOTH_TABLE, both_directions, both_html, draw_tab, rules_html
+    from bordersim.world.geography import TREE
+
+    s = Session(st.Settings(scenario="reversal_1990s", scale=SMALL))
+    try:
+        for _ in range(18):  # January 1993 to June 1994
+            s.step_month()
+        assert s.wait_idle(120)
+        snap = s.snapshot()
+        assert snap.months_closed == 18 and snap.date == dt.date(1994, 6, 30)
+        flows = s.model.recorder.table(TREE, 0)
+        china = flows[flows.region == "china"]
+        rows = {r.measure: r for r in both_directions(snap)}
+        assert list(rows) == [m for _, m, _, _ in BOTH_TABLE]
+        for m, r in rows.items():
+            x = china[china.measure == m].set_index("period").value
+            expected = x["1994-06"] if r.kind == "stock" else x.sum()
+            assert r.value == pytest.approx(expected, abs=0.01), m
+        # by hand: China is every leaf, so a total is the sum of the whole column of the recorder's array
+        k = MEASURE_INDEX["crossed_north"]
+        assert rows["crossed_north"].value == pytest.approx(s.model.recorder.data[:, :, k].sum())
+        # the reversal: people cross north, nobody south, and North Koreans are in China at the month end
+        assert rows["crossed_north"].value > 1000 and rows["crossed"].value == 0
+        assert rows["caught_china"].value > 0 and rows["in_china_from_dprk"].value > 0
+        assert rows["crossed_north_repeat"].value <= rows["crossed_north"].value
+        assert rows["in_china_from_dprk_illegal"].value <= rows["in_china_from_dprk"].value
+        html = both_html(snap)
+        assert f"{rows['crossed_north'].value:,.0f}" in html and "at the end of June 1994" in html
+        assert "1 January 1993 to 30 June 1994" in html
+        for doc in ("Doc 1 (2)", "Doc 10 Arts. 4-5", "Doc 11 (6)"):
+            assert doc in html, doc
+        # the figure draws the table's northward measures
+        drawn = {m for _, _, lines in figures.BOTH_ROWS for m, *_ in lines}
+        assert {m for m, r in rows.items() if r.direction == "north"} <= drawn | {"returned_home_own_north"}
+        assert draw_tab("Both directions", snap, None)[:8] == b"\x89PNG\r\n\x1a\n"
+        rules = rules_html(snap)
+        assert "The northward direction" in rules and "northward.famine_as_disaster" in rules
+    finally:
+        s.close()

@@ -176,7 +176,15 @@ def test_page_names_the_scenario_and_offers_the_controls(explore_page):
     _open_select(page, "Rule timeline")
     assert page.get_by_role("option", name="9 June 1964 Protocol throughout").count() == 1
     page.keyboard.press("Escape")
-    for tab in ("Flows by province", "People in the DPRK", "Lishu (Doc 4)", "Map", "Rules in force", "Compare with the baseline"):
+    for tab in (
+        "Flows by province",
+        "People in the DPRK",
+        "Both directions",
+        "Lishu (Doc 4)",
+        "Map",
+        "Rules in force",
+        "Compare with the baseline",
+    ):
         assert page.get_by_role("tab", name=tab).count() == 1, tab
     assert _figure(page)
     _wait(lambda: page.locator("img").first.evaluate("i => i.complete && i.naturalWidth") > 500, what="a figure drawn")
@@ -224,6 +232,19 @@ def test_the_1964_protocol_changes_the_outcome_at_the_same_date(explore_page):
     assert _crossed(explore_page) != crossed
     page.get_by_role("tab", name="Rules in force").click()
     page.get_by_text("Doc 10 Art. 4 (2)").first.wait_for(timeout=10000)
+
+
+def test_both_directions_panel_appears_with_its_sources(explore_page):
+    page = explore_page
+    page.get_by_role("tab", name="Both directions").click()
+    page.get_by_text("got across into China, illegally").wait_for(timeout=20000)
+    body = page.locator("body").inner_text()
+    assert "Both directions, China as a whole" in body and "at the end of April 1961" in body
+    for doc in ("Doc 1 (2)", "Doc 10 Arts. 4-5", "Doc 11 (6)"):
+        assert doc in body, doc
+    _wait(lambda: page.locator("img").first.evaluate("i => i.complete && i.naturalWidth") > 500, what="the figure", pg=page)
+    page.get_by_role("tab", name="Rules in force").click()
+    page.get_by_text("northward.identity_information").wait_for(timeout=10000)
 
 
 def test_no_traceback_in_the_page_or_the_server_log(explore_page, server):

@@ -47,12 +47,26 @@ from .settings import (
     LEVERS,
     POSTERIOR_MODES,
     SCALES,
+    SCENARIO_SCALES,
     Settings,
     catalogue,
     rule_title_short,
+    scale_for,
     timeline_options,
 )
-from .views import TABS, FigureCache, compare_rows, draw_tab, drawn_text, figure_key, headline, lever_defaults, rules_html
+from .views import (
+    FIGURE_TABS,
+    TABS,
+    FigureCache,
+    both_html,
+    compare_rows,
+    draw_tab,
+    drawn_text,
+    figure_key,
+    headline,
+    lever_defaults,
+    rules_html,
+)
 
 log = logging.getLogger("bordersim.explore")
 
@@ -64,6 +78,8 @@ class Config:
     band_scale: float = DEFAULT_SCALE
     cache_dir: str | None = "outputs/explore"
     scale: float = DEFAULT_SCALE
+    #: Whether --scale was given (else a scenario of SCENARIO_SCALES starts at its own, smaller scale).
+    scale_given: bool = False
 
 
 def config() -> Config:
@@ -97,6 +113,7 @@ CSS = """
 .bs-date { font-size: 22px; font-weight: 600; }
 .bs-note { font-size: 12px; color: #555; }
 .v-slider__thumb-label { font-size: 10px; }
+.v-navigation-drawer .v-select__selection { max-width: 310px; }  /* a long label must not widen the sidebar */
 """
 
 
@@ -116,6 +133,13 @@ def LeverControls(session: Session, snap):
     for lv in LEVERS:
         set_value = snap.settings.lever(lv.key)
         file_vals = defaults.get(lv.key, [])
+        if set_value is None and file_vals and all(v != v for _, v in file_vals):  # NaN: e.g. the ration in a 1990s run
+            solara.HTML(
+                tag="div",
+                unsafe_innerHTML=f"<b>{lv.label}</b>: not in this scenario's period",
+                style="font-size:13px;margin-bottom:8px;color:#555",
+            )
+            continue
         shown = set_value if set_value is not None else (file_vals[0][1] if file_vals else lv.lo)
 
         def on_value(v, key=lv.key, shown=float(shown), step=lv.step):
@@ -205,7 +229,12 @@ def Sidebar(session: Session, snap, cat):
             value=labels.get(s.scenario, s.scenario),
             values=list(by_label),
             on_value=lambda v: session.apply(
-                Settings(scenario=by_label[v], scale=session.settings.scale, posterior=session.settings.posterior), catch_up=False
+                Settings(
+                    scenario=by_label[v],
+                    scale=scale_for(by_label[v], session.settings.scale, session.settings.scenario, config().scale),
+                    posterior=session.settings.posterior,
+                ),
+                catch_up=False,
             ),
         )
         solara.Select(
@@ -230,6 +259,12 @@ def Sidebar(session: Session, snap, cat):
             values=list(scale_labels),
             on_value=lambda v: session.apply(session.settings.replace(scale=scale_labels[v])),
         )
+        if s.scenario in SCENARIO_SCALES:
+            solara.HTML(
+                tag="div",
+                classes=["bs-note"],
+                unsafe_innerHTML=f"Twenty years (1993-2012): the page starts it at scale {SCENARIO_SCALES[s.scenario]:g}.",
+            )
         solara.ToggleButtonsSingle(
             value=s.posterior,
             values=list(POSTERIOR_MODES),
@@ -366,7 +401,8 @@ def CompareResult(cmp, this, base, region, job_keys):
 
 
 def _new_session(first: str, cfg: Config, cat) -> Session:
-    s = Session(Settings(scenario=first, scale=cfg.scale), cat)
+    scale = cfg.scale if cfg.scale_given else scale_for(first, cfg.scale)
+    s = Session(Settings(scenario=first, scale=scale), cat)
     s.pace = 30.0  # a month a second: fast enough to watch a year go by, slow enough to read it
     return s
 
@@ -384,7 +420,7 @@ def _poll(cancel: threading.Event, session: Session, figs: FigureCache, state: d
             set_tick(lambda t: t + 1)  # date, numbers, progress at once
             name, opts = TABS[state["tab"]], state["map"]
             fk = figure_key(name, snap, band, opts)
-            if name in TABS[:4] and not figs.has(name, fk) and (not playing or time.time() - last_draw > 2.0):
+            if name in FIGURE_TABS and not figs.has(name, fk) and (not playing or time.time() - last_draw > 2.0):
                 try:
                     figs.get(name, fk, lambda n=name, sn=snap, b=band, o=opts: draw_tab(n, sn, b, *o))
                     last_draw = time.time()
@@ -497,6 +533,8 @@ def TabBody(name, session, snap, band, figs, map_opts, set_map_opts):
         solara.HTML(tag="div", classes=["bs-note"], unsafe_innerHTML="updating the figure...")
     if png is not None:
         solara.Image(png, width="100%")
+    if name == "Both directions":
+        solara.HTML(tag="div", unsafe_innerHTML=both_html(snap))
 
 
 @solara.component
@@ -519,6 +557,11 @@ def About(snap, band):
             "<code>scenarios/baseline_1960_1962.yaml</code> with parameters drawn from the posterior, computed in the "
             "background when the page opens and cached under <code>outputs/explore/</code> (keyed by the model's code, "
             "the rule files, the scenario and the posterior).</p>"
+            "<p><b>Both directions</b> shows the northward flow (issue 15): North Koreans crossing into China, what "
+            "China does with those it catches (returned with or without identity information, allowed to stay, released, "
+            "assisted) and the North Koreans in China at month end, beside the southward crossings. The dossier gives "
+            "no northward count: its levers (the rules in force, <code>northward</code>) are the rule files' readings "
+            "of Doc 1 (2), Doc 10 Arts. 4-5 and Doc 11 (6). The 1990s scenarios (1993-2012) show the reversal.</p>"
             "<p><b>Levers</b> set on the page replace what each rule file says under every rule set of the timeline; "
             "the ration lever replaces Jilin's entries of November 1960 to September 1961. Changing a setting rebuilds "
             "the model and runs it back to the date reached.</p>"

@@ -106,6 +106,7 @@ def cmd_explore(args) -> int:
             "band_scale": args.band_scale or scale,
             "cache_dir": args.cache_dir,
             "scale": scale,
+            "scale_given": args.scale is not None,
         }
     )
     return serve(args.host, args.port)

@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from .bands import Comparison, Job, quantiles  # noqa: E402
-from .series import Mark, marks, month_dates, series, shares, withheld  # noqa: E402
+from .series import Mark, marks, month_dates, month_label, series, shares, withheld  # noqa: E402
 
 RUN = "#b2182b"
 RUN_OBS = "#2166ac"
@@ -397,4 +397,184 @@ def compare_figure(cmp: Comparison, labels: dict[str, str]) -> bytes:
         fontsize=10,
     )
     fig.tight_layout()
+    return png(fig)
+
+
+# -- both directions (issue 15) ---------------------------------------------------------------------------
+
+NORTH = "#2166ac"
+SOUTH = "#b2182b"
+#: Rows of the both-directions figure: (title, unit, [(measure, label, colour, line style)]).
+BOTH_ROWS = [
+    (
+        "Crossings each way: illegal, alive",
+        "persons per month",
+        [
+            ("crossed", "southward: from China into the DPRK", SOUTH, "-"),
+            ("crossed_north", "northward: from the DPRK into China (incl. Doc 2's women crossing to marry)", NORTH, "-"),
+            ("crossed_north_repeat", "of whom had crossed before (repeat crossers)", NORTH, "--"),
+        ],
+    ),
+    (
+        "North Koreans caught in China, and what China does with them",
+        "persons per month",
+        [
+            ("caught_china", "caught in China, at the river or inland (Doc 1 (2), Doc 10 Art. 4)", "#252525", "-"),
+            (
+                "returned_with_identity_north",
+                "returned to the DPRK with identity information (Doc 10 Art. 4 (2))",
+                "#8c510a",
+                "-",
+            ),
+            ("returned_without_identity_north", "returned without it (before the 1964 Protocol)", "#8c510a", "--"),
+            (
+                "stay_approved_north",
+                "allowed to stay: return 'inconvenient' (Doc 1 (2)), or to marry (Doc 2 (3))",
+                "#762a83",
+                "-",
+            ),
+            ("released_north", "caught and released (tolerated)", "#1b7837", "-"),
+            ("assisted_north", "not illegal: forced across by a disaster, assisted (Doc 10 Art. 4 (1))", "#35978f", ":"),
+            ("returned_home_own_north", "went home on their own (may cross again)", "#e08214", ":"),
+        ],
+    ),
+    (
+        "Stocks on each side",
+        "persons at month end",
+        [
+            ("in_china_from_dprk", "North Koreans in China (at large, in custody, visiting, staying)", NORTH, "-"),
+            ("in_china_from_dprk_illegal", "of which illegally (at large or in custody)", NORTH, "--"),
+            ("in_north_korea_illegal", "crossers from China in the DPRK (illegally; at reception or settled)", SOUTH, "-"),
+        ],
+    ),
+]
+BOTH_CAPTION = (
+    "Doc 1 (2), 17 December 1957: 'For [North] Korean citizens who have illegally crossed the border into China, we should, "
+    "in principle, repatriate them'; if 'it is indeed inconvenient' for some to return, they may stay\n"
+    "'after the approval of the [North] Korean side'.   Doc 10 Arts. 4-5, the Protocol of 9 June 1964: 'Illegal border "
+    "crossers will be returned to the other side with information on their identity and specific situation';\n"
+    "'those who were forced to cross the border as a result of a disaster will not be treated as illegal border crossers' "
+    "(Art. 4 (1)); 'Elements that cross the border after committing crimes should be returned' (Art. 5 (1)).\n"
+    "Doc 11 (6), 19 August 1970: 'those who illegally cross the border will, in principle, be repatriated in a timely "
+    "manner'.   The dossier counts no northward crossing: the northward levers are the rule files' readings\n"
+    "(tab 'Rules in force'), most of them assumed.   Northward counts are placed at the Chinese region of the crossing "
+    "point, southward ones at the crossers' home region.   Vertical scales: logarithmic above 10 persons."
+)
+#: The figure's own footnote (the quotations are in the caption under it, :data:`BOTH_CAPTION`).
+BOTH_FOOTNOTE = (
+    "Sources: Doc 1 (2), 1957; Doc 10 Arts. 4-5, the 1964 Protocol; Doc 11 (6), 1970 (quoted under the figure). The dossier "
+    "counts no northward crossing: the northward levers are the rule files' readings, most of them assumed.\n"
+    "Northward counts are placed at the Chinese region of the crossing point, southward ones at the crossers' home region. "
+    "Vertical scales: logarithmic above 10 persons."
+)
+#: Runs longer than this many months draw the treatment row as yearly averages (monthly counts of a few
+#: dozen, at a small scale, are mostly sampling noise over twenty years).
+LONG_RUN_MONTHS = 72
+
+
+def _stock_marks(ax, view: View, region: str, measures: tuple[str, ...]) -> list[Mark]:
+    """Archival stocks (the 1990s validation intervals): a diamond at the month, with the interval as a bar."""
+    shown = []
+    for mk in marks(view.targets_path):
+        if mk.region != region or mk.measure not in measures or mk.kind != "stock":
+            continue
+        if mk.start not in view.months:
+            continue
+        day = view.dates[view.months.index(mk.start)]
+        col = CAL if mk.role == "calibration" else VAL
+        if mk.observation == "interval" and mk.low is not None:
+            ax.vlines(day, mk.low, mk.high, color=col, lw=3.0, alpha=0.8, zorder=6)
+            ax.plot([day, day], [mk.low, mk.high], marker="_", ms=10, mew=2, color=col, ls="none", zorder=6)
+        else:
+            ax.plot([day], [mk.value], marker="D", color=col, ms=6, zorder=6, ls="none")
+        shown.append(mk)
+    return shown
+
+
+def _stock_mark_label(mk: Mark) -> str:
+    """'published estimates (the brief), Dec 2000: 10,000-300,000 North Koreans in China (validation)'."""
+    span = dt.date(int(mk.start[:4]), int(mk.start[5:]), 1).strftime("%b %Y")
+    v = f"{mk.low:,.0f}-{mk.high:,.0f}" if mk.observation == "interval" and mk.low is not None else f"{mk.value:,.0f}"
+    what = "illegally in China" if mk.measure.endswith("_illegal") else "in China"
+    src = (
+        "published estimates (the brief)"
+        if mk.source == "brief"
+        else (f"Doc {mk.document}" if mk.document else "the introduction")
+    )
+    role = "held out, validation" if mk.role == "validation" else "calibration"
+    return f"{src}, {span}: {v}\nNorth Koreans {what} ({role})"
+
+
+def _yearly_average(view: View, y: np.ndarray) -> tuple[list[dt.date], np.ndarray]:
+    """Monthly average of each calendar year over the complete months, as step points (start and end of each year)."""
+    n = view.closed
+    years = sorted({m[:4] for m in view.months[:n]})
+    xs, ys = [], []
+    for yr in years:
+        idx = [i for i, m in enumerate(view.months[:n]) if m.startswith(yr)]
+        avg = float(np.mean(y[idx]))
+        xs += [dt.date(int(yr), int(view.months[idx[0]][5:]), 1), dt.date(int(yr), int(view.months[idx[-1]][5:]), 28)]
+        ys += [avg, avg]
+    return xs, np.array(ys)
+
+
+def _wrap(label: str, width: int = 58) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(label, width)) if "\n" not in label else label
+
+
+def both_directions_figure(view: View, region: str = "china", region_label: str = "China as a whole") -> bytes:
+    """Both directions across the border: crossings each way, China's treatment of North Koreans, the stocks."""
+    n = len(BOTH_ROWS)
+    height = 3.0 * n + 1.6
+    fig = Figure(figsize=(13, height))
+    axes = fig.subplots(n, 1, sharex=True, squeeze=False)[:, 0]
+    long_run = len(view.months) > LONG_RUN_MONTHS
+    for i, (ax, (title, unit, lines)) in enumerate(zip(axes, BOTH_ROWS)):
+        stock = unit.endswith("month end")
+        yearly = long_run and i == 1
+        for m, label, color, ls in lines:
+            y = series(view.data, region, m)
+            if yearly:
+                xs, ys = _yearly_average(view, y)
+                ax.plot(xs, ys, color=color, ls=ls, lw=1.6, label=_wrap(label), zorder=4)
+            else:
+                _run_line(ax, view, y, color, ls=ls, label=_wrap(label), stock=stock)
+        if stock:
+            for mk in _stock_marks(ax, view, region, ("in_china_from_dprk", "in_china_from_dprk_illegal")):
+                ax.plot([], [], color=VAL if mk.role == "validation" else CAL, lw=3.0, label=_stock_mark_label(mk))
+        _switch_lines(ax, view, label=i == 0)
+        _axis_dates(ax, view, labels=i == n - 1)
+        ax.set_yscale("symlog", linthresh=10, linscale=0.6)
+        ax.set_ylim(bottom=0)
+        if ax.get_ylim()[1] < 1000:  # few decades: ticks at 1, 2 and 5 times each power of ten
+            ax.yaxis.set_major_locator(matplotlib.ticker.SymmetricalLogLocator(base=10, linthresh=10, subs=(1, 2, 5)))
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.tick_params(axis="y", labelsize=8)
+        shown_unit = "persons per month, averaged over each year" if yearly else unit
+        ax.set_title(f"{title} ({shown_unit})", loc="left", fontsize=10, fontweight="bold", pad=4)
+        ax.set_ylabel(f"{unit}\n(log above 10)", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.008, 1.0), fontsize=7.8, frameon=False, borderaxespad=0, labelspacing=0.7)
+    period = f"{month_label(view.months[0])} to {month_label(view.months[-1])}"
+    reached = f"the run has reached {view.date.day} {view.date:%B %Y}" if view.date is not None else "the run has not started"
+    fig.text(
+        0.01,
+        1 - 0.12 / height,
+        f"Both directions across the border, {region_label}: {view.title}, {period}",
+        fontsize=11.5,
+        fontweight="bold",
+        va="top",
+    )
+    fig.text(
+        0.01,
+        1 - 0.42 / height,
+        f"{reached} (solid red line); open dot: the month in progress; dotted: rule switches",
+        fontsize=9,
+        color="#333333",
+        va="top",
+    )
+    fig.text(0.01, 0.006, BOTH_FOOTNOTE, fontsize=7.8, color="#333333", va="bottom", ha="left", linespacing=1.4)
+    fig.subplots_adjust(left=0.065, right=0.64, top=1 - 0.95 / height, bottom=0.85 / height, hspace=0.3)
     return png(fig)

@@ -107,6 +107,8 @@ class Mark:
     document: int
     quote: str
     kind: str
+    #: Where the figure comes from: "dossier" (``document`` is its number, 0 the introduction) or "brief".
+    source: str = "dossier"
 
     @property
     def per_month(self) -> float:
@@ -160,6 +162,7 @@ def marks(path: str | None = None) -> tuple[Mark, ...]:
                 t.document,
                 t.quote,
                 t.kind,
+                t.source,
             )
         )
     return tuple(out)

@@ -41,8 +41,26 @@ KNOWN_SCENARIOS = {
     "cf_no_rumours": "Counterfactual: no rumours",
     "cf_doubled_interception": "Counterfactual: interception doubled",
     "cf_prompt_legal_channel": "Counterfactual: prompt legal channel",
+    "reversal_1990s": "1990s reversal 1993-2012: lenient reading",
+    "reversal_1990s_stringent": "1990s reversal 1993-2012: stringent reading",
 }
 BASELINE = "baseline_1960_1962"
+#: Scenarios the page starts at a smaller scale than its default: twenty years (7,305 days) each, so that a run
+#: to the end takes seconds rather than minutes (their files' own scale; a step stays at a few milliseconds).
+SCENARIO_SCALES = {"reversal_1990s": 0.05, "reversal_1990s_stringent": 0.05}
+
+
+def scale_for(key: str, current: float, previous: str | None = None, page_default: float | None = None) -> float:
+    """The scale the page uses on switching from scenario ``previous`` to ``key`` at scale ``current``.
+
+    A scenario of :data:`SCENARIO_SCALES` starts at most at its own scale; leaving one for another scenario
+    restores the page's default if the scale is still the one it was given.
+    """
+    if key in SCENARIO_SCALES:
+        return min(current, SCENARIO_SCALES[key])
+    if previous in SCENARIO_SCALES and current == SCENARIO_SCALES[previous]:
+        return page_default if page_default is not None else DEFAULT_SCALE
+    return current
 
 
 def default_scenarios_dir() -> Path:
@@ -140,6 +158,9 @@ class RuleInfo:
     header: str = ""
 
 
+#: The sections of a rule file whose levers the page lists (``northward``: issue 15, North Koreans in China).
+RULE_SECTIONS = ("china", "dprk", "border", "northward")
+
 _LINE = re.compile(r"^(?P<indent>\s*)(?P<key>[A-Za-z_][A-Za-z0-9_]*):\s*(?P<value>[^#]*?)\s*(?:#\s*(?P<comment>.*))?$")
 
 
@@ -172,7 +193,7 @@ def rule_info(name: str) -> RuleInfo:
         if value in ("", ">", "|", ">-", "|-"):
             stack.append((indent, key))
             continue
-        if stack and stack[0][1] in ("china", "dprk", "border"):
+        if stack and stack[0][1] in RULE_SECTIONS:
             levers[path_key] = (value, (m["comment"] or "").strip())
     return RuleInfo(name, rs.title, tuple(rs.documents), " ".join(rs.description.split()), levers, " ".join(header))
 

@@ -17,13 +17,24 @@ import yaml
 
 from . import _bordersim as bs
 from .bands import Job
-from .figures import View, flows_figure, lishu_figure, stocks_figure
+from .figures import BOTH_CAPTION, View, both_directions_figure, flows_figure, lishu_figure, stocks_figure
 from .map import map_figure
-from .series import fmt_date, series
+from .series import STOCKS, fmt_date, month_label, series
 from .session import Snapshot
 from .settings import LEVERS, Settings, resolve, rule_info, rule_values
 
-TABS = ["Flows by province", "People in the DPRK", "Lishu (Doc 4)", "Map", "Rules in force", "Compare with the baseline", "About"]
+TABS = [
+    "Flows by province",
+    "People in the DPRK",
+    "Both directions",
+    "Lishu (Doc 4)",
+    "Map",
+    "Rules in force",
+    "Compare with the baseline",
+    "About",
+]
+#: The tabs showing a figure (drawn in the background by the page's poller).
+FIGURE_TABS = TABS[:5]
 
 
 def make_view(snap: Snapshot, band: Job | None, targets_path: str | None = None) -> View | None:
@@ -73,6 +84,84 @@ def headline(snap: Snapshot, region: str = "china") -> list[tuple[str, str]]:
     return out
 
 
+#: The both-directions panel's table: (label, measure, direction, a sub-row of the row above). Flows are totals
+#: since the start of the run, stocks at the last month end reached.
+BOTH_TABLE = [
+    ("got across into the DPRK, illegally", "crossed", "south", False),
+    ("got across into China, illegally", "crossed_north", "north", False),
+    ("of whom had crossed before (repeat crossers)", "crossed_north_repeat", "north", True),
+    ("North Koreans caught in China (Doc 1 (2), Doc 10 Art. 4)", "caught_china", "north", False),
+    ("returned to the DPRK with identity information (Doc 10 Art. 4 (2))", "returned_with_identity_north", "north", True),
+    ("returned to the DPRK without it", "returned_without_identity_north", "north", True),
+    ("allowed to stay in China (Doc 1 (2), Doc 2 (3))", "stay_approved_north", "north", True),
+    ("released (tolerated)", "released_north", "north", True),
+    ("not illegal: forced across by a disaster, assisted (Doc 10 Art. 4 (1))", "assisted_north", "north", True),
+    ("North Koreans who went home on their own", "returned_home_own_north", "north", False),
+    ("North Koreans in China", "in_china_from_dprk", "north", False),
+    ("of which illegally", "in_china_from_dprk_illegal", "north", True),
+    ("crossers from China in the DPRK, illegally", "in_north_korea_illegal", "south", False),
+]
+
+
+@dataclass(frozen=True)
+class BothRow:
+    label: str
+    measure: str
+    direction: str  # "north" (DPRK to China) or "south"
+    sub: bool
+    #: "flow": total over the months so far; "stock": at the last month end reached (value None before the first).
+    kind: str
+    value: float | None
+
+
+def both_directions(snap: Snapshot, region: str = "china") -> list[BothRow]:
+    """The both-directions table: northward totals beside the southward crossings, and the stocks on each side."""
+    if snap.data is None:
+        return []
+    out = []
+    for label, m, direction, sub in BOTH_TABLE:
+        y = series(snap.data, region, m)
+        if m in STOCKS:
+            value = float(y[snap.months_closed - 1]) if snap.months_closed > 0 else None
+            out.append(BothRow(label, m, direction, sub, "stock", value))
+        else:
+            out.append(BothRow(label, m, direction, sub, "flow", float(y.sum())))
+    return out
+
+
+def both_html(snap: Snapshot) -> str:
+    """What goes under the both-directions figure: its caption (the documents quoted) and the table, with periods and units."""
+    rows = both_directions(snap)
+    if not rows:
+        return ""
+    arrows = {"north": "&uarr; DPRK to China", "south": "&darr; China to the DPRK"}
+    flow_head = f"{fmt_date(snap.start)} to {fmt_date(snap.date)}" if snap.date else "(the run has not started)"
+    stock_head = (
+        f"at the end of {month_label(snap.months[snap.months_closed - 1])}" if snap.months_closed > 0 else "(no month end yet)"
+    )
+
+    def tr(r: BothRow) -> str:
+        v = "&ndash;" if r.value is None else f"{r.value:,.0f}"
+        pad = " style='padding-left:22px'" if r.sub else ""
+        return (
+            f"<tr><td{pad}>{_E(r.label)}</td><td>{arrows[r.direction]}</td>"
+            f"<td style='text-align:right'>{v}</td><td><code>{r.measure}</code></td></tr>"
+        )
+
+    return (
+        f"<p class='bs-note' style='max-width:1150px;margin:2px 0 10px'>{_E(' '.join(BOTH_CAPTION.split()))}</p>"
+        "<p style='margin:6px 0 2px'><b>Both directions, China as a whole</b> (persons, scaled back to the whole "
+        f"population from scale {snap.settings.scale:g})</p>"
+        "<table class='bs-table bs-both'>"
+        f"<tr><th>flows: totals since the start of the run</th><th>direction</th><th>{_E(flow_head)}</th>"
+        "<th>measure (flows.csv)</th></tr>"
+        + "".join(tr(r) for r in rows if r.kind == "flow")
+        + f"<tr><th>stocks</th><th></th><th>{_E(stock_head)}</th><th></th></tr>"
+        + "".join(tr(r) for r in rows if r.kind == "stock")
+        + "</table>"
+    )
+
+
 class FigureCache:
     """PNG bytes per tab, redrawn only when the key of what the tab shows changes."""
 
@@ -115,6 +204,8 @@ def draw_tab(tab: str, snap: Snapshot, band: Job | None, map_measure: str = "cro
         return flows_figure(view)
     if tab == "People in the DPRK":
         return stocks_figure(view)
+    if tab == "Both directions":
+        return both_directions_figure(view)
     if tab == "Lishu (Doc 4)":
         return lishu_figure(view)
     if tab == "Map":
@@ -143,7 +234,7 @@ def rules_html(snap: Snapshot) -> str:
     info = rule_info(now)
     page_levers = {lv.rule_path: lv for lv in LEVERS if lv.rule_path}
     overrides = sc.rule_overrides or {}
-    lever_rows = []
+    lever_rows, north_rows = [], []
     for path, (value, comment) in info.levers.items():
         parts = path.split(".")
         in_force = snap.rules
@@ -179,11 +270,23 @@ def rules_html(snap: Snapshot) -> str:
             note = (
                 f' <span title="{_E(page_levers[(parts[0], parts[-1])].source)}" style="color:#2166ac">&#9679; page lever</span>'
             )
-        lever_rows.append(
+        (north_rows if parts[0] == "northward" else lever_rows).append(
             f"<tr><td><code>{_E(path)}</code>{note}</td><td>{shown}</td>"
             f"<td>{_E(comment) or '<i>no comment in the file</i>'}</td></tr>"
         )
     docs = "".join(f"<li>{_E(d)}</li>" for d in info.documents)
+    head = "<table class='bs-table'><tr><th>lever</th><th>value</th><th>the rule file says</th></tr>"
+    north = ""
+    if north_rows:
+        north = (
+            "<p style='margin:10px 0 2px'><b>The northward direction</b>: what China does with North Koreans who cross "
+            "into China, and Korean nationals in China (<code>northward</code>; Doc 1 (2), Doc 2 (3), Doc 10 Arts. 4-5, "
+            "Doc 11 (6)-(9); for the 1990s readings, the introduction). The dossier counts no northward crossing, so "
+            "every share and delay here is the rule file's reading, most of them assumed:</p>"
+            + head
+            + "".join(north_rows)
+            + "</table>"
+        )
     return (
         "<h3 style='margin:4px 0'>Rule timeline of this run</h3>"
         "<table class='bs-table'><tr><th>from</th><th>rule set</th><th>title</th></tr>" + "".join(rows) + "</table>"
@@ -194,11 +297,8 @@ def rules_html(snap: Snapshot) -> str:
         f"<p style='margin:6px 0'>{_E(info.description)}</p>"
         f"<p style='margin:6px 0 2px'><b>Documents</b> (as quoted in the rule file):</p><ul style='margin:0'>{docs}</ul>"
         "<p style='margin:10px 0 2px'><b>Every lever of the rule set</b>, its value and the rule file's comment "
-        "(document and article):</p>"
-        "<table class='bs-table'><tr><th>lever</th><th>value</th><th>the rule file says</th></tr>"
-        + "".join(lever_rows)
-        + "</table>"
-        f"<p style='color:#555;font-size:90%'>Source: <code>src/bordersim/data/rules/{_E(now)}.yaml</code>. "
+        "(document and article):</p>" + head + "".join(lever_rows) + "</table>" + north + "<p style='color:#555;font-size:90%'>"
+        f"Source: <code>src/bordersim/world/data/rules/{_E(now)}.yaml</code>. "
         "A value set on this page applies under every rule set of the timeline.</p>"
     )
 
