@@ -1,10 +1,11 @@
 """Screenshots of `bordersim explore` for the README (docs/figures/explore_*.png).
 
-    .venv/bin/python docs/explore_screenshots.py [--port 8790] [--months 16]
+    .venv/bin/python docs/explore_screenshots.py [--port 8790] [--months 16] [--only both]
 
 Starts the server on 127.0.0.1 (the band at its defaults, computed or read from outputs/explore/),
 steps the baseline month by month in headless Chromium (Debian's, /usr/bin/chromium), and saves the
-flows tab, the map, the rules in force and the comparison with the 1964 Protocol.
+flows tab, the map, the rules in force, the comparison with the 1964 Protocol and, last, both
+directions for the 1990s reversal run to its end. ``--only both`` takes only that one (without the band).
 """
 
 from __future__ import annotations
@@ -41,12 +42,31 @@ def settle(pg) -> None:
     pg.wait_for_timeout(1000)
 
 
+def both_directions_shot(pg) -> None:
+    """The 1990s reversal (lenient reading) run to its end, on the both-directions tab: explore_both.png."""
+    pg.set_viewport_size({"width": 1600, "height": 1000})
+    pg.locator(".v-input", has=pg.get_by_label("Scenario", exact=True)).locator(".v-select__slot").click()
+    pg.get_by_role("option", name="1990s reversal 1993-2012: lenient reading").click()
+    pg.get_by_text("protocol_1964_lenient").first.wait_for(timeout=60000)
+    pg.locator(".v-input", has=pg.get_by_label("Play speed")).locator(".v-select__slot").click()
+    pg.get_by_role("option", name="as fast as it runs").click()
+    pg.get_by_role("tab", name="Both directions").click()
+    pg.get_by_role("button", name="Play", exact=True).click()
+    pg.locator(".bs-date", has_text="31 December 2012").wait_for(timeout=600000)
+    pg.set_viewport_size({"width": 1600, "height": 2050})
+    settle(pg)
+    pg.screenshot(path=str(OUT / "explore_both.png"), full_page=False)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=8790)
     ap.add_argument("--months", type=int, default=16)
     ap.add_argument("--band-replicates", type=int, default=40)
+    ap.add_argument("--only", choices=["both"], default=None, help="take only this screenshot (no band needed)")
     args = ap.parse_args()
+    if args.only:
+        args.band_replicates = 0
     from playwright.sync_api import sync_playwright
 
     exe = os.environ.get("BORDERSIM_CHROMIUM", "/usr/bin/chromium")
@@ -69,6 +89,11 @@ def main() -> int:
             pg = b.new_page(viewport={"width": 1600, "height": 1000}, device_scale_factor=1)
             pg.goto(url, wait_until="networkidle")
             pg.get_by_role("button", name="Step a month", exact=True).wait_for(timeout=60000)
+            OUT.mkdir(parents=True, exist_ok=True)
+            if args.only == "both":
+                both_directions_shot(pg)
+                b.close()
+                return 0
             band = pg.get_by_text("Grey band: the calibrated baseline")
             band.wait_for(timeout=600000)  # the band, if not cached, takes a few minutes
             for _ in range(args.months):
@@ -101,6 +126,7 @@ def main() -> int:
             pg.set_viewport_size({"width": 1600, "height": 1560})
             pg.wait_for_timeout(4000)
             pg.screenshot(path=str(OUT / "explore_compare.png"), full_page=False)
+            both_directions_shot(pg)
             b.close()
     finally:
         server.terminate()
