@@ -381,3 +381,14 @@ def test_one_parameter_one_summary(tmp_path):
     q05, q95 = r.summary.loc[0, ["q05", "q95"]]
     # log1p(record) ~ N(log(100 k), 1/(100 k) + 0.05^2): k = 2.5 within about +-13% (90%)
     assert q05 < 2.5 < q95 and 2.0 < q05 and q95 < 3.1
+
+
+def test_a_loaded_waves_cost_counts_batches_submitted_together_once():
+    """Batches on an executor are timed from their common submission: the wave took the longest of them,
+    not their sum (the sum once stopped every leave-one-out refit after the shared wave 0)."""
+    from bordersim.inference.waves import recorded_seconds_per_simulation
+
+    wave = pd.DataFrame({"batch_seconds": np.repeat([10.0, 20.0, 30.0], 5)})  # 3 batches of 5 runs
+    assert recorded_seconds_per_simulation(wave, parallel=True) == pytest.approx(30.0 / 15)
+    assert recorded_seconds_per_simulation(wave, parallel=False) == pytest.approx(60.0 / 15)
+    assert recorded_seconds_per_simulation(wave.iloc[:0], parallel=True) == 0.0

@@ -258,9 +258,8 @@ class _Run:
         """The expected seconds of another wave: its simulations at this wave's rate, and an analysis."""
         if t_sim > 0:
             per_sim = t_sim / max(analysis["n_new"], 1)
-        else:  # loaded from disk: the recorded batch times (an over-estimate when batches ran in parallel)
-            wk = df[df["wave"] == k]
-            per_sim = float(wk.drop_duplicates("batch_seconds")["batch_seconds"].sum()) / max(len(wk), 1) if len(wk) else 0.0
+        else:  # loaded from disk (a resumed run, or a wave 0 shared by leave-one-out and SBC): the recorded times
+            per_sim = recorded_seconds_per_simulation(df[df["wave"] == k], parallel=self.executor is not None)
         return per_sim * self.s.n_wave + analysis["seconds"]["analysis"]
 
     def _stop_rule(self, k: int, analysis: dict, elapsed: float, wave_cost: float) -> tuple[str | None, str]:
@@ -294,3 +293,17 @@ class _Run:
                 ),
             )
         return None, ""
+
+
+def recorded_seconds_per_simulation(wave: pd.DataFrame, parallel: bool) -> float:
+    """Wall seconds per simulation of a wave loaded from disk, from its batches' ``batch_seconds``.
+
+    On an executor every batch is submitted at once and its time counts from submission, so the
+    largest is the wave's wall time; in this process the batches ran one after another and their
+    times add up. (Summing submission-based times over-estimated a wave by half the number of
+    batches: a refit after a shared wave 0 then stopped at once on its time budget.)"""
+    if not len(wave):
+        return 0.0
+    times = wave.drop_duplicates("batch_seconds")["batch_seconds"]  # one value per batch
+    total = float(times.max()) if parallel else float(times.sum())
+    return total / len(wave)
