@@ -238,8 +238,9 @@ def test_both_directions_panel_reads_the_northward_measures():
         # by hand: China is every leaf, so a total is the sum of the whole column of the recorder's array
         k = MEASURE_INDEX["crossed_north"]
         assert rows["crossed_north"].value == pytest.approx(s.model.recorder.data[:, :, k].sum())
-        # the reversal: people cross north, nobody south, and North Koreans are in China at the month end
-        assert rows["crossed_north"].value > 1000 and rows["crossed"].value == 0
+        # the reversal: far more cross north than south (a few southward crossings remain, drawn with the
+        # posterior's rates), and North Koreans are in China at the month end
+        assert rows["crossed_north"].value > 1000 and rows["crossed_north"].value > 20 * rows["crossed"].value
         assert rows["caught_china"].value > 0 and rows["in_china_from_dprk"].value > 0
         assert rows["crossed_north_repeat"].value <= rows["crossed_north"].value
         assert rows["in_china_from_dprk_illegal"].value <= rows["in_china_from_dprk"].value
