@@ -250,3 +250,14 @@ def test_compare_checks_its_inputs(small_file, tmp_path, capsys):
     (b / "flows.csv").write_text("not,a\nflows,table\n")
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "c4")]) == 2
     assert "not a flows.csv written by `bordersim run`" in capsys.readouterr().err
+
+
+def test_a_run_that_covers_no_target_writes_an_empty_fit_report(tmp_path, capsys):
+    """The 1990s scenario names the targets file, but three months of 1993 cover none of its targets: the fit
+    report is written with its columns and no rows, not an internal error (found by the README's commands)."""
+    out = tmp_path / "r90"
+    args = ["run", str(ROOT / "scenarios" / "reversal_1990s.yaml"), "--out", str(out), "--quiet", "--no-figures"]
+    assert main([*args, "--scale", "0.002", "--replicates", "1", "--end", "1993-03-31"]) == 0
+    fit = pd.read_csv(out / "fit.csv")
+    assert len(fit) == 0 and {"id", "inside_90", "width90_rel"} <= set(fit.columns)
+    assert "0 of 0 calibration targets" in (out / "fit.md").read_text()

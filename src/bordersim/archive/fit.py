@@ -17,6 +17,13 @@ from .extract import FlowIndex
 from .observation import QUANTILES, inside, log_score, predictive_draws, relative_error, scores
 from .targets import Target, as_list
 
+#: The fit table's columns (fit.csv), in order.
+FIT_COLUMNS = (
+    "id role group document region period kind quantity unit observation observed observed_low observed_high "
+    "simulated_median predicted_median p05 p25 p75 p95 inside_50 inside_90 relative_error width90_rel wide_only "
+    "log_score pit crps_rel interval_score_rel"
+).split()
+
 
 def summary_line(fit: pd.DataFrame, role: str = "calibration") -> str:
     """Coverage with sharpness and error: inside 90% (and 50%), how many only because wide, the median
@@ -149,4 +156,5 @@ def compare(flows: pd.DataFrame, targets: list[Target], seed: int = 0) -> pd.Dat
                 **scores(t, draws),
             }
         )
-    return pd.DataFrame(rows)
+    # a run that covers no target's period (a 1990s run cut short) has an empty table with the same columns
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=FIT_COLUMNS)
