@@ -37,7 +37,8 @@ EXIT_BUG = 1
 #: Optional extras: the module a command imports -> the extra that installs it.
 #: Commands that need the model, the archive or the experiments (imported only when one of them runs:
 #: ``bordersim --help`` and ``bordersim validate`` start without the model, pandas or matplotlib).
-HEAVY = {"run", "fit", "ablations", "compare", "calibrate", "sweep", "sensitivity"}
+HEAVY = {"run", "fit", "ablations", "compare"}  # in bordersim.experiments.commands
+STUDY = {"calibrate", "sweep", "sensitivity"}  # in bordersim.experiments.study_commands (the engine, dask, SALib)
 EXTRAS = {"SALib": "sweep", "distributed": "sweep", "dask": "sweep"}
 
 
@@ -118,10 +119,10 @@ def cmd_validate(args) -> int:
 
 
 def cmd_rules(args) -> int:
-    from .world.rules import available_rule_sets, load_rule_set
+    from .world import rules
 
-    for name in available_rule_sets():
-        rs = load_rule_set(name)
+    for name in rules.available_rule_sets():
+        rs = rules.load_rule_set(name)
         print(f"{name:24s} {rs.title}")
         for clause in rs.no_flow:  # issue 15: what the rule set's documents say that no simulated flow obeys
             print(f"{'':24s}   no flow: {clause}")
@@ -129,7 +130,7 @@ def cmd_rules(args) -> int:
 
 
 def cmd_measures(args) -> int:
-    from .model.recorder import MEASURES
+    from .model.measures import MEASURES
 
     for name, (unit, kind, desc) in MEASURES.items():
         print(f"{name:32s} {unit:12s} {kind:6s} {desc}")
@@ -258,6 +259,10 @@ def main(argv: list[str] | None = None) -> int:
             from .experiments import commands
 
             func = getattr(commands, f"cmd_{func}")
+        elif args.command in STUDY:
+            from .experiments import study_commands
+
+            func = getattr(study_commands, f"cmd_{func}")
         code = func(args)
         sys.stdout.flush()  # a closed pipe shows up here, inside the handlers, not at interpreter exit
         return code

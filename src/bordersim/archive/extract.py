@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..model.recorder import MEASURE_INDEX
+from ..model.measures import MEASURE_INDEX
 from .targets import Target, as_list
 
 

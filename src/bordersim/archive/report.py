@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import pyplot, write_text
+from ..io import plain_numbers, pyplot, write_text
 from .extract import monthly_band
 from .fit import compare, jilin_fates, summary_line
 from .observation import CLERK_CV
@@ -106,6 +106,15 @@ def fit_markdown(fit: pd.DataFrame, targets: list[Target], title: str, n_rep: in
     return "\n".join(lines)
 
 
+def _plain_log_ticks(ax) -> None:
+    """Ticks of a log axis at 1, 2, 5 x 10^k, written as plain numbers (0.5, 1, 2): easier to read than
+    matplotlib's 2x10^-1, and no mathtext to typeset (its first use costs about a second)."""
+    lo, hi = ax.get_xlim()
+    ax.set_xticks([m * 10.0**k for k in range(-4, 5) for m in (1, 2, 5) if lo <= m * 10.0**k <= hi])
+    ax.set_xlim(lo, hi)
+    plain_numbers(ax.xaxis)
+
+
 def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
     plt = pyplot()
     f = fit[fit.observed.notna() & (fit.kind != "share")].copy()
@@ -134,6 +143,7 @@ def _fig_targets(fit: pd.DataFrame, path: Path) -> None:
             ok = np.isfinite(lo)
             ax.hlines(y[ok], lo[ok], hi[ok], color="k", lw=3, alpha=0.35)
             ax.set_xscale("log")
+            _plain_log_ticks(ax)
             ax.set_xlabel("predicted record / archival value (log scale; 1 = the archive)")
             ax.set_title("Counts, relative to the archive", fontsize=10)
         ax.set_yticks(y)

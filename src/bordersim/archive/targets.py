@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ScenarioError, from_validation
 from ..io import read_yaml
-from ..model.recorder import MEASURES
+from ..model.measures import MEASURES
 from ..world.geography import TREE
 from ..world.scenario import Scenario
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..archive.extract import monthly_band
-from ..io import pyplot
+from ..io import plain_numbers, pyplot
 
 CROSSINGS = [
     ("crossed", "south: got across into the DPRK (illegal)", "#d62728", "-"),
@@ -95,6 +95,7 @@ def north_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pa
         else:
             _lines(ax, flows, series, n_rep)
         ax.set_yscale("symlog", linthresh=10)
+        plain_numbers(ax.yaxis)
         ax.set_ylabel(unit + " (log above 10)")
         ax.set_title(head, loc="left", fontweight="bold", fontsize=10)
         ax.legend(fontsize=8, frameon=False, ncol=2, loc="upper left")
@@ -114,6 +115,7 @@ def north_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pa
         axes[0].set_title("Korean nationals living in China (Doc 11)", loc="left", fontweight="bold", fontsize=10)
         _yearly(axes[1], flows, NATIONALS)
         axes[1].set_yscale("symlog", linthresh=10)
+        plain_numbers(axes[1].yaxis)
         axes[1].set_ylabel("persons per year, median (log above 10)")
         axes[1].set_title("Pressure, the legal route home and the blocked options (Doc 11)", loc="left", fontsize=10)
         for ax in axes:

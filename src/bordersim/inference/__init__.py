@@ -26,56 +26,52 @@ Modules: :mod:`.params`, :mod:`.summaries`, :mod:`.records` (observation model),
 (run directory), :mod:`.validation` (posterior predictive, SBC, leave-one-group-out).
 """
 
-from .emulator import PolyEmulator
-from .engine import CalibrationResult, Settings, calibrate, default_cutoff, import_wave0, run_wave0, sim_seed, summary_table
-from .mcmc import ess, sample, split_rhat
-from .params import Param, ParamSpace
-from .predict import predict_records
-from .records import (
-    CountInterval,
-    ExactCount,
-    ExactShare,
-    ExactValue,
-    LowerBound,
-    Record,
-    RecordSet,
-    ShareInterval,
-    Undercount,
-    log_diff_ndtr,
-    log_uniform_moments,
-)
-from .summaries import Summary
-from .validation import SBCResult, leave_one_group_out, sbc
+import importlib
 
-__all__ = [
-    "Param",
-    "ParamSpace",
-    "Summary",
-    "Record",
-    "RecordSet",
-    "ExactCount",
-    "Undercount",
-    "CountInterval",
-    "LowerBound",
-    "ExactShare",
-    "ShareInterval",
-    "ExactValue",
-    "log_diff_ndtr",
-    "log_uniform_moments",
-    "PolyEmulator",
-    "sample",
-    "ess",
-    "split_rhat",
-    "Settings",
-    "calibrate",
-    "CalibrationResult",
-    "run_wave0",
-    "import_wave0",
-    "sim_seed",
-    "summary_table",
-    "default_cutoff",
-    "predict_records",
-    "sbc",
-    "SBCResult",
-    "leave_one_group_out",
-]
+#: Public name -> the submodule that defines it. Submodules are imported on first use (PEP 562), so that
+#: importing the observation model (:mod:`.records`) does not load the engine, scipy.stats and the sampler.
+_EXPORTS = {
+    "PolyEmulator": "emulator",
+    "CalibrationResult": "engine",
+    "Settings": "engine",
+    "calibrate": "engine",
+    "default_cutoff": "engine",
+    "import_wave0": "engine",
+    "run_wave0": "engine",
+    "sim_seed": "engine",
+    "summary_table": "engine",
+    "ess": "mcmc",
+    "sample": "mcmc",
+    "split_rhat": "mcmc",
+    "Param": "params",
+    "ParamSpace": "params",
+    "predict_records": "predict",
+    "CountInterval": "records",
+    "ExactCount": "records",
+    "ExactShare": "records",
+    "ExactValue": "records",
+    "LowerBound": "records",
+    "Record": "records",
+    "RecordSet": "records",
+    "ShareInterval": "records",
+    "Undercount": "records",
+    "log_diff_ndtr": "records",
+    "log_uniform_moments": "records",
+    "Summary": "summaries",
+    "SBCResult": "validation",
+    "leave_one_group_out": "validation",
+    "sbc": "validation",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value  # the next look-up is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

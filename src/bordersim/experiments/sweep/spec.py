@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ...model.recorder import MEASURES
+from ...model.measures import MEASURES
 from ...world.geography import TREE
 
 _RESERVED = {"run_id", "point_id", "replicate", "outcome", "period", "value", "status", "run_key", "seed"}
