@@ -1,5 +1,5 @@
-"""The common random numbers changed how the model draws, not what it does: 30 replicates agree with 30 of the
-model before the change (issue 10, issue 14).
+"""The common random numbers and the speed work changed how the model draws, not what it does: 30 replicates agree
+with 30 of the model before each change (issue 10, issue 14).
 
 ``tests/data/pre_crn_totals.csv`` holds China's totals in 30 replicates of the tests' small scenario (seed
 2024, October 1960 to December 1961), written by ``tests/data/make_pre_crn_totals.py`` with the code of commit
@@ -7,6 +7,11 @@ model before the change (issue 10, issue 14).
 with a two-sample Kolmogorov-Smirnov test; the family of 13 tests is held to a 1% error rate (Bonferroni,
 p < 0.01 / 13). Seeds are fixed, so the outcome is deterministic; the second test shows the comparison has the
 power to see a real change of a mechanism.
+
+``tests/data/pre_speed_totals.csv`` holds the same 30 replicates' totals of both directions (southward and northward
+flows, stocks), written by ``tests/data/make_pre_speed_totals.py`` with the code of commit 873c67c, before the
+second round of speed work (the northward decisions drawn day by day); the third test compares today's code with
+it in the same way.
 """
 
 from __future__ import annotations
@@ -22,15 +27,16 @@ from bordersim.world.loader import validate_scenario
 from .conftest import small_scenario_dict
 
 REFERENCE = Path(__file__).parent / "data" / "pre_crn_totals.csv"
-STOCKS = {"in_north_korea_illegal"}
+PRE_SPEED = Path(__file__).parent / "data" / "pre_speed_totals.csv"
+STOCKS = {"in_north_korea_illegal", "in_china_from_dprk", "korean_nationals"}
 
 
-def totals(parameters: dict | None = None) -> pd.DataFrame:
+def totals(parameters: dict | None = None, reference: Path = REFERENCE) -> pd.DataFrame:
     d = small_scenario_dict(seed=2024, replicates=30, end="1961-12-31")
     if parameters:
         d["parameters"] = parameters
     rows = []
-    measures = [c for c in pd.read_csv(REFERENCE, nrows=0).columns if c != "replicate"]
+    measures = [c for c in pd.read_csv(reference, nrows=0).columns if c != "replicate"]
     for r in run_replicates(validate_scenario(d), progress=False):
         f = r.flows[r.flows.region == "china"]
         row = {}
@@ -41,8 +47,8 @@ def totals(parameters: dict | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def p_values(now: pd.DataFrame) -> dict[str, float]:
-    before = pd.read_csv(REFERENCE)
+def p_values(now: pd.DataFrame, reference: Path = REFERENCE) -> dict[str, float]:
+    before = pd.read_csv(reference)
     return {m: float(stats.ks_2samp(before[m], now[m]).pvalue) for m in now.columns}
 
 
@@ -59,3 +65,11 @@ def test_the_comparison_sees_a_changed_mechanism():
     alpha = 0.01 / len(p)
     rejected = {m for m, v in p.items() if v < alpha}
     assert {"attempted", "detected", "crossed"} <= rejected, {m: round(v, 6) for m, v in p.items()}
+
+
+def test_thirty_replicates_of_both_directions_agree_with_the_model_before_the_speed_work():
+    now = totals(reference=PRE_SPEED)
+    assert set(now.columns) >= {"attempted", "crossed", "attempted_north", "crossed_north", "legal_visits_north"}
+    p = p_values(now, PRE_SPEED)
+    alpha = 0.01 / len(p)
+    assert min(p.values()) > alpha, {m: round(v, 4) for m, v in p.items()}

@@ -10,7 +10,7 @@ import pytest
 
 from bordersim.model import BorderModel
 from bordersim.model.border import detection_prob, drowning_prob, stop_prob
-from bordersim.model.households import NEVER, Households, State, _firing_day
+from bordersim.model.households import NEVER, Households, State, _first_day
 from bordersim.model.recorder import MEASURE_INDEX
 from bordersim.model.rumours import RumourNetwork
 from bordersim.model.schedule import resolve_schedule
@@ -89,8 +89,26 @@ def test_raising_the_ration_lowers_intentions():
 
 def test_firing_day_hand_case():
     # clock 0, threshold 1, hazard 0.3/day from day 10: 0.3 * 4 = 1.2 >= 1 on day 13, 0.9 < 1 on day 12.
-    got = _firing_day(np.array([0.0, 0.5, 0.0]), np.array([1.0, 1.0, 1.0]), np.array([0.3, 0.5, 0.0]), 10)
-    assert list(got) == [13, 10, NEVER]
+    got = [_first_day(c, 1.0, h, 10) for c, h in [(0.0, 0.3), (0.5, 0.5), (0.0, 0.0)]]
+    assert got == [13, 10, NEVER]
+
+
+def test_the_compiled_clock_pass_sets_the_hazards_of_the_formula():
+    # update_hazards runs one compiled pass (households._refresh_clocks); HouseholdDecision.hazards is the formula
+    # in numpy. After a few weeks (beliefs, states and attempts differ from household to household) they agree to
+    # the last bit, and every clock due before the horizon is in the calendar on its day.
+    m = build(end="1961-03-31")
+    for _ in range(60):
+        m.step()
+    d, hh = m.decision, m.households
+    d.update_hazards(m.ctx, m.today)
+    h_move, h_travel = d.hazards(np.arange(hh.n), m.ctx)
+    assert (h_move > 0).sum() > 100 and (h_travel > 0).sum() > 100
+    assert np.array_equal(hh.h_move, h_move) and np.array_equal(hh.h_travel, h_travel)
+    soon = np.flatnonzero(hh.next_move < d.horizon)
+    assert len(soon) > 0 and np.all(hh.next_move[soon] >= m.today)
+    for day in np.unique(hh.next_move[soon]):
+        assert set(hh.cal_move.due(int(day), hh.next_move)) == set(soon[hh.next_move[soon] == day])
 
 
 def test_reasons_drawn_in_proportion_to_channels():

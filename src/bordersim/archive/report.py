@@ -304,12 +304,18 @@ def write_fit(
     write_text(out_dir / "fit.csv", fit.to_csv(index=False, float_format="%.6g", lineterminator="\n"))
     write_text(out_dir / "fit.md", fit_markdown(fit, targets, title, flows.replicate.nunique(), ablations))
     if figures:
-        _fig_targets(fit, out_dir / "fit_targets.png")
-    if figures and flows.period.min() <= "1962-12" and flows.period.max() >= "1960-09":  # the 1960-62 figures need 1960-62
+        fit_figures(fit, flows, targets_path, out_dir)
+    return fit
+
+
+def fit_figures(fit: pd.DataFrame, flows: pd.DataFrame, targets_path: str | Path, out_dir: Path) -> None:
+    """The fit_*.png figures of a fit table (:func:`compare`) and its run's ``flows`` into ``out_dir``."""
+    targets = load_targets(targets_path)
+    _fig_targets(fit, out_dir / "fit_targets.png")
+    if flows.period.min() <= "1962-12" and flows.period.max() >= "1960-09":  # the 1960-62 figures need 1960-62
         _fig_series(flows, targets, out_dir / "fit_series.png")
         _fig_lishu(flows, targets, out_dir / "fit_lishu.png")
         _fig_fates(flows, out_dir / "fit_jilin_fates.png")
-    return fit
 
 
 def fit_run(out_dir: str | Path, targets: str | Path | None = None) -> pd.DataFrame:

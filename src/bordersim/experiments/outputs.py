@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..archive.report import write_fit
+from ..archive.report import fit_figures, write_fit
 from ..archive.targets import check_targets, targets_path_of  # noqa: F401  (re-exported)
 from ..io import atomic_dir, write_json
 from ..world.scenario import Scenario
+from .drawing import Drawer
 from .replicates import run_replicates
 from .run_figures import flow_figures
 
@@ -37,17 +38,6 @@ def _git_commit() -> str | None:
 def write_flows(flows: pd.DataFrame, dest: Path) -> None:
     """A run's monthly table as CSV (the one format of ``flows.csv``)."""
     flows.to_csv(dest, index=False, float_format="%.3f", lineterminator="\n")
-
-
-def _figures_beside(flows: pd.DataFrame, outdir: Path, title: str):
-    """Start drawing the run's figures in a forked process (where fork exists); returns it, or None."""
-    import multiprocessing as mp
-
-    if "fork" not in mp.get_all_start_methods():
-        return None
-    proc = mp.get_context("fork").Process(target=flow_figures, args=(flows, outdir), kwargs={"title": title})
-    proc.start()
-    return proc
 
 
 def run_scenario(
@@ -70,43 +60,45 @@ def run_scenario(
         raise FileExistsError(f"{out} exists (use --force to replace it)")
     source = source if source is not None else sc.source
     check_targets(sc, source)  # a bad targets file is an error now, not after the whole run
-    started = dt.datetime.now(dt.UTC)
-    t0 = time.perf_counter()
-    results = run_replicates(sc, workers=workers, progress=progress, source=source)
-    flows = pd.concat([r.flows for r in results], ignore_index=True)
-    summary = pd.DataFrame([r.summary for r in results])
-    wall = time.perf_counter() - t0
+    tp = targets_path_of(sc, source)
+    # The figures are drawn by processes forked now, which load matplotlib while the run simulates (the second
+    # core): one draws the run's figures, the other the fit report's.
+    with Drawer(figures) as run_figures, Drawer(figures and tp is not None) as fit_figs:
+        started = dt.datetime.now(dt.UTC)
+        t0 = time.perf_counter()
+        results = run_replicates(sc, workers=workers, progress=progress, source=source)
+        flows = pd.concat([r.flows for r in results], ignore_index=True)
+        summary = pd.DataFrame([r.summary for r in results])
+        wall = time.perf_counter() - t0
+        run = {"flows": flows, "summary": summary, "results": results, "started": started, "wall": wall}
+        return atomic_dir(out, lambda tmp: _fill(tmp, sc, source, tp, run, run_figures, fit_figs), force=force)
 
-    def fill(tmp: Path) -> None:
-        write_flows(flows, tmp / "flows.csv")
-        summary.drop(columns=["seconds"]).to_csv(tmp / "summary.csv", index=False, lineterminator="\n")
-        manifest = {
-            "scenario": sc.model_dump(mode="json", by_alias=True),
-            "scenario_file": source,
-            "seed": sc.run.seed,
-            "replicates": sc.run.replicates,
-            "scale": sc.run.scale,
-            "replicate_seeds": "numpy.random.SeedSequence(seed).spawn(replicates)",
-            "package_version": __version__,
-            "git_commit": _git_commit(),
-            "python": sys.version.split()[0],
-            "numpy": np.__version__,
-            "mesa": __import__("mesa").__version__,
-            "started_utc": started.isoformat(timespec="seconds"),
-            "wall_seconds": round(wall, 3),
-            "replicate_seconds": [r.summary["seconds"] for r in results],
-        }
-        write_json(tmp / "manifest.json", manifest)
-        tp = targets_path_of(sc, source)
-        # With a fit report to write, the run's figures are drawn beside it in a forked process (the second core).
-        drawing = _figures_beside(flows, tmp, sc.name) if figures and tp is not None else None
-        if figures and drawing is None:
-            flow_figures(flows, tmp, title=sc.name)
-        if tp is not None:
-            write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name, figures=figures)
-        if drawing is not None:
-            drawing.join()
-            if drawing.exitcode != 0:
-                raise RuntimeError(f"drawing the run's figures failed (exit code {drawing.exitcode})")
 
-    return atomic_dir(out, fill, force=force)
+def _fill(tmp: Path, sc: Scenario, source, tp, run: dict, run_figures: Drawer, fit_figs: Drawer) -> None:
+    """Write a run's files into ``tmp``: tables, manifest, the fit report, and the figures (sent to the drawers)."""
+    flows, summary, results = run["flows"], run["summary"], run["results"]
+    write_flows(flows, tmp / "flows.csv")
+    summary.drop(columns=["seconds"]).to_csv(tmp / "summary.csv", index=False, lineterminator="\n")
+    manifest = {
+        "scenario": sc.model_dump(mode="json", by_alias=True),
+        "scenario_file": source,
+        "seed": sc.run.seed,
+        "replicates": sc.run.replicates,
+        "scale": sc.run.scale,
+        "replicate_seeds": "numpy.random.SeedSequence(seed).spawn(replicates)",
+        "package_version": __version__,
+        "git_commit": _git_commit(),
+        "python": sys.version.split()[0],
+        "numpy": np.__version__,
+        "mesa": __import__("mesa").__version__,
+        "started_utc": run["started"].isoformat(timespec="seconds"),
+        "wall_seconds": round(run["wall"], 3),
+        "replicate_seconds": [r.summary["seconds"] for r in results],
+    }
+    write_json(tmp / "manifest.json", manifest)
+    run_figures.draw(flow_figures, flows, tmp, title=sc.name)
+    if tp is not None:
+        fit = write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name, figures=False)
+        fit_figs.draw(fit_figures, fit, flows, tp, tmp)
+    run_figures.join()
+    fit_figs.join()

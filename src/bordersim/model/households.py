@@ -38,10 +38,12 @@ whose application is refused prepares to cross with ``p_illegal_after_refusal``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.rules import RuleSet
@@ -258,63 +260,51 @@ class HouseholdDecision:
         return np.vstack([food_kin, rumour * self.hh.belief[idx], proper])
 
     def hazards(self, idx, ctx) -> tuple[np.ndarray, np.ndarray]:
-        """Total move and travel hazards: the sums of :meth:`channels`, computed in one pass.
+        """Total move and travel hazards of households ``idx``: the sums of :meth:`channels`.
 
         Within a (region, poor brigade, kin) group the hazard is affine in belief, so it is gathered from
         the channel tables: ``h = (food_kin + proper)[code] + rumour[code] * belief``, times the state's
-        factor (at home; ``repeat_factor`` after an earlier attempt).
+        factor (at home; ``repeat_factor`` after an earlier attempt); travel needs a household at home with
+        nobody away and two members or more. (:meth:`update_hazards` computes the same in its compiled pass.)
         """
         hh = self.hh
         code = self._codes(idx, ctx)
         belief = hh.belief[idx]
         state = hh.state[idx]
         (base_move, base_travel), (slope_move, slope_travel) = ctx.affine  # food_kin + proper; rumour per unit belief
-        h_move = slope_move[code]  # one-dimensional gathers: numpy's fast path
-        h_move *= belief
-        h_move += base_move[code]
-        h_travel = slope_travel[code]
-        h_travel *= belief
-        h_travel += base_travel[code]
-        h_move *= ctx.home_factor[state]
-        h_travel *= IS_HOME[state] & (hh.away[idx] == 0) & (hh.size[idx] - hh.stayed[idx] >= 2)
+        h_move = (slope_move[code] * belief + base_move[code]) * ctx.home_factor[state]
+        h_travel = (slope_travel[code] * belief + base_travel[code]) * _can_travel(
+            state, hh.away[idx], hh.size[idx], hh.stayed[idx]
+        )
         return h_move, h_travel
 
     def update_hazards(self, ctx, today: int, idx=None) -> None:
         """Recompute both hazards for every household, or for households ``idx`` (when rations, risk, rules or
         beliefs change); clocks due before the next weekly update are entered in the calendar."""
         self.horizon = today - today % 7 + 7
-        idx = slice(None) if idx is None else idx
-        self._set_hazards(idx, *self.hazards(idx, ctx), today)
+        self.refresh(np.arange(self.hh.n) if idx is None else idx, ctx, today)
 
     def refresh(self, idx: np.ndarray, ctx, today: int) -> None:
-        """Recompute the hazards of households ``idx`` only (after their state changed)."""
-        self._set_hazards(idx, *self.hazards(idx, ctx), today)
+        """Recompute the hazards of households ``idx`` (after their state changed, or at an update).
 
-    def _set_hazards(self, idx, h_move, h_travel, today: int) -> None:
-        """Bring the clocks up to ``today`` under the old hazards, then set the new ones and the firing days.
-
+        Brings the clocks up to ``today`` under the old hazards, then sets the new ones and the firing days.
         Hazards are constant between updates, so the day a clock reaches its Exp(1) threshold is known in
         advance. Only clocks that reach it before the next weekly update (which recomputes every clock) get
         their day, entered in the calendar; the others are marked NEVER until then. The daily cost is a
-        look-up, not a pass over every household.
+        look-up, not a pass over every household. One compiled pass (:func:`_refresh_clocks`) per call.
         """
         hh = self.hh
-        elapsed = today - hh.sync[idx]
-        hh.sync[idx] = today
-        left = self.horizon - today  # days until the next weekly update
-        for clock, h_old, thresh, nxt, cal, h in (
-            (hh.clock_move, hh.h_move, hh.thresh_move, hh.next_move, hh.cal_move, h_move),
-            (hh.clock_travel, hh.h_travel, hh.thresh_travel, hh.next_travel, hh.cal_travel, h_travel),
-        ):
-            c = h_old[idx] * elapsed  # a new array (with a slice, h_old[idx] is a view)
-            c += clock[idx]
-            clock[idx] = c
-            h_old[idx] = h
-            soon = np.flatnonzero(c + h * left >= thresh[idx])
-            day = np.full(len(c), NEVER, dtype=np.int32)
-            day[soon] = _firing_day(c[soon], thresh[idx][soon], h[soon], today)
-            nxt[idx] = day
-            cal.add(soon if isinstance(idx, slice) else idx[soon], day[soon], before=self.horizon)
+        idx = np.asarray(idx, dtype=np.int64)
+        (base_move, base_travel), (slope_move, slope_travel) = ctx.affine
+        moves, travels = _refresh_clocks(
+            idx, today, self.horizon, self._codes(slice(None), ctx), hh.belief, hh.state, hh.away, hh.size, hh.stayed,
+            np.ascontiguousarray(base_move), np.ascontiguousarray(slope_move), np.ascontiguousarray(base_travel),
+            np.ascontiguousarray(slope_travel), ctx.home_factor, IS_HOME, hh.sync,
+            hh.clock_move, hh.h_move, hh.thresh_move, hh.next_move,
+            hh.clock_travel, hh.h_travel, hh.thresh_travel, hh.next_travel,
+        )  # fmt: skip
+        hh.cal_move.add(moves, hh.next_move[moves], before=self.horizon)
+        hh.cal_travel.add(travels, hh.next_travel[travels], before=self.horizon)
 
     # -- the clocks fire ---------------------------------------------------------------------------
     def fire(self, ctx, today: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -449,12 +439,64 @@ def home_factor(p) -> np.ndarray:
     return np.where(IS_BACK, p.repeat_factor, 1.0) * IS_HOME
 
 
-def _firing_day(clock, thresh, h, today: int) -> np.ndarray:
+def _can_travel(state, away, size, stayed) -> np.ndarray:
+    """May a household send a traveller: at home, nobody away, two members or more who have not stayed?"""
+    return IS_HOME[state] & (away == 0) & (size - stayed >= 2)
+
+
+@njit(cache=True)
+def _refresh_clocks(
+    idx, today, horizon, code, belief, state, away, size, stayed, base_move, slope_move, base_travel, slope_travel,
+    home_factor, is_home, sync, clock_move, h_move, thresh_move, next_move, clock_travel, h_travel, thresh_travel, next_travel,
+):  # fmt: skip
+    """The clocks of households ``idx`` brought up to ``today``, their new hazards and firing days (one pass).
+
+    For each household and clock: ``clock += h_old * (today - sync)``; ``h`` = the new hazard (as
+    :meth:`HouseholdDecision.hazards`); the firing day is the first ``t >= today`` with
+    ``clock + h (t - today + 1) >= threshold``, kept only if before ``horizon`` (NEVER otherwise). Returns the
+    households whose move clock and whose travel clock fire before the horizon. The arithmetic is numpy's,
+    operation by operation (no fast-math), so the results are the same to the last bit.
+    """
+    n = len(idx)
+    moves = np.empty(n, dtype=np.int64)
+    travels = np.empty(n, dtype=np.int64)
+    n_moves = 0
+    n_travels = 0
+    left = horizon - today
+    for j in range(n):
+        i = idx[j]
+        elapsed = today - sync[i]
+        sync[i] = today
+        c = code[i]
+        st = state[i]
+        hm = (slope_move[c] * belief[i] + base_move[c]) * home_factor[st]
+        ok = is_home[st] and away[i] == 0 and size[i] - stayed[i] >= 2  # as _can_travel
+        ht = (slope_travel[c] * belief[i] + base_travel[c]) * (1.0 if ok else 0.0)
+        cm = h_move[i] * elapsed + clock_move[i]
+        clock_move[i] = cm
+        h_move[i] = hm
+        next_move[i] = NEVER
+        if cm + hm * left >= thresh_move[i]:
+            next_move[i] = _first_day(cm, thresh_move[i], hm, today)
+            moves[n_moves] = i
+            n_moves += 1
+        ct = h_travel[i] * elapsed + clock_travel[i]
+        clock_travel[i] = ct
+        h_travel[i] = ht
+        next_travel[i] = NEVER
+        if ct + ht * left >= thresh_travel[i]:
+            next_travel[i] = _first_day(ct, thresh_travel[i], ht, today)
+            travels[n_travels] = i
+            n_travels += 1
+    return moves[:n_moves], travels[:n_travels]
+
+
+@njit(cache=True, inline="always")
+def _first_day(clock, thresh, h, today):
     """First day ``t >= today`` with ``clock + h * (t - today + 1) >= thresh`` (NEVER if ``h == 0``)."""
-    k = np.maximum(thresh - clock, 1e-12)
-    k = np.divide(k, h, out=np.full(len(k), np.inf), where=h > 0)  # +inf where h == 0
-    np.ceil(k, out=k)
-    k -= 1.0
-    np.clip(k, 0.0, float(NEVER - today), out=k)
-    k += today
-    return k.astype(np.int32)
+    k = max(thresh - clock, 1e-12)
+    if not h > 0:
+        return NEVER
+    k = math.ceil(k / h) - 1.0
+    k = min(max(k, 0.0), float(NEVER - today))
+    return int(k + today)

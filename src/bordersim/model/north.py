@@ -49,10 +49,12 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.north import ZONE_TREE, resolve_parameters
 from ..world.rules import RuleSet
+from .calendar import Calendar
 from .china_police import ChinaPolice
 from .korean_nationals import KoreanNationals
 from .north_people import HState, NReason, Trips, TState, build_north_households, come_home, detach
@@ -62,6 +64,7 @@ from .recorder import MEASURE_INDEX, Recorder
 #: The spawn key appended to the replicate's seed sequence for the northward stream (does not advance any
 #: spawn counter, so other streams spawned from the same sequence are unaffected).
 NORTH_STREAM = 150_015
+_NEVER = np.iinfo(np.int64).max // 2
 
 
 def north_seed(ss: np.random.SeedSequence) -> np.random.SeedSequence:
@@ -93,6 +96,10 @@ class Northward:
         self._total = np.zeros(self.hh.n)
         self._live = np.zeros(0, dtype=np.int64)
         self._dirty = True
+        # The day each household's decision clock next fires (see _schedule_firing) and the calendar of those days.
+        self._fire_day = np.full(self.hh.n, _NEVER, dtype=np.int64)
+        self._firing = Calendar()
+        self._horizon = 0
 
     # -- the day -------------------------------------------------------------------------------------
     def step(self, t: int, date: dt.date, rules: RuleSet, ctx) -> None:
@@ -109,6 +116,7 @@ class Northward:
             self._dirty = True
         if self._dirty:
             self._hazards(t, nw, ctx)
+            self._schedule_firing(t)
             self._dirty = False
         self._decide(t, rules, ctx, date.month)
         self._in_china(t, nw)
@@ -128,36 +136,59 @@ class Northward:
         n_z = len(ZONE_TREE.leaf_ids)
         share = np.bincount(z, weights=w * been, minlength=n_z).astype(float)
         share /= np.maximum(np.bincount(z, weights=w, minlength=n_z), 1e-12)
-        target = np.where(hh.kin, min(1.0, self.sched.china_pull[t]), np.minimum(1.0, p.news_gain * share[z]))
-        target = np.where(hh.contact, np.maximum(target, min(1.0, self.sched.china_pull[t])), target)
-        hh.belief += p.news_weight * (target - hh.belief)
+        _move_beliefs(hh.belief, hh.kin, hh.contact, z, share, min(1.0, self.sched.china_pull[t]), p.news_gain, p.news_weight)
 
     def _hazards(self, t: int, nw, ctx) -> None:
         """The three channels of every household (docs/ODD.md 7.16), held until the next recomputation."""
         hh, p, s = self.hh, self.p, self.sched
-        g = np.clip(s.hunger[t, hh.zone] - ctx.hunger_ok_leaf[hh.leaf], 0.0, 1.0)
-        risk = s.dprk_guards[t, hh.zone] + nw.dprk_punishment + p.return_deterrence * nw.repatriate_prob
+        risk = s.dprk_guards[t] + nw.dprk_punishment + p.return_deterrence * nw.repatriate_prob  # by zone
         push = s.china_pull[t] * np.exp(-p.risk_aversion * risk)
-        know = np.where(hh.kin, 1.0, hh.belief)
-        ties = hh.kin | hh.contact
-        fear = np.where(hh.fear, p.repeat_factor, 1.0)
-        self._channels[0] = p.rate_food * g * know * push * fear
-        self._channels[1] = p.rate_work * hh.belief * (g + p.work_floor) * ties * push * fear
-        self._channels[2] = p.rate_kin * hh.kin * fear
-        self._total = self._channels.sum(axis=0)
-        self._live = np.flatnonzero(self._total > 0)
+        rates = np.array([p.rate_food, p.rate_work, p.rate_kin, p.work_floor, p.repeat_factor])
+        self._live = _channels(
+            hh.zone, hh.leaf, hh.kin, hh.contact, hh.fear, hh.belief, s.hunger[t], ctx.hunger_ok_leaf, push, rates,
+            self._channels, self._total,
+        )  # fmt: skip
 
     def channels(self, idx: np.ndarray) -> np.ndarray:
         """Today's channels (food, work, kin) of households ``idx`` (3 x len(idx)), per day."""
         return self._channels[:, idx]
 
     # -- deciding and crossing -------------------------------------------------------------------------
+    def _schedule_firing(self, t: int) -> None:
+        """The day each household's clock next fires under the hazards just computed (held until the next
+        recomputation, at the latest next week).
+
+        A household at home fires on a day with probability ``1 - exp(-h)``, independently from day to day: the
+        first firing is geometric, so it is drawn once here rather than by a uniform per household per day.
+        Days from the next recomputation on are not entered (they are drawn again then)."""
+        live = self._live
+        self._horizon = t - t % 7 + 7
+        self._fire_day.fill(_NEVER)
+        self._firing = Calendar()
+        self._fire_day[live] = t + self._trials_to_fire(live) - 1  # today's trial is the first
+        self._firing.add(live, self._fire_day[live], before=self._horizon)
+
+    def _trials_to_fire(self, idx: np.ndarray) -> np.ndarray:
+        """Days until the clocks of households ``idx`` fire, counting the first day as one (geometric; a daily
+        probability below 1e-15 is taken as 1e-15: no firing in a run either way)."""
+        return self.rng.geometric(np.maximum(-np.expm1(-self._total[idx]), 1e-15))
+
+    def _due_to_fire(self, t: int) -> np.ndarray:
+        """The households at home whose clock fires today. The clocks of the others that fire today (away, detained)
+        are lost: a household decides only at home, so their next firing is drawn (the daily chances are
+        independent, so the first firing on a day at home comes the same way)."""
+        hh = self.hh
+        due = self._firing.due(t, self._fire_day)
+        if len(due) == 0:
+            return due
+        due = due[hh.state[due] != HState.EMPTY]  # nobody left to decide
+        self._fire_day[due] = t + self._trials_to_fire(due)
+        self._firing.add(due, self._fire_day[due], before=self._horizon)
+        return due[hh.state[due] == HState.HOME]
+
     def _decide(self, t: int, rules: RuleSet, ctx, month: int) -> None:
         hh, p, rng = self.hh, self.p, self.rng
-        cand = self._live[hh.state[self._live] == HState.HOME]
-        if len(cand) == 0:
-            return
-        fire = cand[rng.random(len(cand)) < -np.expm1(-self._total[cand])]
+        fire = self._due_to_fire(t)
         if len(fire) == 0:
             return
         ch = self._channels[:, fire]
@@ -353,3 +384,43 @@ class Northward:
         row[:, MEASURE_INDEX["married_in_china"]] += stay
         row[:, MEASURE_INDEX["stay_approved_north"]] += stay
         self.doc2_staying += stay
+
+
+@njit(cache=True)
+def _move_beliefs(belief, kin, contact, zone, share, pull, news_gain, news_weight):
+    """Beliefs move toward the news (in place): ``b += news_weight (target - b)``, ``target`` = ``pull`` (at most 1)
+    with kin in China, else ``min(1, news_gain x share of the zone's households that have been)``, at least
+    ``pull`` with contacts from an earlier stay."""
+    for i in range(len(belief)):
+        target = pull if kin[i] else min(1.0, news_gain * share[zone[i]])
+        if contact[i]:
+            target = max(target, pull)
+        belief[i] += news_weight * (target - belief[i])
+
+
+@njit(cache=True)
+def _channels(zone, leaf, kin, contact, fear, belief, hunger, hunger_ok, push, rates, channels, total):
+    """The three channels and their total per household (in place; see the module's docstring), in numpy's order of
+    operations. ``rates``: food, work, kin, the work floor, the repeat factor. Returns the households whose total is
+    above zero."""
+    rate_food, rate_work, rate_kin, work_floor, repeat_factor = rates[0], rates[1], rates[2], rates[3], rates[4]
+    n = len(zone)
+    live = np.empty(n, dtype=np.int64)
+    n_live = 0
+    for i in range(n):
+        z = zone[i]
+        g = min(max(hunger[z] - hunger_ok[leaf[i]], 0.0), 1.0)
+        know = 1.0 if kin[i] else belief[i]
+        ties = 1.0 if (kin[i] or contact[i]) else 0.0
+        f = repeat_factor if fear[i] else 1.0
+        c0 = rate_food * g * know * push[z] * f
+        c1 = rate_work * belief[i] * (g + work_floor) * ties * push[z] * f
+        c2 = rate_kin * (1.0 if kin[i] else 0.0) * f
+        channels[0, i] = c0
+        channels[1, i] = c1
+        channels[2, i] = c2
+        total[i] = c0 + c1 + c2
+        if total[i] > 0:
+            live[n_live] = i
+            n_live += 1
+    return live[:n_live]

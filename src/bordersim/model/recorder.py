@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+from numba import njit
 
-from .households import IS_NK, NK_STATES, REASON_NAMES, Households, State
+from .households import IS_NK, IS_PRESENT, NK_STATES, REASON_NAMES, Households, State
 from .measures import AVERAGES, MEASURE_INDEX, MEASURES, NORTH_MEASURES, SOUTH_MEASURES  # noqa: F401  (re-exported)
 
 #: States counted in the month-end stocks (``take_stock``).
@@ -91,12 +92,6 @@ class Recorder:
     def set_stock(self, measure: str, leaves: np.ndarray, values: np.ndarray) -> None:
         self._data[self.month, :, MEASURE_INDEX[measure]] = np.bincount(leaves, weights=values, minlength=self.n_leaves)
 
-    def set_average(self, measure: str, leaves: np.ndarray, values: np.ndarray, weights: np.ndarray) -> None:
-        num = np.bincount(leaves, weights=values * weights, minlength=self.n_leaves)
-        den = np.bincount(leaves, weights=weights, minlength=self.n_leaves)
-        self._data[self.month, :, MEASURE_INDEX[measure]] = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-        self.weights_for_avg[self.month] = den
-
     def take_stock(self, hh: Households, ctx) -> None:
         """The month-end stocks: who is in North Korea, at reception, preparing, in China; mean belief and ration.
 
@@ -104,16 +99,11 @@ class Recorder:
         states (``_STOCK_STATES``)."""
         self.flush()
         n_states = len(State)
-        cell = hh.leaf.astype(np.intp) * n_states + hh.state
-        size = self.n_leaves * n_states
-        w = hh.weight
-        persons = np.bincount(cell, weights=w * hh.size, minlength=size).reshape(self.n_leaves, n_states)
-        households = np.bincount(cell, weights=w, minlength=size).reshape(self.n_leaves, n_states)
-        in_nk_state = IS_NK[hh.state]
-        # Members visiting the DPRK on a pass or staying on after a visit (households not in the DPRK themselves).
-        abroad = np.bincount(hh.leaf, weights=w * ((hh.away + hh.stayed) * ~in_nk_state), minlength=self.n_leaves)
-        seen = hh.crossing_seen
-        seen_illegal = np.bincount(cell[seen], weights=(w * hh.size)[seen], minlength=size).reshape(self.n_leaves, n_states)
+        ration = ctx.effective_ration(hh.leaf, hh.in_poor_brigade(slice(None), ctx))
+        persons, households, seen_illegal, abroad, belief_sum, ration_sum, present = _stock_sums(
+            hh.leaf, hh.state, hh.weight, hh.size, hh.away, hh.stayed, hh.crossing_seen, hh.belief, ration,
+            IS_NK, IS_PRESENT, self.n_leaves, n_states,
+        )  # fmt: skip
         data, k = self._data[self.month], MEASURE_INDEX
         data[:, k["in_north_korea"]] = persons[:, NK_STATES].sum(axis=1) + abroad
         data[:, k["in_north_korea_illegal"]] = persons[:, ILLEGAL_STATES].sum(axis=1)
@@ -123,11 +113,9 @@ class Recorder:
         data[:, k["preparing_to_go_households"]] = households[:, TO_GO_STATES].sum(axis=1)
         in_china = [s for s in range(n_states) if not IS_NK[s] and s != State.DROWNED]
         data[:, k["population_china"]] = persons[:, in_china].sum(axis=1) - abroad
-        pw = w * hh.size * hh.present()
-        leaf = hh.leaf
-        self.set_average("mean_belief", leaf, hh.belief, pw)
-        ration = ctx.effective_ration(hh.leaf, hh.in_poor_brigade(slice(None), ctx))
-        self.set_average("mean_ration", leaf, ration, pw)
+        for measure, num in (("mean_belief", belief_sum), ("mean_ration", ration_sum)):
+            data[:, k[measure]] = np.divide(num, present, out=np.zeros_like(num), where=present > 0)
+        self.weights_for_avg[self.month] = present
 
     def table(self, tree, replicate: int):
         """The tidy monthly table (a pandas DataFrame): replicate, period, region, measure, value (every node of the tree)."""
@@ -154,3 +142,31 @@ class Recorder:
             }
         )
         return df
+
+
+@njit(cache=True)
+def _stock_sums(leaf, state, weight, size, away, stayed, seen, belief, ration, is_nk, is_present, n_leaves, n_states):
+    """The month-end sums in one pass over the households, by (home region, state): persons, households, persons
+    whose crossing was discovered; by home region: members abroad on a pass or staying on (households not in
+    the DPRK), and belief x persons, ration x persons and persons of the households present in China (the
+    weights of the averages). Summed in the households' order, as ``numpy.bincount`` does."""
+    persons = np.zeros((n_leaves, n_states))
+    households = np.zeros((n_leaves, n_states))
+    seen_persons = np.zeros((n_leaves, n_states))
+    abroad = np.zeros(n_leaves)
+    belief_sum = np.zeros(n_leaves)
+    ration_sum = np.zeros(n_leaves)
+    present = np.zeros(n_leaves)
+    for i in range(len(leaf)):
+        r, s, w = leaf[i], state[i], weight[i]
+        wp = w * size[i]
+        persons[r, s] += wp
+        households[r, s] += w
+        if seen[i]:
+            seen_persons[r, s] += wp
+        abroad[r] += w * (0 if is_nk[s] else away[i] + stayed[i])
+        pw = wp * (1.0 if is_present[s] else 0.0)
+        belief_sum[r] += belief[i] * pw
+        ration_sum[r] += ration[i] * pw
+        present[r] += pw
+    return persons, households, seen_persons, abroad, belief_sum, ration_sum, present
