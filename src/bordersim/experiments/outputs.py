@@ -61,9 +61,9 @@ def run_scenario(
     source = source if source is not None else sc.source
     check_targets(sc, source)  # a bad targets file is an error now, not after the whole run
     tp = targets_path_of(sc, source)
-    # The figures are drawn by processes forked now, which load matplotlib while the run simulates (the second
-    # core): one draws the run's figures, the other the fit report's.
-    with Drawer(figures) as run_figures, Drawer(figures and tp is not None) as fit_figs:
+    # The figures are drawn by a process forked now, which loads matplotlib while the run simulates (the second
+    # core), then draws the run's figures and the fit report's side by side.
+    with Drawer(figures) as drawer:
         started = dt.datetime.now(dt.UTC)
         t0 = time.perf_counter()
         results = run_replicates(sc, workers=workers, progress=progress, source=source)
@@ -71,11 +71,11 @@ def run_scenario(
         summary = pd.DataFrame([r.summary for r in results])
         wall = time.perf_counter() - t0
         run = {"flows": flows, "summary": summary, "results": results, "started": started, "wall": wall}
-        return atomic_dir(out, lambda tmp: _fill(tmp, sc, source, tp, run, run_figures, fit_figs), force=force)
+        return atomic_dir(out, lambda tmp: _fill(tmp, sc, source, tp, run, drawer), force=force)
 
 
-def _fill(tmp: Path, sc: Scenario, source, tp, run: dict, run_figures: Drawer, fit_figs: Drawer) -> None:
-    """Write a run's files into ``tmp``: tables, manifest, the fit report, and the figures (sent to the drawers)."""
+def _fill(tmp: Path, sc: Scenario, source, tp, run: dict, drawer: Drawer) -> None:
+    """Write a run's files into ``tmp``: tables, manifest, the fit report, and the figures (sent to ``drawer``)."""
     flows, summary, results = run["flows"], run["summary"], run["results"]
     write_flows(flows, tmp / "flows.csv")
     summary.drop(columns=["seconds"]).to_csv(tmp / "summary.csv", index=False, lineterminator="\n")
@@ -96,9 +96,8 @@ def _fill(tmp: Path, sc: Scenario, source, tp, run: dict, run_figures: Drawer, f
         "replicate_seconds": [r.summary["seconds"] for r in results],
     }
     write_json(tmp / "manifest.json", manifest)
-    run_figures.draw(flow_figures, flows, tmp, title=sc.name)
+    drawer.draw(flow_figures, flows, tmp, title=sc.name)
     if tp is not None:
         fit = write_fit(flows, tmp, tp, seed=sc.run.seed, title=sc.name, figures=False)
-        fit_figs.draw(fit_figures, fit, flows, tp, tmp)
-    run_figures.join()
-    fit_figs.join()
+        drawer.draw(fit_figures, fit, flows, tp, tmp)
+    drawer.join()

@@ -39,6 +39,7 @@ from enum import IntEnum
 from statistics import NormalDist
 
 import numpy as np
+from numba import njit
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -46,7 +47,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _OCC = np.uint64(0xD1B54A32D192ED03)
 _S30, _S27, _S31, _S11, _S32 = (np.uint64(s) for s in (30, 27, 31, 11, 32))
 #: Column offsets: any odd 64-bit constant times the column number keeps the columns' inputs apart.
-_COLS = (np.arange(1, 129, dtype=np.uint64) * np.uint64(0x8CB92BA72F3D8DD7)).reshape(1, -1)
+_COLUMN = np.arange(1, 129, dtype=np.uint64) * np.uint64(0x8CB92BA72F3D8DD7)
 _UNIT = 2.0**-53
 #: Day 0 of the absolute day count that keys the world's events (the dossier starts in 1957).
 EPOCH = dt.date(1957, 1, 1)
@@ -124,17 +125,28 @@ TRAVEL = Columns("REASON", "APPROVAL", "OVERSTAY", "NEXT_THRESH")
 LETTER = Columns("APPLY_AT_ONCE", "NEXT_WAIT")
 
 
-def mix64(x: np.ndarray) -> np.ndarray:
-    """The splitmix64 finalizer, in place on a uint64 array (a bijection with full avalanche)."""
-    t = x >> _S30
-    x ^= t
+@njit(cache=True, inline="always")
+def mix64(x):
+    """The splitmix64 finalizer of one uint64 (a bijection with full avalanche); uint64 arithmetic wraps."""
+    x ^= x >> _S30
     x *= _M1
-    np.right_shift(x, _S27, out=t)
-    x ^= t
+    x ^= x >> _S27
     x *= _M2
-    np.right_shift(x, _S31, out=t)
-    x ^= t
+    x ^= x >> _S31
     return x
+
+
+@njit(cache=True)
+def _uniforms(who, occurrence, kind_key, cols):
+    """Row ``i``: ``mix64(mix64(who[i] x golden + kind_key) + occurrence[i] x occ + column constant) >> 11``
+    scaled to [0, 1), one column per constant (see :meth:`Streams.uniforms`)."""
+    n = len(who)
+    out = np.empty((n, cols))
+    for i in range(n):
+        a = mix64(who[i] * _GOLDEN + kind_key) + occurrence[i] * _OCC
+        for c in range(cols):
+            out[i, c] = (mix64(a + _COLUMN[c]) >> _S11) * _UNIT
+    return out
 
 
 def block_code(name: str) -> int:
@@ -168,14 +180,10 @@ class Streams:
     def uniforms(self, kind: Kind, who: np.ndarray, occurrence, cols: int = 1) -> np.ndarray:
         """Uniforms in [0, 1), shape ``(len(who), cols)``: row ``i`` belongs to ``(who[i], occurrence[i])``."""
         who = np.asarray(who, dtype=np.uint64)
-        a = who * _GOLDEN
-        a += self._kind_key[kind]
-        mix64(a)
-        a += np.asarray(occurrence, dtype=np.uint64) * _OCC
-        x = a[:, None] + _COLS[:, :cols]
-        mix64(x)
-        x >>= _S11
-        return x * _UNIT
+        occurrence = np.broadcast_to(np.asarray(occurrence, dtype=np.uint64), who.shape)
+        if cols > len(_COLUMN):
+            raise ValueError(f"at most {len(_COLUMN)} uniforms per row (asked for {cols})")
+        return _uniforms(who, occurrence, self._kind_key[kind], cols)
 
     def uniform(self, kind: Kind, who: np.ndarray, occurrence) -> np.ndarray:
         """One uniform per ``(who, occurrence)`` (shape ``(len(who),)``)."""
