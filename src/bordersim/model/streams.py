@@ -180,7 +180,9 @@ class Streams:
     def uniforms(self, kind: Kind, who: np.ndarray, occurrence, cols: int = 1) -> np.ndarray:
         """Uniforms in [0, 1), shape ``(len(who), cols)``: row ``i`` belongs to ``(who[i], occurrence[i])``."""
         who = np.asarray(who, dtype=np.uint64)
-        occurrence = np.broadcast_to(np.asarray(occurrence, dtype=np.uint64), who.shape)
+        occurrence = np.asarray(occurrence, dtype=np.uint64)
+        if occurrence.ndim == 0:  # one occurrence for all (np.full: cheaper than broadcast_to on small arrays)
+            occurrence = np.full(len(who), occurrence, dtype=np.uint64)
         if cols > len(_COLUMN):
             raise ValueError(f"at most {len(_COLUMN)} uniforms per row (asked for {cols})")
         return _uniforms(who, occurrence, self._kind_key[kind], cols)
