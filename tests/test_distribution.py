@@ -2,14 +2,14 @@
 with 30 of the model before each change (issue 10, issue 14).
 
 ``tests/data/pre_crn_totals.csv`` holds China's totals in 30 replicates of the tests' small scenario (seed
-2024, October 1960 to December 1961), written by ``tests/data/make_pre_crn_totals.py`` with the code of commit
+2024, October 1960 to December 1961), written by ``tests/data/make_reference_totals.py`` with the code of commit
 3571d47 (numpy's sequential generator). The same 30 replicates of today's code are compared measure by measure
 with a two-sample Kolmogorov-Smirnov test; the family of 13 tests is held to a 1% error rate (Bonferroni,
 p < 0.01 / 13). Seeds are fixed, so the outcome is deterministic; the second test shows the comparison has the
 power to see a real change of a mechanism.
 
 ``tests/data/pre_speed_totals.csv`` holds the same 30 replicates' totals of both directions (southward and northward
-flows, stocks), written by ``tests/data/make_pre_speed_totals.py`` with the code of commit 873c67c, before the
+flows, stocks), written by the same script with the code of commit 873c67c, before the
 second round of speed work (the northward decisions drawn day by day); the third test compares today's code with
 it in the same way.
 """

@@ -470,23 +470,27 @@ def _refresh_clocks(
         hm = (slope_move[c] * belief[i] + base_move[c]) * home_factor[st]
         ok = is_home[st] and away[i] == 0 and size[i] - stayed[i] >= 2  # as _can_travel
         ht = (slope_travel[c] * belief[i] + base_travel[c]) * (1.0 if ok else 0.0)
-        cm = h_move[i] * elapsed + clock_move[i]
-        clock_move[i] = cm
-        h_move[i] = hm
-        next_move[i] = NEVER
-        if cm + hm * left >= thresh_move[i]:
-            next_move[i] = _first_day(cm, thresh_move[i], hm, today)
+        if _set_clock(i, elapsed, hm, left, today, clock_move, h_move, thresh_move, next_move):
             moves[n_moves] = i
             n_moves += 1
-        ct = h_travel[i] * elapsed + clock_travel[i]
-        clock_travel[i] = ct
-        h_travel[i] = ht
-        next_travel[i] = NEVER
-        if ct + ht * left >= thresh_travel[i]:
-            next_travel[i] = _first_day(ct, thresh_travel[i], ht, today)
+        if _set_clock(i, elapsed, ht, left, today, clock_travel, h_travel, thresh_travel, next_travel):
             travels[n_travels] = i
             n_travels += 1
     return moves[:n_moves], travels[:n_travels]
+
+
+@njit(cache=True, inline="always")
+def _set_clock(i, elapsed, h, left, today, clock, h_old, thresh, nxt):
+    """Household ``i``'s clock: add ``elapsed`` days of the old hazard, set the new one ``h``, and its firing day
+    if it reaches the threshold within ``left`` days (else NEVER). Returns whether it does."""
+    c = h_old[i] * elapsed + clock[i]
+    clock[i] = c
+    h_old[i] = h
+    nxt[i] = NEVER
+    if c + h * left >= thresh[i]:
+        nxt[i] = _first_day(c, thresh[i], h, today)
+        return True
+    return False
 
 
 @njit(cache=True)
