@@ -130,13 +130,11 @@ class Northward:
     def _beliefs(self, t: int) -> None:
         """Weekly: beliefs move toward the news from China (kin, or returnees of the zone)."""
         hh, p = self.hh, self.p
-        been = (hh.crossings > 0) | hh.contact
-        w = hh.weight * (hh.state != HState.EMPTY)
-        z = hh.zone.astype(np.int64)
         n_z = len(ZONE_TREE.leaf_ids)
-        share = np.bincount(z, weights=w * been, minlength=n_z).astype(float)
-        share /= np.maximum(np.bincount(z, weights=w, minlength=n_z), 1e-12)
-        _move_beliefs(hh.belief, hh.kin, hh.contact, z, share, min(1.0, self.sched.china_pull[t]), p.news_gain, p.news_weight)
+        share = _been_share(hh.zone, hh.weight, hh.state, hh.crossings, hh.contact, n_z, HState.EMPTY)
+        _move_beliefs(
+            hh.belief, hh.kin, hh.contact, hh.zone, share, min(1.0, self.sched.china_pull[t]), p.news_gain, p.news_weight
+        )
 
     def _hazards(self, t: int, nw, ctx) -> None:
         """The three channels of every household (docs/ODD.md 7.16), held until the next recomputation."""
@@ -384,6 +382,21 @@ class Northward:
         row[:, MEASURE_INDEX["married_in_china"]] += stay
         row[:, MEASURE_INDEX["stay_approved_north"]] += stay
         self.doc2_staying += stay
+
+
+@njit(cache=True)
+def _been_share(zone, weight, state, crossings, contact, n_zones, empty):
+    """By zone: the weighted share of the households (not empty) that have been to China (a crossing, or contacts
+    from a stay); summed in the households' order, as ``numpy.bincount``."""
+    been = np.zeros(n_zones)
+    total = np.zeros(n_zones)
+    for i in range(len(zone)):
+        w = weight[i] * (0.0 if state[i] == empty else 1.0)
+        total[zone[i]] += w
+        been[zone[i]] += w * (1.0 if crossings[i] > 0 or contact[i] else 0.0)
+    for z in range(n_zones):
+        been[z] /= max(total[z], 1e-12)
+    return been
 
 
 @njit(cache=True)
