@@ -16,6 +16,7 @@ it in the same way.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -31,14 +32,19 @@ PRE_SPEED = Path(__file__).parent / "data" / "pre_speed_totals.csv"
 STOCKS = {"in_north_korea_illegal", "in_china_from_dprk", "korean_nationals"}
 
 
-def totals(parameters: dict | None = None, reference: Path = REFERENCE) -> pd.DataFrame:
+@functools.cache
+def _china_flows(parameters: tuple = ()) -> tuple[pd.DataFrame, ...]:
+    """China's monthly flows in 30 replicates of the small scenario (run once per parameter set for all tests)."""
     d = small_scenario_dict(seed=2024, replicates=30, end="1961-12-31")
     if parameters:
-        d["parameters"] = parameters
+        d["parameters"] = dict(parameters)
+    return tuple(r.flows[r.flows.region == "china"] for r in run_replicates(validate_scenario(d), progress=False))
+
+
+def totals(parameters: dict | None = None, reference: Path = REFERENCE) -> pd.DataFrame:
     rows = []
     measures = [c for c in pd.read_csv(reference, nrows=0).columns if c != "replicate"]
-    for r in run_replicates(validate_scenario(d), progress=False):
-        f = r.flows[r.flows.region == "china"]
+    for f in _china_flows(tuple(sorted((parameters or {}).items()))):
         row = {}
         for m in measures:
             x = f[f.measure == m]
