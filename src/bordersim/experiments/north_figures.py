@@ -118,8 +118,10 @@ def north_figures(flows: pd.DataFrame, outdir: Path, title: str = "") -> list[Pa
         plain_numbers(axes[1].yaxis)
         axes[1].set_ylabel("persons per year, median (log above 10)")
         axes[1].set_title("Pressure, the legal route home and the blocked options (Doc 11)", loc="left", fontsize=10)
+        axes[0].legend(fontsize=8, frameon=False, ncol=2)
+        # The yearly series fill the panel from side to side: their legend goes below it.
+        axes[1].legend(fontsize=8, frameon=False, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.12))
         for ax in axes:
-            ax.legend(fontsize=8, frameon=False, ncol=2)
             _axis(ax)
         fig.suptitle(f"{title} ({band})", fontsize=11)
         fig.tight_layout()
