@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from ..world.scenario import Parameters
-from .households import Households, State
+from .households import IS_PRESENT, Households, State
 from .streams import Kind, Streams, block_code, household_keys
 
 
@@ -67,11 +68,11 @@ class RumourNetwork:
         n = hh.n
         u = streams.uniforms(Kind.NETWORK, hh.key, 1, max(1, village_degree + kin_degree))
         src, dst = [], []
-        for col, group in enumerate([hh.village] * village_degree + [hh.leaf] * kin_degree):
+        blocks = {"village": _blocks(hh.village), "leaf": _blocks(hh.leaf)} if n else {}
+        for col, group in enumerate(["village"] * village_degree + ["leaf"] * kin_degree):
             # Partners drawn within the same village (or home region): households are stored by region and
             # village, so a group is a contiguous block; pick a random offset in the block.
-            start = np.searchsorted(group, group, side="left")
-            span = np.searchsorted(group, group, side="right") - start
+            start, span = blocks[group]
             src.append(np.arange(n))
             dst.append(start + (u[:, col] * span).astype(np.int64))
         if src:
@@ -79,8 +80,9 @@ class RumourNetwork:
             d = np.concatenate(dst)
             keep = s != d
             s, d = s[keep], d[keep]
-            a = sp.coo_matrix((np.ones(len(s)), (s, d)), shape=(n, n)).tocsr()
-            a = ((a + a.T) > 0).astype(np.float64)
+            # Made mutual: both directions of every tie, duplicates merged (tocsr sums them), each tie weighing 1.
+            a = sp.coo_matrix((np.ones(2 * len(s)), (np.concatenate([s, d]), np.concatenate([d, s]))), shape=(n, n)).tocsr()
+            a.data[:] = 1.0
         else:
             a = sp.csr_matrix((n, n))
         deg = np.asarray(a.sum(axis=1)).ravel()
@@ -112,12 +114,9 @@ class RumourNetwork:
         not met and weigh nothing: they reach home only by letter. A household without contacts keeps its
         own belief: ``b <- (1 - decay) (1 - r) ((1 - w') b + w' mean)``, ``w' = w`` if it has contacts, else 0.
         """
-        b = hh.belief
         keep, to_mean = self._weights(contact_weight)
-        new = self.adjacency @ (b * hh.present())
-        new *= to_mean
-        new += b * keep
-        new *= (1 - decay) * (1 - rebuttal_share)
+        a = self.adjacency  # the ties are unweighted: the pattern is all the product reads
+        new = _talk(_unsigned(a.indptr), _unsigned(a.indices), hh.belief, hh.state, IS_PRESENT, keep, to_mean, 1 - decay, rebuttal_share)
         seeds = self._seeded
         if len(seeds):
             active = seeds[self.stubborn_until[seeds] >= today]
@@ -168,3 +167,33 @@ class RumourNetwork:
         if len(c):
             uniq, count = np.unique(c, return_counts=True)
             hh.belief[uniq] *= (1 - damp) ** count
+
+
+def _blocks(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each household of a sorted ``group`` array, where its block starts and how long it is."""
+    start = np.searchsorted(group, group, side="left")
+    return start, np.searchsorted(group, group, side="right") - start
+
+
+def _unsigned(a: np.ndarray) -> np.ndarray:
+    """An index array seen as unsigned (the same bytes; indices are never negative)."""
+    return a.view(np.uint32 if a.dtype.itemsize == 4 else np.uint64)
+
+
+@njit(cache=True)
+def _talk(indptr, indices, belief, state, is_present, keep, to_mean, kept, rebuttal):
+    """A week's talk before the seeds and the clip, in one pass: ``(A x) to_mean + b keep``, times ``kept (1 -
+    rebuttal)``, where ``x`` is the belief of those present (0 for the others) and ``A`` the ties (their pattern:
+    every tie weighs 1). numpy's and scipy's arithmetic operation by operation (the product summed in the order of
+    the row's ties from 0.0, as scipy's ``csr_matvec``), so the result is the same to the last bit."""
+    n = len(belief)
+    x = np.empty(n)
+    for i in range(n):
+        x[i] = belief[i] if is_present[state[i]] else 0.0
+    out = np.empty(n)
+    for i in range(n):
+        s = 0.0
+        for jj in range(indptr[i], indptr[i + 1]):
+            s += x[indices[jj]]  # unsigned indices: no check for a negative index on every tie
+        out[i] = (s * to_mean[i] + belief[i] * keep[i]) * (kept * (1.0 - rebuttal[i]))
+    return out
