@@ -24,6 +24,7 @@ import numpy as np
 
 from ..world.geography import RegionTree
 from ..world.north import NorthPopulation, ZoneTree
+from .calendar import Calendar
 
 
 class HState(IntEnum):
@@ -75,6 +76,7 @@ class NorthHouseholds:
         self.crossings = np.zeros(n, dtype=np.int32)
         self.fear = np.zeros(n, dtype=bool)  # a member was detained by the DPRK
         self.until = np.full(n, -1, dtype=np.int64)  # last day of detention
+        self.releases = Calendar()  # the days detentions end (a day without one costs a look-up)
 
     def home_persons(self, trips: Trips) -> np.ndarray:
         """Persons of each household at home on the DPRK side (members abroad on an attached trip excluded)."""
@@ -208,11 +210,13 @@ def detain(hh: NorthHouseholds, h: np.ndarray, today: int, days: np.ndarray) -> 
     h, days = h[free], days[free]
     hh.state[h] = HState.DETAINED
     hh.until[h] = today + days
+    hh.releases.add(h, hh.until[h])
     hh.fear[h] = True
 
 
 def release(hh: NorthHouseholds, today: int) -> None:
     """Detentions ending today."""
-    done = np.flatnonzero((hh.state == HState.DETAINED) & (hh.until <= today))
+    done = hh.releases.due(today, hh.until)  # ``days`` >= 1: a detention ends on its day ``until``
+    done = done[hh.state[done] == HState.DETAINED]
     hh.state[done] = HState.HOME
     hh.until[done] = -1
