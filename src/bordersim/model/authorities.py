@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+from numba import njit
 
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
-from .households import Households, Reason, State
+from .households import IS_HOME, Households, Reason, State
 from .population import letter_weeks
 from .recorder import Recorder
 from .schedule import DailyContext
@@ -63,9 +64,7 @@ class ChineseAuthorities(mesa.Agent):
         week with probability ``1 - exp(-letter_rate * 7 / 365)``, drawn as the number of eligible weeks it
         waits (geometric, :data:`~.streams.LETTER`). ``days`` is 7 (the call is weekly)."""
         hh, p = self.hh, self.params
-        elig = hh.kin & ~hh.letter_held & hh.at_home()
-        hh.letter_wait -= elig
-        got = np.flatnonzero(elig & (hh.letter_wait <= 0))
+        got = _letters_due(hh.kin, hh.letter_held, hh.state, IS_HOME, hh.letter_wait)
         if len(got) == 0:
             return
         hh.letter_held[got] = True
@@ -152,3 +151,18 @@ class ChineseAuthorities(mesa.Agent):
         self.recorder.add("marriage_crossings_in", leaves, 1.0)
         back = u[:, 1] < rules.china.repatriate_marriage_crossers
         self.recorder.add("marriage_repatriated", leaves[back], 1.0)
+
+
+@njit(cache=True)
+def _letters_due(kin, held, state, is_home, wait):
+    """A week of waiting for a letter, in one pass: each eligible household (kin in the DPRK, no letter held, at
+    home) counts down a week; returns those whose wait is over."""
+    got = np.empty(len(kin), dtype=np.int64)
+    n = 0
+    for i in range(len(kin)):
+        if kin[i] and not held[i] and is_home[state[i]]:
+            wait[i] -= 1
+            if wait[i] <= 0:
+                got[n] = i
+                n += 1
+    return got[:n]
