@@ -116,7 +116,9 @@ class RumourNetwork:
         """
         keep, to_mean = self._weights(contact_weight)
         a = self.adjacency  # the ties are unweighted: the pattern is all the product reads
-        new = _talk(_unsigned(a.indptr), _unsigned(a.indices), hh.belief, hh.state, IS_PRESENT, keep, to_mean, 1 - decay, rebuttal_share)
+        new = _talk(
+            _unsigned(a.indptr), _unsigned(a.indices), hh.belief, hh.state, IS_PRESENT, keep, to_mean, 1 - decay, rebuttal_share
+        )
         seeds = self._seeded
         if len(seeds):
             active = seeds[self.stubborn_until[seeds] >= today]
