@@ -37,7 +37,7 @@ def main() -> int:
             BORDERSIM_FUZZ_STATS=str(stats_file),
         )
         t0 = time.perf_counter()
-        cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_fuzz.py"]
+        cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "tests/test_fuzz.py"]  # one process
         r = subprocess.run(cmd, cwd=ROOT, env=env)
         seconds = time.perf_counter() - t0
         stats = json.loads(stats_file.read_text()) if stats_file.exists() else {}

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from bordersim.model import BorderModel
-from bordersim.model.border import detection_prob, drowning_prob, stop_prob
+from bordersim.model.border import crossing_outcomes, detection_prob, drowning_prob, stop_prob
 from bordersim.model.households import NEVER, Households, State, _first_day
 from bordersim.model.recorder import MEASURE_INDEX
 from bordersim.model.rumours import RumourNetwork
 from bordersim.model.schedule import resolve_schedule
-from bordersim.model.streams import JOURNEY, Kind, Streams
+from bordersim.model.streams import JOURNEY, Kind, Streams, members_below
 from bordersim.world.geography import TREE
 from bordersim.world.loader import validate_scenario
 from bordersim.world.rules import RuleTimeline, load_rule_set
@@ -138,6 +138,37 @@ def test_detection_and_stop_hand_computed():
     assert stop_prob(p, 1.0, False, 5) == pytest.approx(1 - math.exp(-p.stop_rate))
     assert stop_prob(p, 1.0, True, 50) == pytest.approx(1 - math.exp(-p.stop_rate / (1 + p.group_force)))
     assert stop_prob(p, 2.0, False, 5) > stop_prob(p, 1.0, False, 5)
+
+
+@pytest.mark.parametrize("month", [1, 7])
+def test_the_compiled_crossing_is_the_formulas_in_numpy(month):
+    """The crossing's compiled pass gives, to the bit, what detection_prob, stop_prob, drowning_prob and members_below
+    give in numpy (groups, night, discovery, stopping, persuasion, drowned members), households drawn at random."""
+    rng = np.random.default_rng(7)
+    p = Parameters(drown_base=0.05, detection_base=1.3, group_force=0.7)
+    n, posts, members = 400, 6, 9
+    ju = rng.random((n + 5, JOURNEY.MEMBER0 + members))
+    idx = rng.permutation(n + 5)[:n]
+    post = rng.integers(0, posts, n)
+    effort, frozen, share, risk = rng.random(posts) * 2, rng.random(posts) < 0.5, rng.random(posts), rng.random(posts) * 3
+    size = rng.integers(1, members + 1, n + 5).astype(np.int16)
+    away = (rng.random(n + 5) < 0.2).astype(np.int16)
+    stayed = ((rng.random(n + 5) < 0.1) & (size > 2)).astype(np.int16)
+    got = crossing_outcomes(p, idx, ju, post, effort, frozen, share, size, away, stayed, risk, month, 0.4)
+    u = ju[idx]
+    group = u[:, JOURNEY.GROUP] < share[post]
+    night = ~group & (u[:, JOURNEY.NIGHT] < p.p_night)
+    party = np.where(group, p.group_size, size[idx].astype(np.int64))
+    detected = u[:, JOURNEY.DETECT] < detection_prob(p, effort[post], night, frozen[post], party)
+    stopped = detected & (u[:, JOURNEY.STOP] < stop_prob(p, effort[post], group, party))
+    persuaded = u[:, JOURNEY.PERSUADE] < 0.4
+    in_river = size[idx].astype(np.int64) - away[idx] - stayed[idx]
+    p_drown = drowning_prob(p, risk[post], night, frozen[post], month)
+    drowned = np.where(stopped, 0, members_below(u[:, JOURNEY.MEMBER0 :], in_river, p_drown))
+    for name, a, b in zip(["group", "night", "detected", "stopped", "persuaded", "drowned"], got,
+                          [group, night, detected, stopped, persuaded, drowned]):  # fmt: skip
+        assert np.array_equal(a, b), name
+    assert group.any() and night.any() and detected.any() and stopped.any() and (drowned > 0).any()  # every branch ran
 
 
 def test_frozen_river_lowers_drowning():

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
+from numba import njit
 
 from ..world.geography import Post, RegionTree
 from ..world.rules import RuleSet
@@ -37,7 +38,7 @@ from ..world.scenario import Parameters
 from .households import Households, State
 from .recorder import Recorder
 from .schedule import DailyContext
-from .streams import JOURNEY, Kind, Streams, binomial, geometric, members_below, poisson
+from .streams import JOURNEY, Kind, Streams, binomial, geometric, poisson
 
 
 class GuardPost(mesa.Agent):
@@ -133,20 +134,17 @@ class Border:
             return idx
         self.take_post(ctx, today)
         hh, p, rec = self.hh, self.params, self.recorder
-        u = hh.ju[idx]
         post = hh.post[idx].astype(np.int64)
-        effort = self.effort[post]
-        frozen = self.frozen[post]
         persons = hh.persons(idx)
-        size = hh.size[idx].astype(np.int64)
         leaf = hh.leaf[idx]
         # Groups (Docs 3, 5): the more people have been heading for a post lately (a smoothed, weighted count,
-        # so scaled runs behave alike), the more households join an organised group that crosses by day.
-        group = u[:, JOURNEY.GROUP] < self.group_share[post]
-        night = ~group & (u[:, JOURNEY.NIGHT] < p.p_night)
-        party = np.where(group, p.group_size, size)
-        detected = u[:, JOURNEY.DETECT] < detection_prob(p, effort, night, frozen, party)
-        stopped = detected & (u[:, JOURNEY.STOP] < stop_prob(p, effort, group, party))
+        # so scaled runs behave alike), the more households join an organised group that crosses by day. Night,
+        # discovery (detection_prob), stopping (stop_prob), persuasion and drowning (drowning_prob, one uniform per
+        # member in the river) in one compiled pass (crossing_outcomes).
+        group, night, detected, stopped, persuaded, drowned = crossing_outcomes(
+            p, idx, hh.ju, post, self.effort, self.frozen, self.group_share, hh.size, hh.away, hh.stayed, self.route_risk,
+            month, rules.china.persuasion_prob,
+        )  # fmt: skip
         hh.attempts[idx] += 1
         hh.crossing_seen[idx] = detected
         rec.add("attempted", leaf, persons)
@@ -159,30 +157,85 @@ class Border:
         self._today += np.bincount(post, weights=persons, minlength=len(self.posts))
         # Stopped: persuaded to go home (Doc 6) or detained and sent home (Doc 5 measure (4)).
         st = idx[stopped]
-        persuaded = u[stopped, JOURNEY.PERSUADE] < rules.china.persuasion_prob
+        persuaded = persuaded[stopped]
         rec.add("persuaded_back", leaf[stopped][persuaded], persons[stopped][persuaded])
         hh.set_state(st[persuaded], State.PERSUADED_BACK, today)
         hh.set_state(st[~persuaded], State.STOPPED, today)
         hh.reset_clocks(st)
-        # Across: drowning per person in the river (one uniform per member; members visiting or staying on in the
-        # DPRK are not in the river); the living reach the other bank.
+        # Across: drowning per person in the river (members visiting or staying on in the DPRK are not in the
+        # river); the living reach the other bank.
         go = ~stopped
-        gi, gleaf, gpost = idx[go], leaf[go], post[go]
-        pd_ = drowning_prob(p, self.route_risk[gpost], night[go], frozen[go], month)
-        in_river = size[go] - hh.away[gi] - hh.stayed[gi]
-        drowned = members_below(u[go, JOURNEY.MEMBER0 :], in_river, pd_)
+        gi, gleaf = idx[go], leaf[go]
+        drowned = drowned[go]
         if drowned.any():
             hh.size[gi] -= drowned.astype(np.int16)
             hh.drowned[gi] += drowned.astype(np.int16)
             w = hh.weight[gi]
             rec.add("drowned", gleaf, w * drowned)
-            self.corpses.drowned(gleaf, drowned, w, hh.nk_national[gi], today, rules, u[go])
+            self.corpses.drowned(gleaf, drowned, w, hh.nk_national[gi], today, rules, hh.ju[gi])
         rec.add("crossed", gleaf, hh.weight[gi] * hh.size[gi])
         dead = hh.size[gi] == 0
         if dead.any():
             hh.set_state(gi[dead], State.DROWNED, today)
             return gi[~dead]
         return gi
+
+
+def crossing_outcomes(p, idx, ju, post, effort, frozen, group_share, size, away, stayed, route_risk, month, persuasion_prob):
+    """For households ``idx`` at the river today, crossing at posts ``post`` (their journeys' uniforms in
+    ``ju``; per post the guards' ``effort``, the ice and the share joining groups): in a group, at night,
+    discovered, stopped, persuaded to go home if stopped, and members drowned if not stopped (Boolean arrays
+    and a count). The formulas of :func:`detection_prob`, :func:`stop_prob` and :func:`drowning_prob` with
+    :func:`~.streams.members_below`, in numpy's order of operations, in one compiled pass."""
+    flood = p.flood_drown_factor if month in (7, 8) else 1.0
+    c = np.array(
+        [p.p_night, p.group_size, p.detection_base, p.day_visibility, p.ice_visibility, p.group_force, p.stop_rate,
+         p.drown_base, p.night_drown_factor, p.ice_drown_factor, flood, persuasion_prob],
+    )  # fmt: skip
+    cols = np.array([JOURNEY.GROUP, JOURNEY.NIGHT, JOURNEY.DETECT, JOURNEY.STOP, JOURNEY.PERSUADE, JOURNEY.MEMBER0])
+    return _crossing_outcomes(
+        np.asarray(idx, dtype=np.int64), ju, post, effort, frozen, group_share, size, away, stayed, route_risk, c, cols
+    )
+
+
+@njit(cache=True)
+def _crossing_outcomes(idx, ju, post, effort, frozen, group_share, size, away, stayed, route_risk, c, cols):
+    """See :func:`crossing_outcomes` (``c``: its constants; ``cols``: the journey columns it reads)."""
+    p_night, group_size, det_base, day_vis, ice_vis, group_force, stop_rate = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
+    drown_base, night_drown, ice_drown, flood, persuasion = c[7], c[8], c[9], c[10], c[11]
+    n = len(idx)
+    group = np.zeros(n, dtype=np.bool_)
+    night = np.zeros(n, dtype=np.bool_)
+    detected = np.zeros(n, dtype=np.bool_)
+    stopped = np.zeros(n, dtype=np.bool_)
+    persuaded = np.zeros(n, dtype=np.bool_)
+    drowned = np.zeros(n, dtype=np.int64)
+    members = ju.shape[1] - cols[5]
+    for j in range(n):
+        i = idx[j]
+        k = post[j]
+        e = effort[k]
+        ice = frozen[k]
+        g = ju[i, cols[0]] < group_share[k]
+        nt = (not g) and ju[i, cols[1]] < p_night
+        party = group_size if g else float(size[i])
+        vis = (1.0 if nt else day_vis) * (ice_vis if ice else 1.0)
+        p_detect = 1.0 - np.exp(-det_base * e * vis * (party / 5.0) ** 0.25)
+        resist = 1.0 + group_force * party / 50.0 if g else 1.0
+        p_stop = 1.0 - np.exp(-stop_rate * e / resist)
+        group[j] = g
+        night[j] = nt
+        detected[j] = ju[i, cols[2]] < p_detect
+        stopped[j] = detected[j] and ju[i, cols[3]] < p_stop
+        persuaded[j] = ju[i, cols[4]] < persuasion
+        if not stopped[j]:
+            season = ice_drown if ice else flood
+            p_drown = min(max(drown_base * route_risk[k] * (night_drown if nt else 1.0) * season, 0.0), 1.0)
+            in_river = int(size[i]) - int(away[i]) - int(stayed[i])
+            for m in range(min(max(in_river, 0), members)):
+                if ju[i, cols[5] + m] < p_drown:
+                    drowned[j] += 1
+    return group, night, detected, stopped, persuaded, drowned
 
 
 def detection_prob(p, effort, night, frozen, party) -> np.ndarray:
