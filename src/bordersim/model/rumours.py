@@ -68,7 +68,7 @@ class RumourNetwork:
         n = hh.n
         u = streams.uniforms(Kind.NETWORK, hh.key, 1, max(1, village_degree + kin_degree))
         src, dst = [], []
-        blocks = {"village": _blocks(hh.village), "leaf": _blocks(hh.leaf)} if n else {}
+        blocks = {"village": _blocks(hh.village), "leaf": _blocks(hh.leaf)}
         for col, group in enumerate(["village"] * village_degree + ["leaf"] * kin_degree):
             # Partners drawn within the same village (or home region): households are stored by region and
             # village, so a group is a contiguous block; pick a random offset in the block.
