@@ -49,7 +49,7 @@ class Recorder:
         self._data = np.zeros((len(self.months), n_leaves, len(MEASURES)))
         self.month = 0
         self.weights_for_avg = np.zeros((len(self.months), n_leaves))
-        self._events: list[tuple[int, np.ndarray, np.ndarray | float]] = []
+        self._events: list[tuple[int | np.ndarray, np.ndarray, np.ndarray | float]] = []
 
     @property
     def data(self) -> np.ndarray:
@@ -68,6 +68,14 @@ class Recorder:
         if len(leaves):
             self._events.append((MEASURE_INDEX[measure], leaves, values))
 
+    def add_events(self, measures: np.ndarray, leaves: np.ndarray, values: np.ndarray) -> None:
+        """Add events of several measures at once (``measures``: one :data:`MEASURE_INDEX` value per element), as a
+        compiled pass emits them. Two events of the same measure and home region are summed in the order they were
+        noted, whether by :meth:`add` or here, so a compiled mechanism that notes them in the order of the calls it
+        replaces gives the same sums to the bit."""
+        if len(leaves):
+            self._events.append((np.asarray(measures, dtype=np.intp), leaves, values))
+
     def flush(self) -> None:
         """Add the events noted since the last flush into the current month's counts (one bincount)."""
         events = self._events
@@ -76,7 +84,11 @@ class Recorder:
         m = len(MEASURES)
         lens = [len(leaves) for _, leaves, _ in events]
         cells = np.concatenate([leaves for _, leaves, _ in events]).astype(np.intp) * m
-        cells += np.repeat(np.array([k for k, _, _ in events]), lens)
+        kinds = [k for k, _, _ in events]
+        if all(type(k) is int for k in kinds):
+            cells += np.repeat(np.array(kinds), lens)
+        else:  # some from add_events: one measure per element
+            cells += np.concatenate([np.full(n, k, dtype=np.intp) if type(k) is int else k for k, n in zip(kinds, lens)])
         values = np.concatenate([np.full(len(leaves), v, dtype=float) if np.ndim(v) == 0 else v for _, leaves, v in events])
         events.clear()
         size = self.n_leaves * m
