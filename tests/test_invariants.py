@@ -93,3 +93,60 @@ def test_rules_switch_on_their_date(offset):
         m.step()
         expected = second if m.date >= switch else first
         assert m.rules is expected, (m.date, switch)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.booleans(),  # add (True) or look up a day (False)
+            st.lists(st.integers(0, 40), min_size=0, max_size=30),  # households
+            st.integers(-3, 150),  # a day for all, or the first of one per household
+            st.booleans(),  # one day for all
+            st.one_of(st.none(), st.integers(0, 160)),  # before
+        ),
+        max_size=60,
+    )
+)
+def test_the_calendar_is_a_dictionary_of_days(ops):
+    """The compiled calendar answers as a plain dictionary of day -> households would: ``due`` gives the sorted unique
+    households entered on the day whose schedule still says that day, and forgets the day; nothing negative or from
+    ``before`` on is entered; its arrays grow and its freed entries are reused without losing one."""
+    from bordersim.model.calendar import Calendar
+
+    cal, book = Calendar(days=4, entries=4), {}
+    scheduled = np.zeros(41, dtype=np.int64)
+    today = most = 0
+    for is_add, who, day, one_day, before in ops:
+        idx = np.array(who, dtype=np.int64)
+        if is_add:
+            days = day if one_day else (day + np.arange(len(idx)) * 7) % 151 - 3
+            cal.add(idx, days, before=before)
+            for i, d in zip(idx.tolist(), np.broadcast_to(days, idx.shape).tolist()):
+                if d >= 0 and (before is None or d < before):
+                    book.setdefault(d, []).append(i)
+                    scheduled[i] = d  # the household's schedule now says that day
+        else:
+            today = max(day, 0)
+            want = sorted({i for i in book.pop(today, []) if scheduled[i] == today})
+            assert cal.due(today, scheduled).tolist() == want
+            assert not cal.has(today)
+        live = sum(len(v) for v in book.values())
+        most = max(most, live)
+    for d in range(200):
+        assert cal.has(d) == bool(book.get(d))
+        assert cal.due(d, scheduled).tolist() == sorted({i for i in book.get(d, []) if scheduled[i] == d})
+    assert cal._meta[1] <= most  # the entries of days gone by were reused
+
+
+def test_the_calendar_reuses_the_entries_of_days_gone_by():
+    """Two days' entries freed, then as many entered again: no new entry is needed (the free list keeps them all)."""
+    from bordersim.model.calendar import Calendar
+
+    cal, scheduled = Calendar(days=8, entries=4), np.full(20, 5, dtype=np.int64)
+    cal.add(np.arange(10), 1)
+    cal.add(np.arange(10, 20), 2)
+    assert len(cal.due(1, scheduled)) == len(cal.due(2, scheduled)) == 0  # stale: their schedule says day 5
+    cal.add(np.arange(20), np.full(20, 5))
+    assert cal._meta[1] == 20
+    assert cal.due(5, scheduled).tolist() == list(range(20))
