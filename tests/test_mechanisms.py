@@ -10,11 +10,12 @@ import pytest
 
 from bordersim.model import BorderModel
 from bordersim.model.border import crossing_outcomes, detection_prob, drowning_prob, stop_prob
-from bordersim.model.households import NEVER, Households, State, _first_day
+from bordersim.model.clocks import _first_day
+from bordersim.model.households import NEVER, Households, State
 from bordersim.model.recorder import MEASURE_INDEX
 from bordersim.model.rumours import RumourNetwork
 from bordersim.model.schedule import resolve_schedule
-from bordersim.model.streams import JOURNEY, Kind, Streams, members_below
+from bordersim.model.streams import JOURNEY, TRAVEL, Kind, Streams, members_below
 from bordersim.world.geography import TREE
 from bordersim.world.loader import validate_scenario
 from bordersim.world.rules import RuleTimeline, load_rule_set
@@ -123,6 +124,57 @@ def test_reasons_drawn_in_proportion_to_channels():
     r = m.decision.draw_reasons(idx, m.ctx, False, u)
     shares = np.bincount(r, minlength=3) / len(r)
     assert shares == pytest.approx(ch / ch.sum(), abs=0.015)
+
+
+def test_the_compiled_clocks_fire_as_the_formulas_say():
+    """The clocks that fire (clocks.fire), the intentions (clocks.intend) and the travel decisions (authorities.
+    _decide_travel) in their compiled passes give what the formulas give in numpy: each mover's journey row is its
+    (key, journey number) row of uniforms, its next threshold Exp(1) of that row, its reason the channel whose
+    cumulative share passes the reason's uniform, its deliberation geometric; a household whose move clock fires sends
+    no traveller that day; a traveller's row is its (key, application number) row, approved below the rule's chance."""
+    m = build(end="1961-06-30")
+    for _ in range(60):
+        m.step()
+    hh, d, t, ctx = m.households, m.decision, m.today, m.ctx
+    home = np.flatnonzero((hh.state == State.HOME) & (hh.h_move > 0) & (hh.h_travel > 0))  # clocks that may fire
+    movers, travellers = home[:40], home[30:120]  # ten households on both clocks: they move, and do not travel
+    hh.next_move[movers], hh.next_travel[travellers] = t, t
+    hh.cal_move.add(movers, t)
+    hh.cal_travel.add(travellers, t)
+    journeys, travels = hh.journeys.copy(), hh.travels.copy()
+    before = {k: total(m, k) for k in ("intending_households", "intending_households_food_kin", "travel_approved")}
+    got_movers, r_move, got_trav, r_trav = d.fire(ctx, t)
+    assert np.isin(movers, got_movers).all() and np.isin(home[40:120], got_trav).all()  # (and the day's own)
+    assert not np.isin(got_movers, got_trav).any()
+    movers = got_movers
+    ju = m.streams.uniforms(Kind.JOURNEY, hh.key[movers], journeys[movers], hh.ju.shape[1])
+    assert np.array_equal(hh.ju[movers], ju) and np.array_equal(hh.journeys[movers], journeys[movers] + 1)
+    np.testing.assert_array_max_ulp(hh.thresh_move[movers], -np.log1p(-ju[:, JOURNEY.NEXT_THRESH]), maxulp=1)
+    assert np.all(hh.next_move[movers] == NEVER) and np.all(hh.clock_move[movers] == 0.0)
+    ch = d.channels(movers, ctx)
+    cum = np.cumsum(ch, axis=0) / ch.sum(axis=0)
+    assert np.array_equal(r_move, (ju[:, JOURNEY.REASON][None, :] > cum).sum(axis=0).clip(0, 2))
+    assert len(np.unique(r_move)) > 1
+    tu = m.streams.uniforms(Kind.TRAVEL, hh.key[got_trav], travels[got_trav], TRAVEL.width)
+    assert np.array_equal(hh.tu[got_trav], tu) and np.array_equal(hh.travels[got_trav], travels[got_trav] + 1)
+    d.intend(movers, r_move, t)
+    delay = np.floor(np.log1p(-ju[:, JOURNEY.DELIBERATION]) / np.log1p(-1.0 / m.params.deliberation_days)) + 1
+    assert np.all(hh.state[movers] == State.INTENDING) and np.array_equal(hh.due[movers], t + delay)
+    assert total(m, "intending_households") - before["intending_households"] == pytest.approx(hh.weight[movers].sum())
+    food = movers[r_move == 0]
+    assert total(m, "intending_households_food_kin") - before["intending_households_food_kin"] == pytest.approx(
+        hh.weight[food].sum()
+    )
+    away = hh.away.copy()
+    m.schedule.permits[ctx.t, hh.leaf[got_trav[::2]]] = 1.0  # permits for proper reasons where every other traveller lives
+    m.authorities.travel_applications(got_trav, r_trav, t, m.rules, ctx)
+    china = m.rules.china
+    permit = ctx.permits_leaf[hh.leaf[got_trav]] > 0
+    p_ok = np.where(r_trav == 2, np.where(permit, 1.0, china.travel_approval_prob_proper), china.travel_approval_prob)
+    ok = got_trav[tu[:, TRAVEL.APPROVAL] < p_ok]
+    assert 0 < len(ok) < len(got_trav) and (permit & (r_trav == 2)).any()
+    assert np.array_equal(np.flatnonzero(hh.away != away), ok) and np.all(hh.away_until[ok] == t + m.params.visit_days)
+    assert total(m, "travel_approved") - before["travel_approved"] == pytest.approx(hh.weight[ok].sum())
 
 
 # -- border ---------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from numba import njit
 
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
-from .households import IS_HOME, Households, Reason, State
+from .households import IS_HOME, REASON_NAMES, Households, Reason, State
+from .measures import MEASURE_INDEX
 from .population import letter_weeks
 from .recorder import Recorder
 from .schedule import DailyContext
@@ -105,24 +106,20 @@ class ChineseAuthorities(mesa.Agent):
 
     # -- travel passes (Doc 4; Doc 10 Art. 3) -----------------------------------------------------
     def travel_applications(self, idx: np.ndarray, reasons: np.ndarray, today: int, rules: RuleSet, ctx: DailyContext) -> None:
-        """Individuals of households ``idx`` apply to travel (Doc 4); decided at once."""
-        hh, rec = self.hh, self.recorder
+        """Individuals of households ``idx`` apply to travel (Doc 4); decided at once: approved with
+        ``travel_approval_prob``, or for proper reasons with ``travel_approval_prob_proper`` (always where a permit
+        order is in force). Approved travellers are away until their pass expires (Doc 10 Art. 3 (3): a one-month
+        pass). One compiled pass (:func:`_decide_travel`)."""
+        hh = self.hh
         if len(idx) == 0:
             return
-        leaf = hh.leaf[idx]
-        w = hh.weight[idx]
-        rec.add_by_reason("travel_applications", leaf, w, reasons)
         china = rules.china
-        proper = reasons == Reason.PROPER
-        permit = ctx.permits_leaf[leaf] > 0
-        p_ok = np.where(proper, np.where(permit, 1.0, china.travel_approval_prob_proper), china.travel_approval_prob)
-        ok = hh.tu[idx, TRAVEL.APPROVAL] < p_ok
-        rec.add("travel_approved", leaf[ok], w[ok])
-        rec.add("travel_refused", leaf[~ok], w[~ok])
-        go = idx[ok]
-        hh.away[go] += 1
-        days = rules.border.transit_pass_days or self.params.visit_days  # Doc 10 Art. 3 (3): one-month pass
-        hh.away_until[go] = today + days
+        days = rules.border.transit_pass_days or self.params.visit_days
+        go, *events = _decide_travel(
+            idx, reasons, today + days, hh.leaf, hh.weight, hh.tu, ctx.permits_leaf, china.travel_approval_prob,
+            china.travel_approval_prob_proper, hh.away, hh.away_until, *_TRAVEL_MEASURES,
+        )  # fmt: skip
+        self.recorder.add_events(*events)
         hh.cal_visit.add(go, today + days)
 
     def visits_end(self, today: int) -> None:
@@ -166,3 +163,46 @@ def _letters_due(kin, held, state, is_home, wait):
                 got[n] = i
                 n += 1
     return got[:n]
+
+
+#: The travel applications' measures: all, by main reason, approved, refused (the recorder's indices).
+_TRAVEL_MEASURES = (
+    MEASURE_INDEX["travel_applications"],
+    np.array([MEASURE_INDEX[f"travel_applications_{r}"] for r in REASON_NAMES], dtype=np.int64),
+    MEASURE_INDEX["travel_approved"],
+    MEASURE_INDEX["travel_refused"],
+)
+_T_APPROVAL, _PROPER = TRAVEL.APPROVAL, int(Reason.PROPER)
+
+
+@njit(cache=True)
+def _decide_travel(
+    idx, reasons, until, leaf, weight, tu, permits, p_ok, p_ok_proper, away, away_until, applied, by_reason, approved, refused
+):
+    """Travel applications of households ``idx`` decided (see :meth:`ChineseAuthorities.travel_applications`): the
+    approved travellers are away until day ``until``. Returns (the approved, and the events as (measures, leaves,
+    values): per household an application, one by its reason, and an approval or a refusal, in the households'
+    order as the recorder's ``add_by_reason`` and ``add`` note them)."""
+    n = len(idx)
+    go = np.empty(n, dtype=np.int64)
+    n_go = 0
+    ms = np.empty(3 * n, dtype=np.int64)
+    lv = np.empty(3 * n, dtype=np.int64)
+    vals = np.empty(3 * n)
+    for j in range(n):
+        i = idx[j]
+        r = reasons[j]
+        if r == _PROPER:
+            p = 1.0 if permits[leaf[i]] > 0 else p_ok_proper
+        else:
+            p = p_ok
+        ok = tu[i, _T_APPROVAL] < p
+        ms[3 * j], ms[3 * j + 1], ms[3 * j + 2] = applied, by_reason[r], approved if ok else refused
+        lv[3 * j] = lv[3 * j + 1] = lv[3 * j + 2] = leaf[i]
+        vals[3 * j] = vals[3 * j + 1] = vals[3 * j + 2] = weight[i]
+        if ok:
+            go[n_go] = i
+            n_go += 1
+            away[i] += 1
+            away_until[i] = until
+    return go[:n_go], ms, lv, vals

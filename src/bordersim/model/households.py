@@ -38,18 +38,19 @@ whose application is refused prepares to cross with ``p_illegal_after_refusal``.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from enum import IntEnum
 
 import numpy as np
-from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
+from . import clocks
 from .calendar import Calendar
-from .streams import JOURNEY, TRAVEL, Kind, Streams, exponential, geometric
+from .clocks import NEVER, _draw_reasons, _refresh_clocks
+from .measures import MEASURE_INDEX
+from .streams import JOURNEY, TRAVEL, Kind, Streams, geometric
 
 
 class State(IntEnum):
@@ -93,8 +94,12 @@ class Reason(IntEnum):
 
 
 REASON_NAMES = ["food_kin", "rumour", "proper"]
+#: The intentions' measures: all, and by main reason (the recorder's indices, for the compiled pass).
+_INTENDING = (
+    MEASURE_INDEX["intending_households"],
+    np.array([MEASURE_INDEX[f"intending_households_{r}"] for r in REASON_NAMES], dtype=np.int64),
+)
 #: "Never" as a day index.
-NEVER = np.iinfo(np.int32).max
 
 
 class Households:
@@ -198,11 +203,12 @@ class Households:
 
     def start_journey(self, idx: np.ndarray, streams: Streams) -> None:
         """Households ``idx`` set out to leave: their next journey's row of uniforms is drawn (the household's
-        key and journey number), and the threshold of the move clock that will follow it."""
-        self.ju[idx] = streams.uniforms(Kind.JOURNEY, self.key[idx], self.journeys[idx], self.ju.shape[1])
-        self.journeys[idx] += 1
-        self.thresh_move[idx] = exponential(self.ju[idx, JOURNEY.NEXT_THRESH])
-        self.reset_clocks(idx)
+        key and journey number), and the threshold of the move clock that will follow it (one compiled pass,
+        :func:`.clocks.start_journeys`)."""
+        clocks.start_journeys(
+            np.asarray(idx, dtype=np.int64), self.key, self.journeys, self.ju, self.thresh_move, self.clock_move,
+            self.h_move, self.next_move, streams.key_of(Kind.JOURNEY),
+        )  # fmt: skip
 
     def reset_clocks(self, idx: np.ndarray) -> None:
         """Start a fresh move clock (after returning home or dropping an intention); its threshold was drawn
@@ -311,28 +317,21 @@ class HouseholdDecision:
         """The clocks that fire today. Returns (movers, their reasons, travellers, their reasons).
 
         A mover starts a journey (its row of uniforms, :meth:`Households.start_journey`); a traveller's
-        application draws its row of :data:`~.streams.TRAVEL`.
+        application draws its row of :data:`~.streams.TRAVEL`; a household whose move clock fires does not also
+        send a traveller today. One compiled pass (:func:`.clocks.fire`) once the calendars have said who.
         """
         hh = self.hh
         movers = hh.cal_move.due(today, hh.next_move)
         travellers = hh.cal_travel.due(today, hh.next_travel)
-        # A household whose mover clock fires does not also send a traveller today (every household whose move
-        # clock fires today is among the movers).
-        if len(movers) and len(travellers):
-            travellers = travellers[hh.next_move[travellers] != today]
-        r_move = r_trav = _NO_REASONS
-        if len(movers):
-            hh.start_journey(movers, self.streams)
-            r_move = self.draw_reasons(movers, ctx, False, hh.ju[movers, JOURNEY.REASON])
-        if len(travellers):
-            row = self.streams.uniforms(Kind.TRAVEL, hh.key[travellers], hh.travels[travellers], TRAVEL.width)
-            hh.travels[travellers] += 1
-            hh.tu[travellers] = row
-            r_trav = self.draw_reasons(travellers, ctx, True, row[:, TRAVEL.REASON])
-            hh.clock_travel[travellers] = 0.0
-            hh.h_travel[travellers] = 0.0
-            hh.next_travel[travellers] = NEVER
-            hh.thresh_travel[travellers] = exponential(row[:, TRAVEL.NEXT_THRESH])
+        if len(movers) == 0 and len(travellers) == 0:
+            return movers, _NO_REASONS, travellers, _NO_REASONS
+        move_table, travel_table = ctx.channels
+        travellers, r_move, r_trav = clocks.fire(
+            movers, travellers, today, self._codes(slice(None), ctx), hh.belief, move_table, travel_table, hh.key,
+            hh.journeys, hh.ju, hh.thresh_move, hh.clock_move, hh.h_move, hh.next_move, self.streams.key_of(Kind.JOURNEY),
+            hh.travels, hh.tu, hh.thresh_travel, hh.clock_travel, hh.h_travel, hh.next_travel,
+            self.streams.key_of(Kind.TRAVEL),
+        )  # fmt: skip
         return movers, r_move, travellers, r_trav
 
     def draw_reasons(self, idx, ctx, travel: bool, u: np.ndarray) -> np.ndarray:
@@ -344,14 +343,18 @@ class HouseholdDecision:
 
     # -- what a household does next ----------------------------------------------------------------
     def intend(self, idx: np.ndarray, reasons: np.ndarray, today: int) -> None:
-        """Households ``idx`` ask to move (Doc 4's "requested a complete household move") and deliberate."""
+        """Households ``idx`` ask to move (Doc 4's "requested a complete household move") and deliberate
+        (one compiled pass, :func:`.clocks.intend`)."""
         hh = self.hh
         if len(idx) == 0:
             return
-        self.recorder.add_by_reason("intending_households", hh.leaf[idx], hh.weight[idx], reasons)
-        hh.reason[idx] = reasons
-        delay = geometric(hh.ju[idx, JOURNEY.DELIBERATION], 1.0 / self.params.deliberation_days)
-        hh.set_state(idx, State.INTENDING, today, today + delay)
+        ends, *events = clocks.intend(
+            idx, reasons, today, 1.0 / self.params.deliberation_days, hh.ju, hh.leaf, hh.weight, hh.reason, hh.state,
+            hh.since, hh.due, State.INTENDING, *_INTENDING,
+        )  # fmt: skip
+        self.recorder.add_events(*events)
+        hh.cal_due.add(idx, ends)
+        hh.touched.append(idx)
 
     def choose_route(self, idx: np.ndarray, today: int, rules: RuleSet, apply_legally: Callable[[np.ndarray], None]) -> None:
         """Deliberation over: apply on a letter (``apply_legally``), prepare an illegal crossing, or give up."""
@@ -440,88 +443,3 @@ def home_factor(p) -> np.ndarray:
 def _can_travel(state, away, size, stayed) -> np.ndarray:
     """May a household send a traveller: at home, nobody away, two members or more who have not stayed?"""
     return IS_HOME[state] & (away == 0) & (size - stayed >= 2)
-
-
-@njit(cache=True)
-def _refresh_clocks(
-    idx, today, horizon, code, belief, state, away, size, stayed, base_move, slope_move, base_travel, slope_travel,
-    home_factor, is_home, sync, clock_move, h_move, thresh_move, next_move, clock_travel, h_travel, thresh_travel, next_travel,
-):  # fmt: skip
-    """The clocks of households ``idx`` brought up to ``today``, their new hazards and firing days (one pass).
-
-    For each household and clock: ``clock += h_old * (today - sync)``; ``h`` = the new hazard (as
-    :meth:`HouseholdDecision.hazards`); the firing day is the first ``t >= today`` with
-    ``clock + h (t - today + 1) >= threshold``, kept only if before ``horizon`` (NEVER otherwise). Returns the
-    households whose move clock and whose travel clock fire before the horizon. The arithmetic is numpy's,
-    operation by operation (no fast-math), so the results are the same to the last bit.
-    """
-    n = len(idx)
-    moves = np.empty(n, dtype=np.int64)
-    travels = np.empty(n, dtype=np.int64)
-    n_moves = 0
-    n_travels = 0
-    left = horizon - today
-    for j in range(n):
-        i = idx[j]
-        elapsed = today - sync[i]
-        sync[i] = today
-        c = code[i]
-        st = state[i]
-        hm = (slope_move[c] * belief[i] + base_move[c]) * home_factor[st]
-        ok = is_home[st] and away[i] == 0 and size[i] - stayed[i] >= 2  # as _can_travel
-        ht = (slope_travel[c] * belief[i] + base_travel[c]) * (1.0 if ok else 0.0)
-        if _set_clock(i, elapsed, hm, left, today, clock_move, h_move, thresh_move, next_move):
-            moves[n_moves] = i
-            n_moves += 1
-        if _set_clock(i, elapsed, ht, left, today, clock_travel, h_travel, thresh_travel, next_travel):
-            travels[n_travels] = i
-            n_travels += 1
-    return moves[:n_moves], travels[:n_travels]
-
-
-@njit(cache=True, inline="always")
-def _set_clock(i, elapsed, h, left, today, clock, h_old, thresh, nxt):
-    """Household ``i``'s clock: add ``elapsed`` days of the old hazard, set the new one ``h``, and its firing day
-    if it reaches the threshold within ``left`` days (else NEVER). Returns whether it does."""
-    c = h_old[i] * elapsed + clock[i]
-    clock[i] = c
-    h_old[i] = h
-    nxt[i] = NEVER
-    if c + h * left >= thresh[i]:
-        nxt[i] = _first_day(c, thresh[i], h, today)
-        return True
-    return False
-
-
-@njit(cache=True)
-def _draw_reasons(idx, code, belief, table, u):
-    """Reason 0, 1 or 2 of each event: the first channel whose cumulative share of the hazard exceeds ``u`` (the
-    channels of household i: ``table[0, c]``, ``table[1, c] x belief[i]``, ``table[2, c]``, ``c = code[i]``)."""
-    out = np.empty(len(idx), dtype=np.int8)
-    for j in range(len(idx)):
-        i = idx[j]
-        c = code[i]
-        food_kin = table[0, c]
-        rumour = table[1, c] * belief[i]
-        total = food_kin + rumour + table[2, c]
-        norm = total if total > 0 else 1.0
-        reason = 0
-        if u[j] > food_kin / norm:
-            reason += 1
-        if u[j] > (food_kin + rumour) / norm:
-            reason += 1
-        if u[j] > total / norm:
-            reason += 1
-        out[j] = min(reason, 2)
-    return out
-
-
-@njit(cache=True, inline="always")
-def _first_day(clock, thresh, h, today):
-    """First day ``t >= today`` with ``clock + h * (t - today + 1) >= thresh`` (NEVER if ``h == 0``)."""
-    k = max(thresh - clock, 1e-12)
-    if not h > 0:
-        return NEVER
-    k = math.ceil(k / h) - 1.0
-    k = min(max(k, 0.0), float(NEVER - today))
-    return int(k + today)

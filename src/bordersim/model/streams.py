@@ -187,6 +187,10 @@ class Streams:
             raise ValueError(f"at most {len(_COLUMN)} uniforms per row (asked for {cols})")
         return _uniforms(who, occurrence, self._kind_key[kind], cols)
 
+    def key_of(self, kind: Kind) -> np.uint64:
+        """The 64-bit key of ``kind`` in this replicate (what a compiled pass passes to ``_uniforms``)."""
+        return self._kind_key[kind]
+
     def uniform(self, kind: Kind, who: np.ndarray, occurrence) -> np.ndarray:
         """One uniform per ``(who, occurrence)`` (shape ``(len(who),)``)."""
         return self.uniforms(kind, who, occurrence, 1)[:, 0]
