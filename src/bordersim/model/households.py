@@ -350,7 +350,7 @@ class HouseholdDecision:
             return
         ends, *events = clocks.intend(
             idx, reasons, today, 1.0 / self.params.deliberation_days, hh.ju, hh.leaf, hh.weight, hh.reason, hh.state,
-            hh.since, hh.due, State.INTENDING, *_INTENDING,
+            hh.since, hh.due, int(State.INTENDING), *_INTENDING,
         )  # fmt: skip
         self.recorder.add_events(*events)
         hh.cal_due.add(idx, ends)

@@ -85,10 +85,12 @@ class Recorder:
         lens = [len(leaves) for _, leaves, _ in events]
         cells = np.concatenate([leaves for _, leaves, _ in events]).astype(np.intp) * m
         kinds = [k for k, _, _ in events]
-        if all(type(k) is int for k in kinds):
-            cells += np.repeat(np.array(kinds), lens)
-        else:  # some from add_events: one measure per element
-            cells += np.concatenate([np.full(n, k, dtype=np.intp) if type(k) is int else k for k, n in zip(kinds, lens)])
+        cells += np.repeat(np.array([k if type(k) is int else 0 for k in kinds]), lens)
+        at = 0
+        for k, n in zip(kinds, lens):
+            if type(k) is not int:  # from add_events: one measure per element
+                cells[at : at + n] += k
+            at += n
         values = np.concatenate([np.full(len(leaves), v, dtype=float) if np.ndim(v) == 0 else v for _, leaves, v in events])
         events.clear()
         size = self.n_leaves * m
