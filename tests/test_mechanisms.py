@@ -307,6 +307,26 @@ def test_weekly_belief_update_hand_computed():
     assert hh.belief[0] == pytest.approx((1 - (1 - 0.3375) * 0.8) * 0.5)
 
 
+def test_the_ties_are_made_mutual_as_scipy_does():
+    """The network's compiled build gives the compressed rows that scipy's COO -> CSR gives for the ties made mutual
+    (duplicates merged, self-ties dropped, partners sorted): a hand case, then random ties."""
+    import scipy.sparse as sp
+
+    from bordersim.model.rumours import _mutual_ties
+
+    indptr, indices = _mutual_ties(4, np.array([0, 0, 1, 2, 3]), np.array([1, 1, 0, 2, 1]))
+    assert indptr.tolist() == [0, 1, 3, 3, 4] and indices.tolist() == [1, 0, 3, 1]
+    rng = np.random.default_rng(11)
+    n = 300
+    src, dst = rng.integers(0, n, 2000), rng.integers(0, n, 2000)
+    keep = src != dst
+    s, d = src[keep], dst[keep]
+    a = sp.coo_matrix((np.ones(2 * len(s)), (np.r_[s, d], np.r_[d, s])), shape=(n, n)).tocsr()
+    a.sum_duplicates()
+    indptr, indices = _mutual_ties(n, src, dst)
+    assert np.array_equal(indptr, a.indptr) and np.array_equal(indices, a.indices)
+
+
 def test_rumour_seeds_raise_belief_and_intentions():
     def no_seeds(d):
         d["world"]["rumour_seeds"] = []
@@ -405,3 +425,16 @@ def test_events_noted_in_bulk_sum_as_one_by_one():
     bulk.add_events(ks, np.concatenate([c[1] for c in calls[1:]]), np.concatenate([c[2] for c in calls[1:]]))
     assert one.data.tobytes() == bulk.data.tobytes()
     assert one.data[0, :, MEASURE_INDEX["detected"]].sum() > 0
+
+
+def test_reordering_keeps_every_household_whole():
+    """``Households.reorder`` moves every array that differs between households (a constant one is its own reordering;
+    one that differs only by the sign of zero is not constant)."""
+    hh = Households(4)
+    hh.leaf[:] = [3, 1, 2, 0]
+    hh.ju[2, 5] = 0.25
+    hh.clock_move[:] = [0.0, -0.0, 0.0, 0.0]
+    hh.reorder(np.array([2, 0, 1, 3]))
+    assert hh.leaf.tolist() == [2, 3, 1, 0] and hh.ju[0, 5] == 0.25 and hh.ju.sum() == 0.25
+    assert np.signbit(hh.clock_move).tolist() == [False, False, True, False]
+    assert np.all(hh.next_move == NEVER) and np.all(hh.state == hh.state[0])  # constant: as they were

@@ -164,9 +164,11 @@ class Households:
         self.touched: list[np.ndarray] = []
 
     def reorder(self, order: np.ndarray) -> None:
-        """Store the households in ``order`` (at the build, before anything is scheduled)."""
+        """Store the households in ``order`` (at the build, before anything is scheduled). Arrays still holding one
+        value throughout (most of them at the build: the journeys' uniforms, the clocks, the counters) are their own
+        reordering and are left as they are."""
         for name, a in vars(self).items():
-            if isinstance(a, np.ndarray) and a.shape[:1] == (self.n,):
+            if isinstance(a, np.ndarray) and a.shape[:1] == (self.n,) and self.n and not _constant(a):
                 setattr(self, name, a[order])
 
     # -- bookkeeping -----------------------------------------------------------------------------
@@ -408,6 +410,13 @@ class HouseholdDecision:
 
 
 _NO_REASONS = np.zeros(0, dtype=np.int8)
+
+
+def _constant(a: np.ndarray) -> bool:
+    """Does ``a`` hold one value throughout (every row's bytes those of the first row: exact for any dtype, -0.0 and
+    NaN included)?"""
+    rows = np.ascontiguousarray(a).view(f"u{a.itemsize}").reshape(len(a), -1)
+    return bool((rows == rows[:1]).all())
 
 
 def channel_tables(p, hunger_ok, hunger_poor, propensity, push) -> np.ndarray:

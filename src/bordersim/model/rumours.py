@@ -21,8 +21,9 @@ village and ``kin_degree`` others in its county; Lishu's 192 households form fiv
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-import scipy.sparse as sp
 from numba import njit
 
 from ..world.scenario import Parameters
@@ -56,6 +57,14 @@ def assign_villages(hh: Households, streams: Streams, village_households: int, l
     hh.brigade_u = streams.uniform(Kind.BRIGADE, keys, 0)[village]
 
 
+class Ties(NamedTuple):
+    """The contact network's pattern in compressed rows (as ``scipy.sparse.csr_matrix`` holds it): household ``i``'s
+    contacts are ``indices[indptr[i]:indptr[i + 1]]``, sorted, each once."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+
+
 class RumourNetwork:
     """The social network and the belief dynamics on it.
 
@@ -75,18 +84,12 @@ class RumourNetwork:
             start, span = blocks[group]
             src.append(np.arange(n))
             dst.append(start + (u[:, col] * span).astype(np.int64))
-        if src:
-            s = np.concatenate(src)
-            d = np.concatenate(dst)
-            keep = s != d
-            s, d = s[keep], d[keep]
-            # Made mutual: both directions of every tie, duplicates merged (tocsr sums them), each tie weighing 1.
-            a = sp.coo_matrix((np.ones(2 * len(s)), (np.concatenate([s, d]), np.concatenate([d, s]))), shape=(n, n)).tocsr()
-            a.data[:] = 1.0
-        else:
-            a = sp.csr_matrix((n, n))
-        deg = np.asarray(a.sum(axis=1)).ravel()
-        self.adjacency = a.tocsr()
+        s = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
+        d = np.concatenate(dst) if dst else np.zeros(0, dtype=np.int64)
+        # Made mutual: both directions of every tie, duplicates merged, each tie weighing 1 (one compiled pass).
+        indptr, indices = _mutual_ties(n, s, d)
+        self.adjacency = Ties(indptr, indices)
+        deg = np.diff(indptr).astype(float)
         self.degree = deg
         self.inv_degree = np.where(deg > 0, 1.0 / np.maximum(deg, 1.0), 0.0)
         self.stubborn_until = np.full(n, -1, dtype=np.int32)
@@ -199,3 +202,37 @@ def _talk(indptr, indices, belief, state, is_present, keep, to_mean, kept, rebut
             s += x[indices[jj]]  # unsigned indices: no check for a negative index on every tie
         out[i] = (s * to_mean[i] + belief[i] * keep[i]) * (kept * (1.0 - rebuttal[i]))
     return out
+
+
+@njit(cache=True)
+def _mutual_ties(n, src, dst):
+    """The ties ``src[k] - dst[k]`` (no self-ties) made mutual, as compressed rows: each household's partners over
+    both directions, sorted and each once (what ``scipy.sparse.coo_matrix(...).tocsr()`` gives after summing
+    duplicates). Returns ``(indptr, indices)``, the indices as int32."""
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for k in range(len(src)):
+        if src[k] != dst[k]:
+            counts[src[k] + 1] += 1
+            counts[dst[k] + 1] += 1
+    start = np.cumsum(counts)
+    fill = start[:-1].copy()
+    both = np.empty(start[n], dtype=np.int64)
+    for k in range(len(src)):
+        a, b = src[k], dst[k]
+        if a != b:
+            both[fill[a]] = b
+            fill[a] += 1
+            both[fill[b]] = a
+            fill[b] += 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    w = 0
+    for i in range(n):
+        row = np.sort(both[start[i] : start[i + 1]])  # a copy: the unique partners are written back in place
+        last = -1
+        for v in row:
+            if v != last:
+                both[w] = v
+                w += 1
+                last = v
+        indptr[i + 1] = w
+    return indptr, both[:w].astype(np.int32)
