@@ -227,12 +227,19 @@ def _mutual_ties(n, src, dst):
     indptr = np.zeros(n + 1, dtype=np.int64)
     w = 0
     for i in range(n):
-        row = np.sort(both[start[i] : start[i + 1]])  # a copy: the unique partners are written back in place
+        lo, hi = start[i], start[i + 1]
+        for j in range(lo + 1, hi):  # insertion sort of the row in place (a few dozen partners)
+            v = both[j]
+            k = j - 1
+            while k >= lo and both[k] > v:
+                both[k + 1] = both[k]
+                k -= 1
+            both[k + 1] = v
         last = -1
-        for v in row:
-            if v != last:
-                both[w] = v
+        for j in range(lo, hi):  # the unique partners written back, never ahead of what is read
+            if both[j] != last:
+                last = both[j]
+                both[w] = last
                 w += 1
-                last = v
         indptr[i + 1] = w
     return indptr, both[:w].astype(np.int32)
