@@ -86,12 +86,12 @@ class Recorder:
         cells = np.concatenate([leaves for _, leaves, _ in events]).astype(np.intp) * m
         kinds = [k for k, _, _ in events]
         cells += np.repeat(np.array([k if type(k) is int else 0 for k in kinds]), lens)
-        at = 0
-        for k, n in zip(kinds, lens):
-            if type(k) is not int:  # from add_events: one measure per element
-                cells[at : at + n] += k
-            at += n
-        values = np.concatenate([np.full(len(leaves), v, dtype=float) if np.ndim(v) == 0 else v for _, leaves, v in events])
+        bulk = [i for i, k in enumerate(kinds) if type(k) is not int]  # from add_events: one measure per element
+        if bulk:
+            at = np.cumsum([0, *lens])
+            for i in bulk:
+                cells[at[i] : at[i + 1]] += kinds[i]
+        values = np.concatenate([v if type(v) is np.ndarray else np.full(len(leaves), v, dtype=float) for _, leaves, v in events])
         events.clear()
         size = self.n_leaves * m
         self._data[self.month] += np.bincount(cells, weights=values, minlength=size).reshape(self.n_leaves, -1)
