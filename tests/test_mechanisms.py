@@ -417,12 +417,14 @@ def test_events_noted_in_bulk_sum_as_one_by_one():
     rng = np.random.default_rng(3)
     names = ["attempted", "detected", "crossed_north"]
     calls = [(names[rng.integers(3)], rng.integers(0, 4, 7), rng.random(7) * 1e3) for _ in range(40)]
+    calls[5] = (calls[5][0], calls[5][1], 2.5)  # one value for every element
     one, bulk = Recorder(dt.date(1961, 1, 1), dt.date(1961, 2, 28), 4), Recorder(dt.date(1961, 1, 1), dt.date(1961, 2, 28), 4)
     for name, leaves, values in calls:
         one.add(name, leaves, values)
     bulk.add(*calls[0])  # one-by-one and bulk notes interleave
     ks = np.concatenate([np.full(len(leaves), MEASURE_INDEX[name]) for name, leaves, _ in calls[1:]])
-    bulk.add_events(ks, np.concatenate([c[1] for c in calls[1:]]), np.concatenate([c[2] for c in calls[1:]]))
+    values = np.concatenate([np.broadcast_to(c[2], c[1].shape) for c in calls[1:]])
+    bulk.add_events(ks, np.concatenate([c[1] for c in calls[1:]]), values)
     assert one.data.tobytes() == bulk.data.tobytes()
     assert one.data[0, :, MEASURE_INDEX["detected"]].sum() > 0
 
