@@ -150,3 +150,45 @@ def test_the_calendar_reuses_the_entries_of_days_gone_by():
     cal.add(np.arange(20), np.full(20, 5))
     assert cal._meta[1] == 20
     assert cal.due(5, scheduled).tolist() == list(range(20))
+
+
+def test_an_edited_pass_is_compiled_again_where_another_pass_calls_it(tmp_path):
+    """numba keys a cached function on its own file: a pass calling another module's pass kept the callee's old code
+    after an edit of the callee alone. The cache of :mod:`bordersim.model.compiled` is keyed by every source of the
+    folder: editing the callee gives the caller the new code, and the old cache directory is removed."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from bordersim.model.compiled import source_key
+
+    (tmp_path / "callee.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef g():\n    return 1\n")
+    (tmp_path / "caller.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from pathlib import Path
+            import numba
+            from bordersim.model.compiled import cache_dir
+            numba.config.CACHE_DIR = cache_dir(Path(__file__).parent) if sys.argv[1] == "keyed" else ""
+            from numba import njit
+            from callee import g
+
+            @njit(cache=True)
+            def f():
+                return g()
+
+            print(f())
+            """
+        )
+    )
+    run = lambda how: subprocess.run(  # noqa: E731
+        [sys.executable, str(tmp_path / "caller.py"), how], capture_output=True, text=True, check=True, cwd=tmp_path
+    ).stdout.strip()
+    key = source_key(tmp_path)
+    assert run("keyed") == "1" and run("plain") == "1"
+    (tmp_path / "callee.py").write_text("from numba import njit\n\n@njit(cache=True)\ndef g():\n    return 2\n")
+    assert source_key(tmp_path) != key
+    assert run("plain") == "1"  # numba's own cache: the caller still runs the callee it was compiled with
+    assert run("keyed") == "2"
+    assert [p.name for p in (tmp_path / "__pycache__").glob("numba-*")] == [f"numba-{source_key(tmp_path)}"]

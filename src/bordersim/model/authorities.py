@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
-from numba import njit
 
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
+from .compiled import compiled
 from .households import IS_HOME, REASON_NAMES, Households, Reason, State
 from .measures import MEASURE_INDEX
 from .population import letter_weeks
@@ -150,7 +150,7 @@ class ChineseAuthorities(mesa.Agent):
         self.recorder.add("marriage_repatriated", leaves[back], 1.0)
 
 
-@njit(cache=True)
+@compiled
 def _letters_due(kin, held, state, is_home, wait):
     """A week of waiting for a letter, in one pass: each eligible household (kin in the DPRK, no letter held, at
     home) counts down a week; returns those whose wait is over."""
@@ -175,7 +175,7 @@ _TRAVEL_MEASURES = (
 _T_APPROVAL, _PROPER = TRAVEL.APPROVAL, int(Reason.PROPER)
 
 
-@njit(cache=True)
+@compiled
 def _decide_travel(
     idx, reasons, until, leaf, weight, tu, permits, p_ok, p_ok_proper, away, away_until, applied, by_reason, approved, refused
 ):

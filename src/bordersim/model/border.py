@@ -30,11 +30,11 @@ from __future__ import annotations
 
 import mesa
 import numpy as np
-from numba import njit
 
 from ..world.geography import Post, RegionTree
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
+from .compiled import compiled
 from .households import Households, State
 from .recorder import Recorder
 from .schedule import DailyContext
@@ -198,7 +198,7 @@ def crossing_outcomes(p, idx, ju, post, effort, frozen, group_share, size, away,
     )
 
 
-@njit(cache=True)
+@compiled
 def _crossing_outcomes(idx, ju, post, effort, frozen, group_share, size, away, stayed, route_risk, c, cols):
     """See :func:`crossing_outcomes` (``c``: its constants; ``cols``: the journey columns it reads)."""
     p_night, group_size, det_base, day_vis, ice_vis, group_force, stop_rate = c[0], c[1], c[2], c[3], c[4], c[5], c[6]

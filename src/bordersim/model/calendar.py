@@ -15,7 +15,8 @@ the arrays hold only what is still ahead.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from .compiled import compiled
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 _NO_DAYS = np.zeros(0, dtype=np.int64)
@@ -75,7 +76,7 @@ def _grown(a: np.ndarray, size: int) -> np.ndarray:
     return b
 
 
-@njit(cache=True)
+@compiled
 def _add(head, nxt, who, meta, idx, days, one, before):
     """Enter ``idx[j]`` on ``days[j]`` (or on ``one`` for all when ``days`` is empty), skipping negative days and
     days from ``before`` on. Returns (0, 0) when done, else the days or the entries the arrays
@@ -110,7 +111,7 @@ def _add(head, nxt, who, meta, idx, days, one, before):
     return 0, 0
 
 
-@njit(cache=True)
+@compiled
 def _due(head, nxt, who, meta, today, scheduled):
     """The day's households (sorted, unique) whose ``scheduled`` day is still ``today``; the day's entries freed."""
     count = 0

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
 
+from .compiled import compiled
 from .streams import JOURNEY, TRAVEL, _uniforms
 
 #: A clock that does not fire before the next recomputation.
@@ -26,7 +26,7 @@ _J_REASON, _J_NEXT, _J_DELIBERATION = JOURNEY.REASON, JOURNEY.NEXT_THRESH, JOURN
 _T_REASON, _T_NEXT, _T_WIDTH = TRAVEL.REASON, TRAVEL.NEXT_THRESH, TRAVEL.width
 
 
-@njit(cache=True)
+@compiled
 def _refresh_clocks(
     idx, today, horizon, code, belief, state, away, size, stayed, base_move, slope_move, base_travel, slope_travel,
     home_factor, is_home, sync, clock_move, h_move, thresh_move, next_move, clock_travel, h_travel, thresh_travel, next_travel,
@@ -63,7 +63,7 @@ def _refresh_clocks(
     return moves[:n_moves], travels[:n_travels]
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _set_clock(i, elapsed, h, left, today, clock, h_old, thresh, nxt):
     """Household ``i``'s clock: add ``elapsed`` days of the old hazard, set the new one ``h``, and its firing day
     if it reaches the threshold within ``left`` days (else NEVER). Returns whether it does."""
@@ -77,7 +77,7 @@ def _set_clock(i, elapsed, h, left, today, clock, h_old, thresh, nxt):
     return False
 
 
-@njit(cache=True)
+@compiled
 def _draw_reasons(idx, code, belief, table, u):
     """Reason 0, 1 or 2 of each event: the first channel whose cumulative share of the hazard exceeds ``u`` (the
     channels of household i: ``table[0, c]``, ``table[1, c] x belief[i]``, ``table[2, c]``, ``c = code[i]``)."""
@@ -100,7 +100,7 @@ def _draw_reasons(idx, code, belief, table, u):
     return out
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def _first_day(clock, thresh, h, today):
     """First day ``t >= today`` with ``clock + h * (t - today + 1) >= thresh`` (NEVER if ``h == 0``)."""
     k = max(thresh - clock, 1e-12)
@@ -111,7 +111,7 @@ def _first_day(clock, thresh, h, today):
     return int(k + today)
 
 
-@njit(cache=True)
+@compiled
 def start_journeys(idx, key, journeys, ju, thresh_move, clock_move, h_move, next_move, kind_key):
     """Households ``idx`` set out to leave: the row of uniforms of each one's next journey (its key and journey
     number, :data:`~.streams.JOURNEY` columns), the Exp(1) threshold of the move clock that will follow it, and a
@@ -127,7 +127,7 @@ def start_journeys(idx, key, journeys, ju, thresh_move, clock_move, h_move, next
         next_move[i] = NEVER
 
 
-@njit(cache=True)
+@compiled
 def fire(
     movers, travellers, today, code, belief, move_table, travel_table, key, journeys, ju, thresh_move, clock_move, h_move,
     next_move, journey_key, travels, tu, thresh_travel, clock_travel, h_travel, next_travel, travel_key,
@@ -157,7 +157,7 @@ def fire(
     return travellers, r_move, r_trav
 
 
-@njit(cache=True)
+@compiled
 def intend(idx, reasons, today, p_deliberate, ju, leaf, weight, reason, state, since, due, intending, measure, by_reason):
     """Households ``idx`` ask to move (Doc 4's "requested a complete household move") and deliberate for a geometric
     number of days (success probability ``p_deliberate``; the journey's DELIBERATION uniform): their reason, state

@@ -49,13 +49,13 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.north import ZONE_TREE, resolve_parameters
 from ..world.rules import RuleSet
 from .calendar import Calendar
 from .china_police import ChinaPolice
+from .compiled import compiled
 from .korean_nationals import KoreanNationals
 from .north_people import HState, NReason, Trips, TState, build_north_households, come_home, detach
 from .north_world import NorthSchedule
@@ -384,7 +384,7 @@ class Northward:
         self.doc2_staying += stay
 
 
-@njit(cache=True)
+@compiled
 def _been_share(zone, weight, state, crossings, contact, n_zones, empty):
     """By zone: the weighted share of the households (not empty) that have been to China (a crossing, or contacts
     from a stay); summed in the households' order, as ``numpy.bincount``."""
@@ -399,7 +399,7 @@ def _been_share(zone, weight, state, crossings, contact, n_zones, empty):
     return been
 
 
-@njit(cache=True)
+@compiled
 def _move_beliefs(belief, kin, contact, zone, share, pull, news_gain, news_weight):
     """Beliefs move toward the news (in place): ``b += news_weight (target - b)``, ``target`` = ``pull`` (at most 1)
     with kin in China, else ``min(1, news_gain x share of the zone's households that have been)``, at least
@@ -411,7 +411,7 @@ def _move_beliefs(belief, kin, contact, zone, share, pull, news_gain, news_weigh
         belief[i] += news_weight * (target - belief[i])
 
 
-@njit(cache=True)
+@compiled
 def _channels(zone, leaf, kin, contact, fear, belief, hunger, hunger_ok, push, rates, channels, total):
     """The three channels and their total per household (in place; see the module's docstring), in numpy's order of
     operations. ``rates``: food, work, kin, the work floor, the repeat factor. Returns the households whose total is

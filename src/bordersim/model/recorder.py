@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
-from numba import njit
 
+from .compiled import compiled
 from .households import IS_NK, IS_PRESENT, NK_STATES, REASON_NAMES, Households, State
 from .measures import AVERAGES, MEASURE_INDEX, MEASURES, NORTH_MEASURES, SOUTH_MEASURES  # noqa: F401  (re-exported)
 
@@ -158,7 +158,7 @@ class Recorder:
         return df
 
 
-@njit(cache=True)
+@compiled
 def _stock_sums(leaf, state, weight, size, away, stayed, seen, belief, ration, is_nk, is_present, n_leaves, n_states):
     """The month-end sums in one pass over the households, by (home region, state): persons, households, persons
     whose crossing was discovered; by home region: members abroad on a pass or staying on (households not in

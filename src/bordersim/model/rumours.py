@@ -24,9 +24,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from ..world.scenario import Parameters
+from .compiled import compiled
 from .households import IS_PRESENT, Households, State
 from .streams import Kind, Streams, block_code, household_keys
 
@@ -185,7 +185,7 @@ def _unsigned(a: np.ndarray) -> np.ndarray:
     return a.view(np.uint32 if a.dtype.itemsize == 4 else np.uint64)
 
 
-@njit(cache=True)
+@compiled
 def _talk(indptr, indices, belief, state, is_present, keep, to_mean, kept, rebuttal):
     """A week's talk before the seeds and the clip, in one pass: ``(A x) to_mean + b keep``, times ``kept (1 -
     rebuttal)``, where ``x`` is the belief of those present (0 for the others) and ``A`` the ties (their pattern:
@@ -204,7 +204,7 @@ def _talk(indptr, indices, belief, state, is_present, keep, to_mean, kept, rebut
     return out
 
 
-@njit(cache=True)
+@compiled
 def _mutual_ties(n, src, dst):
     """The ties ``src[k] - dst[k]`` (no self-ties) made mutual, as compressed rows: each household's partners over
     both directions, sorted and each once (what ``scipy.sparse.coo_matrix(...).tocsr()`` gives after summing

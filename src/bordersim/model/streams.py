@@ -39,7 +39,8 @@ from enum import IntEnum
 from statistics import NormalDist
 
 import numpy as np
-from numba import njit
+
+from .compiled import compiled
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -125,7 +126,7 @@ TRAVEL = Columns("REASON", "APPROVAL", "OVERSTAY", "NEXT_THRESH")
 LETTER = Columns("APPLY_AT_ONCE", "NEXT_WAIT")
 
 
-@njit(cache=True, inline="always")
+@compiled(inline="always")
 def mix64(x):
     """The splitmix64 finalizer of one uint64 (a bijection with full avalanche); uint64 arithmetic wraps."""
     x ^= x >> _S30
@@ -136,7 +137,7 @@ def mix64(x):
     return x
 
 
-@njit(cache=True)
+@compiled
 def _uniforms(who, occurrence, kind_key, cols):
     """Row ``i``: ``mix64(mix64(who[i] x golden + kind_key) + occurrence[i] x occ + column constant) >> 11``
     scaled to [0, 1), one column per constant (see :meth:`Streams.uniforms`)."""
