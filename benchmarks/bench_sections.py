@@ -38,12 +38,13 @@ SECTIONS = {
         "_beliefs",
         "_hazards",
         "_schedule_firing",
+        "_day",
         "_decide",
         "_in_china",
         "_visits_end",
     ],
     "bordersim.model.china_police:ChinaPolice": ["step"],
-    "bordersim.model.korean_nationals:KoreanNationals": ["step"],
+    "bordersim.model.korean_nationals:KoreanNationals": ["step", "week"],
 }
 
 

@@ -11,13 +11,17 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from bordersim.cli import main
-from bordersim.model import BorderModel
+from bordersim.model import BorderModel, north_people
+from bordersim.model.calendar import Calendar
 from bordersim.model.china_police import ChinaPolice
 from bordersim.model.korean_nationals import KoreanNationals, KState
-from bordersim.model.north_people import HState, NorthHouseholds, NReason, Trips, TState, come_home
+from bordersim.model.north_day import _in_china, day_constants
+from bordersim.model.north_people import Book, HState, NorthHouseholds, NReason, Trips, TState, book_add, book_due, come_home
 from bordersim.model.recorder import MEASURE_INDEX, NORTH_MEASURES, SOUTH_MEASURES, Recorder
+from bordersim.model.rng_handle import generator, handle
 from bordersim.world.geography import TREE
 from bordersim.world.loader import load_scenario, validate_scenario
 from bordersim.world.north import NorthParameters, NorthPopulation, resolve_parameters
@@ -210,6 +214,95 @@ def test_1970_seeks_out_the_backlog():
     police.round_up(nw.return_backlog, 0, nw, lambda i: np.zeros(len(i)))
     assert total(rec, "caught_china") / 4000 == pytest.approx(nw.return_backlog, abs=0.04)
     assert load_rule_set("protocol_1964").northward.return_backlog == 0.0
+
+
+# -- the compiled passes ------------------------------------------------------------------------------
+@njit
+def _draws_through_handle(h, p, sizes, lam):
+    rng = generator(h)
+    n = len(p)
+    u, g, b, k = np.empty(n), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    for i in range(n):
+        u[i] = rng.random()
+    for i in range(n):
+        g[i] = rng.geometric(p[i])
+    for i in range(n):
+        b[i] = rng.binomial(sizes[i], p[i])
+    for i in range(n):
+        k[i] = rng.poisson(lam)
+    return u, g, b, k
+
+
+def test_generator_handle_draws_numpys_numbers_from_the_same_generator():
+    """The compiled passes draw through a handle (rng_handle): numpy's very numbers, and the generator advanced."""
+    ours, ref = np.random.default_rng(8), np.random.default_rng(8)
+    p = np.concatenate([ref.random(500), ref.random(500) * 1e-4])  # geometric: the search and the inversion
+    ours.random(1000)
+    sizes = np.arange(1000) % 40
+    u, g, b, k = _draws_through_handle(handle(ours), p, sizes, 0.7)
+    assert np.array_equal(u, ref.random(1000)) and np.array_equal(g, ref.geometric(p))
+    assert np.array_equal(b, ref.binomial(sizes, p)) and np.array_equal(k, ref.poisson(0.7, 1000))
+    assert ours.bit_generator.state == ref.bit_generator.state
+
+
+def test_book_gives_the_calendars_days():
+    """The compiled passes' book of days (a ring of lists, entries reused) answers as the Calendar does."""
+    rng = np.random.default_rng(3)
+    book, cal = Book(slots=5, capacity=4), Calendar()
+    scheduled = np.full(60, -1, dtype=np.int64)
+    for today in range(200):
+        idx = rng.choice(60, size=rng.integers(0, 12), replace=False)
+        days = today + 1 + rng.geometric(0.1, size=len(idx))  # some far beyond the ring's five slots
+        scheduled[idx] = days
+        arrays = book.room(len(idx))
+        for i, d in zip(idx, days):
+            book_add(arrays, i, d)
+        cal.add(idx, days)
+        assert np.array_equal(book_due(book.room(0), today, scheduled), cal.due(today, scheduled)), today
+    assert book.meta[0] < 200  # freed entries are reused
+
+
+def test_field_constants_index_the_arrays_handed_to_compiled_code():
+    for prefix, names in (("H_", NorthHouseholds.FIELDS), ("T_", list(Trips.FIELDS))):
+        assert [getattr(north_people, prefix + name.upper()) for name in names] == list(range(len(names)))
+
+
+def test_in_china_pass_against_the_formula_in_numpy():
+    """Those at large are caught at ``catch_rate x search x enforcement x protection``, or go home at the own-return
+    hazard (docs/ODD.md 7.16), one uniform each: the compiled pass against the formula in numpy, random trips."""
+    n, t = 4000, 3
+    p = resolve_parameters(NorthParameters(catch_rate=0.3, return_rate=0.04), Parameters())
+    nw = northward("protocol_1964_lenient")  # married women and registered children protected
+    police, hh, trips, rec, idx = police_case(n, seed=21)
+    police.p = p
+    rng = np.random.default_rng(22)
+    leaves = len(TREE.leaf_ids)
+    trips.married[idx], trips.whole[idx] = rng.random(n) < 0.4, rng.random(n) < 0.3
+    trips.children[idx], trips.reason[idx] = rng.integers(0, 3, n), rng.integers(0, 4, n)
+    trips.leaf[idx] = rng.integers(0, leaves, n)
+    trips.start[idx[:50]] = t  # crossed today: not yet
+    search = rng.random((t + 1, leaves)) * 4.0
+    married, whole = trips.married[idx], trips.whole[idx]
+    registered = married & nw.hukou_for_children & (trips.children[idx] > 0)
+    protect = (1.0 - p.married_protection * married) * (1.0 - p.hukou_protection * registered)
+    catch = p.catch_rate * search[t, trips.leaf[idx]] * nw.enforcement * protect
+    own = p.return_rate * (1.0 + p.return_family_factor * ~whole + p.return_property_factor)
+    own = np.where(married, own * p.married_return_factor, own)
+    own = np.where(trips.reason[idx] == NReason.DISASTER, 1.0 / p.visit_days, own)
+    u = np.full(n, 2.0)
+    u[50:] = copy.deepcopy(police.rng).random(n - 50)
+    caught = u < -np.expm1(-catch)
+    home = ~caught & (u < -np.expm1(-catch) + -np.expm1(-own))
+    zeros = np.zeros((t + 1, 1))
+    world = (zeros, zeros, search, np.zeros(t + 1), np.zeros(0, dtype=bool), np.zeros(0), np.zeros(0))
+    args = (world, (t, 0, 1.0, 30), day_constants(p, nw), police.constants(nw), police.handle(), np.empty((0, 3)), 0)
+    ev, k = _in_china(hh.arrays(), trips.arrays(), n, *args)
+    assert 100 < caught.sum() < n - 100 and 100 < home.sum() < n - 100
+    assert np.array_equal(trips.caught[idx] == t, caught)
+    assert np.array_equal(trips.state[idx] == TState.ENDED, home)
+    noted = ev[:k, 0].astype(int)
+    assert (noted == MEASURE_INDEX["caught_china"]).sum() == caught.sum()
+    assert (noted == MEASURE_INDEX["returned_home_own_north"]).sum() == home.sum()
 
 
 # -- Korean nationals in China (Doc 11) ----------------------------------------------------------------

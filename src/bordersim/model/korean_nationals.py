@@ -26,6 +26,10 @@ Refused returnees go home illegally with ``p_illegal_after_refusal`` (as the sou
 Those who go (home, abroad, illegally) leave the model; the naturalised leave the group. This group does not
 cross the border through the southward machinery: its illegal departures are counted (``kn_crossed_home``)
 but not resolved at a post.
+
+The day's decisions on applications are a compiled pass (:func:`decide_pass`, called by the northward day's
+pass or by :meth:`KoreanNationals.step`) that draws from this group's generator exactly the numbers numpy's
+code drew, in its order; the week's pressure and decisions are numpy's.
 """
 
 from __future__ import annotations
@@ -33,12 +37,15 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.north import NorthPopulation, NorthValues
 from ..world.rules import NorthwardRules
+from .north_people import emit, note_events, room
 from .north_world import NorthSchedule
-from .recorder import Recorder
+from .recorder import MEASURE_INDEX, Recorder
+from .rng_handle import current, generator
 
 
 class KState(IntEnum):
@@ -54,6 +61,14 @@ class KState(IntEnum):
 
 #: States in which a household is still a Korean-national household in China.
 IN_CHINA = np.array([True, True, True, True, False, False, False, False])
+_HOME, _APPLIED_RETURN, _APPLIED_ABROAD, _APPLIED_NATURAL, _GONE_HOME, _GONE_ABROAD, _NATURALISED, _CROSSED = range(len(KState))
+#: The levers and values :func:`decide_pass` reads (:meth:`KoreanNationals.constants`), and the measures it notes.
+DECIDE_RULES = ("kn_obstruction_lifted", "kn_return_approval_prob", "kn_refuse_political_suspects", "kn_abroad_approval_prob",
+                "kn_naturalisation_approval_prob")  # fmt: skip
+OBSTRUCTION_LIFTED, RETURN_APPROVAL, REFUSE_SUSPECTS, ABROAD_APPROVAL, NATURALISATION_APPROVAL, ILLEGAL_AFTER_REFUSAL = range(6)
+DECIDE_MEASURES = ("kn_returned", "kn_return_refused", "kn_crossed_home", "kn_abroad_emigrated", "kn_abroad_denied",
+                   "kn_naturalised")  # fmt: skip
+M_RETURNED, M_REFUSED, M_CROSSED, M_EMIGRATED, M_DENIED, M_NATURALISED = range(len(DECIDE_MEASURES))
 
 
 class KoreanNationals:
@@ -87,6 +102,26 @@ class KoreanNationals:
         self.suspect = np.zeros(self.n, dtype=bool)
         self.state = np.zeros(self.n, dtype=np.int8)
         self.due = np.full(self.n, -1, dtype=np.int64)
+        self._rules: NorthwardRules | None = None
+        self._constants: tuple[np.ndarray, np.ndarray] | None = None
+        self._handle: np.ndarray | None = None
+
+    def arrays(self) -> tuple:
+        """The arrays :func:`decide_pass` reads and writes, in its order."""
+        return self.leaf, self.weight, self.size, self.abroad_wish, self.letter, self.suspect, self.state, self.due
+
+    def constants(self, rules: NorthwardRules) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`decide_pass`'s levers and values under ``rules`` (floats, flags as 0/1) and its measures' indices."""
+        if rules is not self._rules:
+            c = [float(getattr(rules, name)) for name in DECIDE_RULES] + [float(self.p.p_illegal_after_refusal)]
+            self._rules = rules
+            self._constants = np.array(c), np.array([MEASURE_INDEX[m] for m in DECIDE_MEASURES], dtype=np.int64)
+        return self._constants
+
+    def handle(self) -> np.ndarray:
+        """This group's generator's handle for compiled code (:mod:`.rng_handle`)."""
+        self._handle = current(self._handle, self.rng)
+        return self._handle
 
     def _add(self, measure: str, idx: np.ndarray) -> None:
         self.rec.add(measure, self.leaf[idx], self.weight[idx] * self.size[idx])
@@ -95,11 +130,17 @@ class KoreanNationals:
         return self.weight * self.size * IN_CHINA[self.state]
 
     def step(self, today: int, rules: NorthwardRules) -> None:
-        """Applications decided today; once a week, the pressure, letters and decisions to leave."""
+        """Applications decided today (:func:`decide_pass`); once a week, the pressure, letters and decisions to leave."""
         if self.n == 0:
             return
-        self._decide(today, rules)
-        if today % 7 == 0:
+        c, handle = self.constants(rules), self.handle()
+        ev, k = decide_pass(self.arrays(), self.sched.obstruction, today, c, handle, np.empty((0, 3)), 0)
+        note_events(self.rec, ev, k)
+        self.week(today, rules)
+
+    def week(self, today: int, rules: NorthwardRules) -> None:
+        """Once a week (day 0, 7, ...): the pressure, letters and decisions to leave (:meth:`_week`)."""
+        if self.n and today % 7 == 0:
             self._week(today, rules)
 
     def _apply(self, idx: np.ndarray, state: KState, measure: str, today: int, rules: NorthwardRules) -> None:
@@ -134,34 +175,60 @@ class KoreanNationals:
         self._add("kn_crossed_home", idx)
         self.state[idx] = KState.CROSSED
 
-    def _decide(self, today: int, rules: NorthwardRules) -> None:
-        rng = self.rng
-        due = np.flatnonzero(self.due == today)
-        if len(due) == 0:
-            return
-        self.due[due] = -1
-        st = self.state[due]
-        ret = due[st == KState.APPLIED_RETURN]
-        obstruct = self.sched.obstruction[today, self.leaf[ret]] * (1.0 - rules.kn_obstruction_lifted)
-        p_ok = rules.kn_return_approval_prob * (1.0 - obstruct) * ~(self.suspect[ret] & rules.kn_refuse_political_suspects)
-        ok = rng.random(len(ret)) < p_ok
-        self._add("kn_returned", ret[ok])
-        self.state[ret[ok]] = KState.GONE_HOME
-        no = ret[~ok]
-        self._add("kn_return_refused", no)
-        self.letter[no] = False
-        illegal = rng.random(len(no)) < self.p.p_illegal_after_refusal
-        self._cross(no[illegal])
-        self.state[no[~illegal]] = KState.HOME
-        ab = due[st == KState.APPLIED_ABROAD]
-        ok = rng.random(len(ab)) < rules.kn_abroad_approval_prob
-        self._add("kn_abroad_emigrated", ab[ok])
-        self.state[ab[ok]] = KState.GONE_ABROAD
-        self._add("kn_abroad_denied", ab[~ok])  # Doc 11 (8): denied, "reported ... for [further] review"
-        self.abroad_wish[ab[~ok]] = False
-        self.state[ab[~ok]] = KState.HOME
-        nat = due[st == KState.APPLIED_NATURAL]
-        ok = rng.random(len(nat)) < rules.kn_naturalisation_approval_prob
-        self._add("kn_naturalised", nat[ok])
-        self.state[nat[ok]] = KState.NATURALISED
-        self.state[nat[~ok]] = KState.HOME
+
+@njit(cache=True)
+def decide_pass(kn, obstruction, today, constants, handle, ev, k):
+    """The applications decided today (households due today, in their order; ``obstruction``: days x regions), as
+    numpy's code did: return applications approved (Doc 11 (7): on a letter, suspects refused under
+    ``kn_refuse_political_suspects``; obstruction lifted by Doc 11 (2)), the refused going home illegally with
+    ``p_illegal_after_refusal``; applications to go abroad (Doc 11 (8)); for citizenship (Doc 11 (9)). numpy's order
+    of draws: a uniform per return application, one per refusal, one per application abroad, one per
+    naturalisation. Returns the event array and its rows used."""
+    leaf, weight, size, abroad_wish, letter, suspect, state, due = kn
+    c, m = constants
+    rng = generator(handle)
+    picked = np.flatnonzero(due == today)
+    if len(picked) == 0:
+        return ev, k
+    ev = room(ev, k, 2 * len(picked))
+    st = state[picked]
+    due[picked] = -1
+    ret = picked[st == _APPLIED_RETURN]
+    ok = np.zeros(len(ret), dtype=np.bool_)
+    for a in range(len(ret)):
+        i = ret[a]
+        obstruct = obstruction[today, leaf[i]] * (1.0 - c[OBSTRUCTION_LIFTED])
+        refused = suspect[i] and c[REFUSE_SUSPECTS] != 0
+        ok[a] = rng.random() < c[RETURN_APPROVAL] * (1.0 - obstruct) * (0.0 if refused else 1.0)
+    for i in ret[ok]:
+        k = emit(ev, k, m[M_RETURNED], leaf[i], weight[i] * size[i])
+        state[i] = _GONE_HOME
+    no = ret[~ok]
+    for i in no:
+        k = emit(ev, k, m[M_REFUSED], leaf[i], weight[i] * size[i])
+        letter[i] = False
+    for i in no:
+        if rng.random() < c[ILLEGAL_AFTER_REFUSAL]:
+            k = emit(ev, k, m[M_CROSSED], leaf[i], weight[i] * size[i])
+            state[i] = _CROSSED
+        else:
+            state[i] = _HOME
+    ab = picked[st == _APPLIED_ABROAD]
+    ok = np.zeros(len(ab), dtype=np.bool_)
+    for a in range(len(ab)):
+        ok[a] = rng.random() < c[ABROAD_APPROVAL]
+    for i in ab[ok]:
+        k = emit(ev, k, m[M_EMIGRATED], leaf[i], weight[i] * size[i])
+        state[i] = _GONE_ABROAD
+    for i in ab[~ok]:  # Doc 11 (8): denied, "reported ... for [further] review"
+        k = emit(ev, k, m[M_DENIED], leaf[i], weight[i] * size[i])
+        abroad_wish[i] = False
+        state[i] = _HOME
+    nat = picked[st == _APPLIED_NATURAL]
+    for i in nat:
+        if rng.random() < c[NATURALISATION_APPROVAL]:
+            k = emit(ev, k, m[M_NATURALISED], leaf[i], weight[i] * size[i])
+            state[i] = _NATURALISED
+        else:
+            state[i] = _HOME
+    return ev, k
