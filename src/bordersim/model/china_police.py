@@ -65,6 +65,7 @@ from .north_people import (
     NorthHouseholds,
     Trips,
     TState,
+    book_count,
     detach_trips,
     detain_members,
     emit,
@@ -158,9 +159,11 @@ def catch_pass(tr, idx, today, home_hunger, at_river, constants, handle, ev, k):
     order of the module's docstring; returns the event array and its rows used. numpy's order of draws: a
     uniform for Art. 5 per trip not exempt (with South Korean contacts or not), then one per trip not exempt for
     the hand-over, then the geometric days in custody of those to be returned, then of the special cases."""
+    n = len(idx)
+    if n == 0:
+        return ev, k
     c, m = constants
     rng = generator(handle)
-    n = len(idx)
     ev = room(ev, k, 4 * n)
     for j in idx:
         k = emit(ev, k, m[M_CAUGHT], tr[T_LEAF][j], tr[T_WEIGHT][j] * tr[T_PERSONS][j])
@@ -238,9 +241,11 @@ def police_day_pass(hh, tr, n, book, today, constants, handle, ev, k):
             k = emit(ev, k, m[M_STAY], tr[T_LEAF][j], tr[T_WEIGHT][j] * tr[T_PERSONS][j])
             tr[T_STATE][j] = RESIDENT
             tr[T_DUE][j] = -1
-        detach_trips(hh, tr, due[stay])
+        if stay.any():
+            detach_trips(hh, tr, due[stay])
         k = _hand_over(hh, tr, book, due[~stay], today, c, m, rng, ev, k)
-    release_detained(hh, book, today)
+    if book_count(book, today):
+        release_detained(hh, book, today)
     return ev, k
 
 
@@ -278,7 +283,8 @@ def _hand_over(hh, tr, book, idx, today, c, m, rng, ev, k):
         k = emit(ev, k, m[M_DETAINED], tr[T_LEAF][j], tr[T_WEIGHT][j] * tr[T_PERSONS][j])
         mean = c[DETENTION_DAYS] * (c[POLITICAL_FACTOR] if tr[T_POLITICAL][j] else 1.0)
         days[a] = rng.geometric(1.0 / max(mean, 1.0))
-    detain_members(hh, book, tr[T_HH][who], today, days)
+    if len(who):
+        detain_members(hh, book, tr[T_HH][who], today, days)
     return k
 
 
@@ -286,6 +292,8 @@ def _hand_over(hh, tr, book, idx, today, c, m, rng, ev, k):
 def stopped_pass(hh, book, h, persons, today, constants, handle, ev, k):
     """Households ``h`` whose crossers (``persons``) the DPRK's guards stopped on their bank: some are detained
     (assumed levers). numpy's order of draws: a uniform per household, then the geometric days of those held."""
+    if len(h) == 0:
+        return ev, k
     c, m = constants
     rng = generator(handle)
     ev = room(ev, k, 2 * len(h))
@@ -300,5 +308,6 @@ def stopped_pass(hh, book, h, persons, today, constants, handle, ev, k):
     days = np.empty(held.sum(), dtype=np.int64)
     for a in range(len(days)):
         days[a] = rng.geometric(1.0 / c[DETENTION_DAYS])
-    detain_members(hh, book, h[held], today, days)
+    if len(days):
+        detain_members(hh, book, h[held], today, days)
     return ev, k

@@ -157,6 +157,8 @@ def _decide(hh, tr, n, fire, north, world, day, constants, police, handle, ev, k
     rng = generator(handle)
     size, channels = hh[H_SIZE], north[2]
     nf = len(fire)
+    if nf == 0:
+        return n, ev, k
     ev = room(ev, k, 12 * nf)
     reason = np.empty(nf, dtype=np.int64)
     for a in range(nf):
@@ -204,6 +206,8 @@ def _cross(hh, tr, n, h, reason, persons, whole, female, release_book, world, da
     dprk_guards, frozen, route_risk = world[1], world[4], world[6]
     leaf, weight, size, state, zone = hh[H_LEAF], hh[H_WEIGHT], hh[H_SIZE], hh[H_STATE], hh[H_ZONE]
     nh = len(h)
+    if nh == 0:
+        return n, ev, k
     for a in range(nh):
         k = emit(ev, k, m[M_ATTEMPTED], leaf[h[a]], weight[h[a]] * persons[a])
     for measure, why in ((m[M_ATTEMPTED_FOOD], FOOD), (m[M_ATTEMPTED_WORK], WORK)):
@@ -251,6 +255,8 @@ def _land(hh, tr, n, h, reason, persons, whole, female, vis, post, world, day, c
     rng = generator(handle)
     t = day[0]
     hunger, effort = world[0], world[5]
+    if len(h) == 0:
+        return n, ev, k
     first = n
     for a in range(len(h)):
         n = new_trip(hh, tr, n, h[a], reason[a], persons[a], whole[a], female[a], t, AT_LARGE)
@@ -329,8 +335,12 @@ def _in_china(hh, tr, n, world, day, constants, police, handle, ev, k):
     ev = room(ev, k, 4 * n_at)
     for j in back:
         k = emit(ev, k, m[M_HOME_OWN], tr[T_LEAF][j], tr[T_WEIGHT][j] * tr[T_PERSONS][j])
-    end_trips(hh, tr, back, t, c[CONTACT_DAYS])
-    return _marry_and_meet(hh, tr, a_idx[fate == 0], world, day, constants, handle, ev, k)
+    if len(back):
+        end_trips(hh, tr, back, t, c[CONTACT_DAYS])
+    rest = a_idx[fate == 0]
+    if len(rest) == 0:
+        return ev, k
+    return _marry_and_meet(hh, tr, rest, world, day, constants, handle, ev, k)
 
 
 @njit(cache=True)
@@ -350,7 +360,8 @@ def _marry_and_meet(hh, tr, idx, world, day, constants, handle, ev, k):
     for j in idx[wed]:
         married[j] = True
         k = emit(ev, k, m[M_MARRIED], leaf[j], weight[j] * tr[T_PERSONS][j])
-    detach_trips(hh, tr, idx[wed])  # she forms a household in China
+    if wed.any():
+        detach_trips(hh, tr, idx[wed])  # she forms a household in China
     for j in idx:
         if married[j]:
             born = rng.poisson(c[BIRTH_RATE] / 365.0)
@@ -391,5 +402,6 @@ def _visits_end(hh, tr, n, t, constants, handle, ev, k):
             else:
                 home[n_home] = j
                 n_home += 1
-    end_trips(hh, tr, home[:n_home], t, c[CONTACT_DAYS])
+    if n_home:
+        end_trips(hh, tr, home[:n_home], t, c[CONTACT_DAYS])
     return ev, k
