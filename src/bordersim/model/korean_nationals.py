@@ -105,10 +105,13 @@ class KoreanNationals:
         self._rules: NorthwardRules | None = None
         self._constants: tuple[np.ndarray, np.ndarray] | None = None
         self._handle: np.ndarray | None = None
+        self._arrays: tuple | None = None
 
     def arrays(self) -> tuple:
-        """The arrays :func:`decide_pass` reads and writes, in its order."""
-        return self.leaf, self.weight, self.size, self.abroad_wish, self.letter, self.suspect, self.state, self.due
+        """The arrays :func:`decide_pass` reads and writes, in its order (built once: only ever written in place)."""
+        if self._arrays is None:
+            self._arrays = self.leaf, self.weight, self.size, self.abroad_wish, self.letter, self.suspect, self.state, self.due
+        return self._arrays
 
     def constants(self, rules: NorthwardRules) -> tuple[np.ndarray, np.ndarray]:
         """:func:`decide_pass`'s levers and values under ``rules`` (floats, flags as 0/1) and its measures' indices."""

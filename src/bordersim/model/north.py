@@ -57,7 +57,7 @@ from ..world.rules import RuleSet
 from .china_police import ChinaPolice
 from .korean_nationals import KoreanNationals
 from .north_day import day_constants, north_day_pass, schedule_pass
-from .north_people import Book, HState, NReason, Trips, TState, book_count, build_north_households, note_events
+from .north_people import EMPTY, Book, HState, NReason, Trips, TState, build_north_households, note_events
 from .north_world import NorthSchedule
 from .recorder import MEASURE_INDEX, Recorder
 
@@ -132,20 +132,22 @@ class Northward:
         clock fires decide and cross, those in China are caught, go home, marry; permits expire; China's police
         decide and hand over, the DPRK's detentions end; the Korean nationals' applications are decided."""
         hh, tr, s, kn = self.hh, self.trips, self.sched, self.kn
-        firing = self._firing.room(0)
-        due = book_count(firing, t)  # at most this many households decide today: room for their trips
-        firing = self._firing.room(due)
-        tr.reserve(due)
-        frozen, effort = (ctx.frozen_post, ctx.effort_post) if due else _NO_POSTS
+        firing = self._firing.room(hh.n)  # a household is entered at most once a day
+        frozen, effort = (ctx.frozen_post, ctx.effort_post) if firing[0][t % 7] >= 0 else _NO_POSTS  # anyone due?
         world = (s.hunger, s.dprk_guards, s.enforcement, s.sk_contacts, frozen, effort, self.route_risk)
         north = (firing, self._fire_day, self._channels, self._total, hh.releases.room(hh.n))
         flood = float(self.p.flood_drown_factor) if month in (7, 8) else 1.0
         day = (t, self._horizon, flood, self._visit_days)
         police, handle = self.police.constants(nw), self.police.handle()
         kn_args = (kn.arrays(), s.obstruction, kn.constants(nw))
-        tr.n, ev, k = north_day_pass(
-            hh.arrays(), tr.arrays(), tr.n, north, world, day, self._constants, police, kn_args, handle, kn.handle()
-        )
+        while True:  # the pass returns -k without acting when the trips need room for k households deciding today
+            n, ev, k = north_day_pass(
+                hh.arrays(), tr.arrays(), tr.n, north, world, day, self._constants, police, kn_args, handle, kn.handle()
+            )
+            if n >= 0:
+                break
+            tr.reserve(-n)
+        tr.n = n
         note_events(self.rec, ev, k)
 
     def _home_hunger(self, idx: np.ndarray, t: int) -> np.ndarray:
@@ -155,7 +157,7 @@ class Northward:
         """Weekly: beliefs move toward the news from China (kin, or returnees of the zone)."""
         hh, p = self.hh, self.p
         n_z = len(ZONE_TREE.leaf_ids)
-        share = _been_share(hh.zone, hh.weight, hh.state, hh.crossings, hh.contact, n_z, HState.EMPTY)
+        share = _been_share(hh.zone, hh.weight, hh.state, hh.crossings, hh.contact, n_z, EMPTY)  # an int: typing an enum costs
         _move_beliefs(
             hh.belief, hh.kin, hh.contact, hh.zone, share, min(1.0, self.sched.china_pull[t]), p.news_gain, p.news_weight
         )

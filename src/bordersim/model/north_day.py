@@ -49,6 +49,7 @@ from .north_people import (
     VISIT,
     WORK,
     book_add,
+    book_count,
     book_due,
     detach_trips,
     emit,
@@ -114,8 +115,13 @@ def north_day_pass(hh, tr, n, north, world, day, constants, police, kn, handle, 
     ``day``: today, the horizon of the firing book, the flood factor of the month, the length of a kin visit;
     ``constants``: the :data:`DAY_VALUES` and :data:`DAY_RULES` and the :data:`DAY_MEASURES`' indices; ``police``
     and ``kn``: the police's constants, and the Korean nationals' arrays, pressure and constants; ``handle`` and
-    ``kn_handle``: the northward generator's and the Korean nationals' (:mod:`.rng_handle`)."""
+    ``kn_handle``: the northward generator's and the Korean nationals' (:mod:`.rng_handle`). If the trips have no
+    room for the households that may decide today, returns ``-k`` having done nothing: room for ``k`` more trips
+    is to be made before calling again."""
     t = day[0]
+    need = book_count(north[0], t)  # at most this many households decide today
+    if n + need > len(tr[T_HH]):
+        return -need, np.empty((0, 3)), 0
     ev = np.empty((64, 3))
     fire = _due_to_fire(hh, north, t, day[1], handle)
     n, ev, k = _decide(hh, tr, n, fire, north, world, day, constants, police, handle, ev, 0)

@@ -123,9 +123,14 @@ class NorthHouseholds:
         self.fear = np.zeros(n, dtype=bool)  # a member was detained by the DPRK
         self.until = np.full(n, -1, dtype=np.int64)  # last day of detention
         self.releases = Book(128)  # the days detentions end (a day without one costs a look-up)
+        self._arrays: tuple | None = None
 
     def arrays(self) -> tuple:
-        return tuple(getattr(self, name) for name in self.FIELDS)
+        """The arrays (for compiled code), in the order of :attr:`FIELDS` (built once: the arrays are only ever
+        written in place)."""
+        if self._arrays is None:
+            self._arrays = tuple(getattr(self, name) for name in self.FIELDS)
+        return self._arrays
 
     def home_persons(self, trips: Trips) -> np.ndarray:
         """Persons of each household at home on the DPRK side (members abroad on an attached trip excluded)."""
@@ -196,6 +201,7 @@ class Trips:
             setattr(self, name, np.zeros(capacity, dtype=dtype))
         self.state[:] = TState.ENDED
         self.due[:] = -1
+        self._arrays: tuple | None = None
 
     def reserve(self, k: int) -> None:
         """Room for ``k`` more trips (the arrays grow, at least doubling; new rows ended, not due)."""
@@ -211,10 +217,14 @@ class Trips:
             setattr(self, name, b)
         self.state[cap:] = TState.ENDED
         self.due[cap:] = -1
+        self._arrays = None
 
     def arrays(self) -> tuple:
-        """The field arrays (for compiled code), in the order of :attr:`FIELDS`."""
-        return tuple(getattr(self, name) for name in self.FIELDS)
+        """The field arrays (for compiled code), in the order of :attr:`FIELDS` (built again when they grow: they
+        are otherwise only ever written in place)."""
+        if self._arrays is None:
+            self._arrays = tuple(getattr(self, name) for name in self.FIELDS)
+        return self._arrays
 
     def add(self, k: int, **values) -> np.ndarray:
         """Append ``k`` trips with the given fields (the others zero); returns their indices."""
