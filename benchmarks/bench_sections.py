@@ -44,7 +44,7 @@ SECTIONS = {
         "_visits_end",
     ],
     "bordersim.model.china_police:ChinaPolice": ["step"],
-    "bordersim.model.korean_nationals:KoreanNationals": ["step", "week"],
+    "bordersim.model.korean_nationals:KoreanNationals": ["step"],
 }
 
 

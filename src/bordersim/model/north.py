@@ -125,12 +125,12 @@ class Northward:
             self._schedule_firing(t)
             self._dirty = False
         self._day(t, nw, ctx, date.month)
-        self.kn.week(t, nw)
 
     def _day(self, t: int, nw, ctx, month: int) -> None:
         """The day from the decision on, in one compiled pass (:func:`~.north_day.north_day_pass`): households whose
         clock fires decide and cross, those in China are caught, go home, marry; permits expire; China's police
-        decide and hand over, the DPRK's detentions end; the Korean nationals' applications are decided."""
+        decide and hand over, the DPRK's detentions end; the Korean nationals' applications are decided (and, once a
+        week, their pressure and decisions to leave)."""
         hh, tr, s, kn = self.hh, self.trips, self.sched, self.kn
         firing = self._firing.room(hh.n)  # a household is entered at most once a day
         frozen, effort = (ctx.frozen_post, ctx.effort_post) if firing[0][t % 7] >= 0 else _NO_POSTS  # anyone due?
@@ -139,7 +139,7 @@ class Northward:
         flood = float(self.p.flood_drown_factor) if month in (7, 8) else 1.0
         day = (t, self._horizon, flood, self._visit_days)
         police, handle = self.police.constants(nw), self.police.handle()
-        kn_args = (kn.arrays(), s.obstruction, kn.constants(nw))
+        kn_args = (kn.arrays(), s.obstruction, s.discrimination, kn.constants(nw))
         while True:  # the pass returns -k without acting when the trips need room for k households deciding today
             n, ev, k = north_day_pass(
                 hh.arrays(), tr.arrays(), tr.n, north, world, day, self._constants, police, kn_args, handle, kn.handle()

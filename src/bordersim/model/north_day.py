@@ -2,7 +2,7 @@
 :mod:`.north`): the households whose decision clock fires decide and cross (the DPRK's bank, the river, the
 Chinese bank), those at large in China are caught, go home or marry, permits expire, then China's police
 (:func:`~.china_police.police_day_pass`) and the Korean nationals' applications
-(:func:`~.korean_nationals.decide_pass`); and the week's firing days (:func:`schedule_pass`).
+(:func:`~.korean_nationals.day_pass`); and the week's firing days (:func:`schedule_pass`).
 
 Each step draws from the northward generator (:mod:`.rng_handle`) exactly the numbers the numpy code it replaced
 drew, in its order (a block of draws per step, element by element in the households' or trips' order), computes
@@ -17,7 +17,7 @@ import numpy as np
 from numba import njit
 
 from .china_police import catch_pass, police_day_pass, stopped_pass
-from .korean_nationals import decide_pass
+from .korean_nationals import day_pass
 from .north_people import (
     AT_LARGE,
     DISASTER,
@@ -114,10 +114,10 @@ def north_day_pass(hh, tr, n, north, world, day, constants, police, kn, handle, 
     South Korean contacts (days), and for today by post the ice, the Chinese guards' effort and the route risk;
     ``day``: today, the horizon of the firing book, the flood factor of the month, the length of a kin visit;
     ``constants``: the :data:`DAY_VALUES` and :data:`DAY_RULES` and the :data:`DAY_MEASURES`' indices; ``police``
-    and ``kn``: the police's constants, and the Korean nationals' arrays, pressure and constants; ``handle`` and
-    ``kn_handle``: the northward generator's and the Korean nationals' (:mod:`.rng_handle`). If the trips have no
-    room for the households that may decide today, returns ``-k`` having done nothing: room for ``k`` more trips
-    is to be made before calling again."""
+    and ``kn``: the police's constants, and the Korean nationals' arrays, pressure (obstruction, discrimination)
+    and constants; ``handle`` and ``kn_handle``: the northward generator's and the Korean nationals'
+    (:mod:`.rng_handle`). If the trips have no room for the households that may decide today, returns ``-k``
+    having done nothing: room for ``k`` more trips is to be made before calling again."""
     t = day[0]
     need = book_count(north[0], t)  # at most this many households decide today
     if n + need > len(tr[T_HH]):
@@ -128,8 +128,8 @@ def north_day_pass(hh, tr, n, north, world, day, constants, police, kn, handle, 
     ev, k = _in_china(hh, tr, n, world, day, constants, police, handle, ev, k)
     ev, k = _visits_end(hh, tr, n, t, constants, handle, ev, k)
     ev, k = police_day_pass(hh, tr, n, north[4], t, police, handle, ev, k)
-    kn_arrays, obstruction, kn_constants = kn
-    ev, k = decide_pass(kn_arrays, obstruction, t, kn_constants, kn_handle, ev, k)
+    kn_arrays, obstruction, discrimination, kn_constants = kn
+    ev, k = day_pass(kn_arrays, obstruction, discrimination, kn_constants, t, kn_handle, ev, k)
     return n, ev, k
 
 
