@@ -18,13 +18,13 @@ from bordersim.model import BorderModel, north_people
 from bordersim.model.calendar import Calendar
 from bordersim.model.china_police import ChinaPolice
 from bordersim.model.korean_nationals import KoreanNationals, KState
-from bordersim.model.north_day import _in_china, day_constants
+from bordersim.model.north_day import _cross, _in_china, day_constants
 from bordersim.model.north_people import Book, HState, NorthHouseholds, NReason, Trips, TState, book_add, book_due, come_home
 from bordersim.model.recorder import MEASURE_INDEX, NORTH_MEASURES, SOUTH_MEASURES, Recorder
 from bordersim.model.rng_handle import generator, handle
 from bordersim.world.geography import TREE
 from bordersim.world.loader import load_scenario, validate_scenario
-from bordersim.world.north import NorthParameters, NorthPopulation, resolve_parameters
+from bordersim.world.north import ZONE_TREE, NorthParameters, NorthPopulation, resolve_parameters
 from bordersim.world.rules import NorthwardRules, available_rule_sets, library_dir, load_rule_set
 from bordersim.world.scenario import Parameters
 
@@ -305,6 +305,35 @@ def test_in_china_pass_against_the_formula_in_numpy():
     assert (noted == MEASURE_INDEX["returned_home_own_north"]).sum() == home.sum()
 
 
+def test_river_pass_against_the_formula_in_numpy():
+    """At the DPRK's bank a crosser is stopped at ``1 - exp(-dprk_stop_base x guards x visibility)`` (night, ice), by
+    the blocks of uniforms numpy drew (night, then guards); the others land and their trips begin, in order."""
+    n, t = 3000, 2
+    rng = np.random.default_rng(31)
+    n_zones, n_posts = len(ZONE_TREE.leaf_ids), len(TREE.posts)
+    hh = NorthHouseholds(n)
+    hh.zone[:], hh.post[:] = rng.integers(0, n_zones, n), rng.integers(0, n_posts, n)
+    hh.weight[:], hh.size[:] = np.arange(1, n + 1), 3  # a household known by its weight in the events
+    trips = Trips(capacity=n)
+    police = ChinaPolice(hh, trips, P, Recorder(dt.date(1964, 1, 1), dt.date(1964, 12, 31), len(TREE.leaf_ids)), rng)
+    guards, frozen = rng.random((t + 1, n_zones)) * 3.0, rng.random(n_posts) < 0.5
+    nw = northward("protocol_1964", dprk_detain_without_identity=0.0)
+    u = copy.deepcopy(rng).random((2, n))
+    vis = np.where(u[0] < P.p_night, 1.0, P.day_visibility) * np.where(frozen[hh.post], P.ice_visibility, 1.0)
+    stop = u[1] < -np.expm1(-P.dprk_stop_base * guards[t, hh.zone] * vis)
+    zeros = np.zeros((t + 1, n_zones))
+    world = (zeros, guards, np.zeros((t + 1, len(TREE.leaf_ids))), np.zeros(t + 1), frozen, np.zeros(n_posts), np.zeros(n_posts))
+    h, ones = np.arange(n), np.ones(n, dtype=np.int64)
+    events = np.empty((12 * n, 3))  # room made by the caller (the decision)
+    args = (world, (t, 7, 1.0, 30), day_constants(P, nw), police.constants(nw), police.handle(), events, 0)
+    n_trips, ev, k = _cross(hh.arrays(), trips.arrays(), 0, h, ones * 0, ones, ones == 0, ones == 0, hh.releases.room(n), *args)
+    assert 300 < stop.sum() < n - 300
+    stopped = ev[:k][ev[:k, 0] == MEASURE_INDEX["stopped_north_dprk"], 2]
+    assert np.array_equal(stopped, hh.weight[stop])
+    assert n_trips == (~stop).sum() and np.array_equal(trips.hh[:n_trips], h[~stop])
+    assert np.all(hh.state[stop] == HState.HOME) and np.all(hh.state[~stop] == HState.AWAY)
+
+
 # -- Korean nationals in China (Doc 11) ----------------------------------------------------------------
 class _Pressure:
     def __init__(self, n_days, discrimination, obstruction):
@@ -338,6 +367,32 @@ def test_korean_nationals_under_the_cultural_revolution_and_doc_11():
     ok = total(rec70, "kn_returned") / max(total(rec70, "kn_return_applications"), 1)
     assert ok > total(rec, "kn_returned") / total(rec, "kn_return_applications")  # Doc 11 (2), (7): obstruction lifted
     assert not (kn70.suspect & (kn70.state == KState.GONE_HOME)).any()  # Doc 11 (7): suspects refused
+
+
+def test_korean_nationals_week_against_the_formula_in_numpy():
+    """The week's pass (korean_nationals.week_pass): struggled against at ``1 - exp(-kn_struggle_rate d 7)``, letters
+    at ``1 - exp(-kn_letter_rate 7 / 365)``, leaving at ``kn_rate_base + kn_rate_discrimination d (1 + suspect)``, by
+    the blocks of uniforms numpy drew, for random pressure."""
+    pop = NorthPopulation(korean_nationals={"yanji_city": 40_000, "andong": 20_000}, korean_nationals_abroad_share=0.3)
+    rec = Recorder(dt.date(1966, 1, 1), dt.date(1966, 12, 31), len(TREE.leaf_ids))
+    p = resolve_parameters(NorthParameters(kn_struggle_rate=0.05, kn_letter_rate=20.0, kn_rate_base=0.02), Parameters())
+    pressure = _Pressure(8, 0.0, 0.0)
+    pressure.discrimination = np.random.default_rng(9).random(pressure.discrimination.shape) * 2.0
+    kn = KoreanNationals(pop, p, 1.0, TREE, rec, np.random.default_rng(10), pressure)
+    kn.letter[::3] = True
+    letter0, wish = kn.letter.copy(), kn.abroad_wish.copy()
+    nw = load_rule_set("protocol_1964").northward
+    u = copy.deepcopy(kn.rng).random((3, kn.n))
+    d = pressure.discrimination[0, kn.leaf] * (1.0 - nw.kn_discrimination_relief)
+    struggled = u[0] < -np.expm1(-p.kn_struggle_rate * d * 7.0)
+    letter = letter0 | (u[1] < -np.expm1(-p.kn_letter_rate * 7.0 / 365.0))
+    leave = u[2] < -np.expm1(-(p.kn_rate_base + p.kn_rate_discrimination * d * (1.0 + struggled)) * 7.0)
+    kn.step(0, nw)
+    assert 50 < struggled.sum() < kn.n - 50 and 50 < (letter & ~letter0).sum() and 50 < leave.sum() < kn.n - 50
+    assert np.array_equal(kn.suspect, struggled) and np.array_equal(kn.letter, letter)
+    assert np.array_equal(kn.state == KState.APPLIED_ABROAD, leave & wish)
+    assert np.array_equal(kn.state == KState.APPLIED_RETURN, leave & ~wish & letter)
+    assert total(rec, "kn_struggled") == pytest.approx((kn.weight * kn.size)[struggled].sum())
 
 
 # -- rules ---------------------------------------------------------------------------------------------
