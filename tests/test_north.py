@@ -21,7 +21,7 @@ from bordersim.model.korean_nationals import KoreanNationals, KState
 from bordersim.model.north_day import _cross, _in_china, day_constants
 from bordersim.model.north_people import Book, HState, NorthHouseholds, NReason, Trips, TState, book_add, book_due, come_home
 from bordersim.model.recorder import MEASURE_INDEX, NORTH_MEASURES, SOUTH_MEASURES, Recorder
-from bordersim.model.rng_handle import generator, handle
+from bordersim.model.rng_handle import current, generator, handle
 from bordersim.world.geography import TREE
 from bordersim.world.loader import load_scenario, validate_scenario
 from bordersim.world.north import ZONE_TREE, NorthParameters, NorthPopulation, resolve_parameters
@@ -243,6 +243,10 @@ def test_generator_handle_draws_numpys_numbers_from_the_same_generator():
     assert np.array_equal(u, ref.random(1000)) and np.array_equal(g, ref.geometric(p))
     assert np.array_equal(b, ref.binomial(sizes, p)) and np.array_equal(k, ref.poisson(0.7, 1000))
     assert ours.bit_generator.state == ref.bit_generator.state
+    twin = copy.deepcopy(ours)  # a copied owner: its handle is its own, drawing from the copy
+    h = current(handle(ours), twin)
+    assert not np.array_equal(h, handle(ours)) and _draws_through_handle(h, p, sizes, 0.7)[0][0] == ref.random()
+    assert ours.bit_generator.state != twin.bit_generator.state
 
 
 def test_book_gives_the_calendars_days():
