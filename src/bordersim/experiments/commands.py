@@ -13,6 +13,7 @@ from pathlib import Path
 from ..archive.fit import summary_line
 from ..archive.report import fit_run
 from ..errors import ScenarioError
+from ..model.compiled import FRESH
 from ..world.loader import load_scenario
 from .ablations import run_ablations
 from .compare import compare_runs
@@ -58,6 +59,8 @@ def cmd_run(args) -> int:
         f"scale {sc.run.scale}, seed {sc.run.seed}",
         file=sys.stderr,
     )
+    if FRESH:
+        print("bordersim: the first run of this code compiles the model (about two minutes, once)", file=sys.stderr)
     path = run_scenario(
         sc,
         out,

@@ -37,7 +37,7 @@ def cache_dir(folder: Path = _HERE) -> str:
     """The cache directory of ``folder``'s current sources (created; earlier ones removed), or "" if none is
     writable (numba then uses its own locations)."""
     name = f"numba-{source_key(folder)}"
-    for root in (folder / "__pycache__", Path(os.path.expanduser("~")) / ".cache" / "bordersim"):
+    for root in _roots(folder):
         here = root / name
         try:
             here.mkdir(parents=True, exist_ok=True)
@@ -51,6 +51,12 @@ def cache_dir(folder: Path = _HERE) -> str:
     return ""
 
 
+def _roots(folder: Path) -> tuple[Path, Path]:
+    return folder / "__pycache__", Path(os.path.expanduser("~")) / ".cache" / "bordersim"
+
+
+#: Nothing compiled yet for these sources (the first run after an install or an edit compiles every pass).
+FRESH = not any((root / f"numba-{source_key(_HERE)}").exists() for root in _roots(_HERE))
 CACHE_DIR = cache_dir()
 
 
