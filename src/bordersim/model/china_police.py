@@ -34,10 +34,10 @@ day's pass (:mod:`.north_day`) calls them, the methods of :class:`ChinaPolice` c
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..world.north import NorthValues
 from ..world.rules import NorthwardRules
-from .compiled import compiled
 from .north_people import (
     CUSTODY,
     FOOD,
@@ -153,7 +153,7 @@ _NO_EVENTS = np.empty((0, 3))
 
 
 # -- the compiled passes -------------------------------------------------------------------------------
-@compiled
+@njit(cache=True)
 def catch_pass(tr, idx, today, home_hunger, at_river, constants, handle, ev, k):
     """Trips ``idx`` are caught today (``home_hunger``: felt hunger in each one's home zone), classified in the
     order of the module's docstring; returns the event array and its rows used. numpy's order of draws: a
@@ -202,7 +202,7 @@ def catch_pass(tr, idx, today, home_hunger, at_river, constants, handle, ev, k):
     return ev, k
 
 
-@compiled
+@njit(cache=True)
 def _custody(tr, idx, fate, fate_a, fate_b, today, kind, mean_days, rng):
     """Trips ``idx`` whose ``fate`` is ``fate_a`` or ``fate_b`` are held (custody of ``kind``) until a geometric day
     with mean ``mean_days`` (Doc 10 Art. 9 (2)-(3); Doc 11 (6)), drawn in their order."""
@@ -214,7 +214,7 @@ def _custody(tr, idx, fate, fate_a, fate_b, today, kind, mean_days, rng):
             tr[T_DUE][j] = today + rng.geometric(1.0 / mean_days)
 
 
-@compiled
+@njit(cache=True)
 def police_day_pass(hh, tr, n, book, today, constants, handle, ev, k):
     """Special cases decided and hand-overs made today (trips ``0..n-1`` in custody due today, in their order),
     then the DPRK's detentions that end today. numpy's order of draws: a uniform per special case (allowed to
@@ -249,7 +249,7 @@ def police_day_pass(hh, tr, n, book, today, constants, handle, ev, k):
     return ev, k
 
 
-@compiled
+@njit(cache=True)
 def _hand_over(hh, tr, book, idx, today, c, m, rng, ev, k):
     """China hands trips ``idx`` back to the DPRK today (Doc 1 (2), Doc 10 Art. 4 (2), Doc 11 (6)): their events,
     home (:func:`end_trips`), then the DPRK detains some (assumed levers; the dossier is silent on it): a uniform
@@ -288,7 +288,7 @@ def _hand_over(hh, tr, book, idx, today, c, m, rng, ev, k):
     return k
 
 
-@compiled
+@njit(cache=True)
 def stopped_pass(hh, book, h, persons, today, constants, handle, ev, k):
     """Households ``h`` whose crossers (``persons``) the DPRK's guards stopped on their bank: some are detained
     (assumed levers). numpy's order of draws: a uniform per household, then the geometric days of those held."""

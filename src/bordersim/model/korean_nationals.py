@@ -38,11 +38,11 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.north import NorthPopulation, NorthValues
 from ..world.rules import NorthwardRules
-from .compiled import compiled
 from .north_people import emit, note_events, room
 from .north_world import NorthSchedule
 from .recorder import MEASURE_INDEX, Recorder
@@ -147,7 +147,7 @@ class KoreanNationals:
         note_events(self.rec, ev, k)
 
 
-@compiled
+@njit(cache=True)
 def day_pass(kn, obstruction, discrimination, constants, today, handle, ev, k):
     """The Korean nationals' day: the applications decided today (:func:`decide_pass`), then on day 0, 7, ... the
     week's pressure, letters and decisions to leave (:func:`week_pass`). Returns the event array and its rows used."""
@@ -157,7 +157,7 @@ def day_pass(kn, obstruction, discrimination, constants, today, handle, ev, k):
     return ev, k
 
 
-@compiled
+@njit(cache=True)
 def decide_pass(kn, obstruction, today, constants, handle, ev, k):
     """The applications decided today (households due today, in their order; ``obstruction``: days x regions), as
     numpy's code did: return applications approved (Doc 11 (7): on a letter, suspects refused under
@@ -215,7 +215,7 @@ def decide_pass(kn, obstruction, today, constants, handle, ev, k):
     return ev, k
 
 
-@compiled
+@njit(cache=True)
 def week_pass(kn, discrimination, today, constants, handle, ev, k):
     """The week's decisions of the households at home (in their order): the Cultural Revolution's pressure, less what
     the rules relieve, struggles some against (Doc 11 preamble: "criticized and struggled against"; then political
@@ -262,7 +262,7 @@ def week_pass(kn, discrimination, today, constants, handle, ev, k):
     return ev, k
 
 
-@compiled
+@njit(cache=True)
 def _apply(kn, idx, kind, measure, today, c, rng, ev, k):
     """Households ``idx`` apply (state ``kind``): an event each, and the day of the decision, geometric with mean
     ``kn_processing_days``, drawn in their order. Room for the events is made by the caller."""

@@ -14,9 +14,9 @@ their own generator.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .china_police import catch_pass, police_day_pass, stopped_pass
-from .compiled import compiled
 from .korean_nationals import day_pass
 from .north_people import (
     AT_LARGE,
@@ -90,7 +90,7 @@ def day_constants(p, rules) -> tuple[np.ndarray, np.ndarray]:
     return np.array(c), np.array([MEASURE_INDEX[m] for m in DAY_MEASURES], dtype=np.int64)
 
 
-@compiled
+@njit(cache=True)
 def schedule_pass(live, total, fire_day, book, t, horizon, handle):
     """The day each household's clock next fires under the hazards just computed (``Northward._schedule_firing``):
     every clock reset, then for households ``live`` in their order the first firing, geometric with the daily
@@ -104,7 +104,7 @@ def schedule_pass(live, total, fire_day, book, t, horizon, handle):
             book_add(book, i, fire_day[i])
 
 
-@compiled
+@njit(cache=True)
 def north_day_pass(hh, tr, n, north, world, day, constants, police, kn, handle, kn_handle):
     """The northward day (``Northward.step`` from the decision on, in its order); returns the trips' new count, the
     event array and its rows used.
@@ -133,7 +133,7 @@ def north_day_pass(hh, tr, n, north, world, day, constants, police, kn, handle, 
     return n, ev, k
 
 
-@compiled
+@njit(cache=True)
 def _due_to_fire(hh, north, t, horizon, handle):
     """The households at home whose clock fires today (``Northward._due_to_fire``). The clocks of the others that
     fire today (away, detained) are lost: a household decides only at home, so the next firing of every household
@@ -151,7 +151,7 @@ def _due_to_fire(hh, north, t, horizon, handle):
     return due[state[due] == HOME]
 
 
-@compiled
+@njit(cache=True)
 def _decide(hh, tr, n, fire, north, world, day, constants, police, handle, ev, k):
     """The decision of the households ``fire`` (docs/ODD.md 7.16): the reason drawn in proportion to the channels
     (``(u > cumsum / sum)`` counted, as numpy's code); a kin visit gets a permit with ``dprk_passes`` (Doc 9; Doc 10
@@ -198,7 +198,7 @@ def _decide(hh, tr, n, fire, north, world, day, constants, police, handle, ev, k
     return _cross(hh, tr, n, h, r, persons, whole, female, north[4], world, day, constants, police, handle, ev, k)
 
 
-@compiled
+@njit(cache=True)
 def _cross(hh, tr, n, h, reason, persons, whole, female, release_book, world, day, constants, police, handle, ev, k):
     """Illegal crossings into China today: the DPRK's bank, the river, the Chinese bank (``Northward._cross``). The
     DPRK's guards stop some (dated effort, by day or night, on ice or not) and detain some of them
@@ -251,7 +251,7 @@ def _cross(hh, tr, n, h, reason, persons, whole, female, release_book, world, da
     return _land(hh, tr, n, h, reason, persons, whole, female, vis, post, world, day, constants, police, handle, ev, k)
 
 
-@compiled
+@njit(cache=True)
 def _land(hh, tr, n, h, reason, persons, whole, female, vis, post, world, day, constants, police, handle, ev, k):
     """The living reach the Chinese bank: their trips begin (at large), and the Chinese guards (the southward effort
     at the post, times ``border_watch``) discover some as they land and catch some of those
@@ -284,7 +284,7 @@ def _land(hh, tr, n, h, reason, persons, whole, female, vis, post, world, day, c
     return n, ev, k
 
 
-@compiled
+@njit(cache=True)
 def _home_hunger(hh, tr, idx, hunger, t):
     """Felt hunger today in the home zone of each of trips ``idx``."""
     out = np.empty(len(idx))
@@ -293,7 +293,7 @@ def _home_hunger(hh, tr, idx, hunger, t):
     return out
 
 
-@compiled
+@njit(cache=True)
 def _in_china(hh, tr, n, world, day, constants, police, handle, ev, k):
     """Those at large since before today (``Northward._in_china``): caught inland by public security (``catch_rate`` x
     the dated search x the rule's ``enforcement``; married women protected, more so when their children have
@@ -349,7 +349,7 @@ def _in_china(hh, tr, n, world, day, constants, police, handle, ev, k):
     return _marry_and_meet(hh, tr, rest, world, day, constants, handle, ev, k)
 
 
-@compiled
+@njit(cache=True)
 def _marry_and_meet(hh, tr, idx, world, day, constants, handle, ev, k):
     """Trips ``idx`` still at large: a single woman marries (then she leaves her household, :func:`detach_trips`),
     the married have children (registered under ``hukou_for_children``), anyone may meet South Korean bodies (a
@@ -385,7 +385,7 @@ def _marry_and_meet(hh, tr, idx, world, day, constants, handle, ev, k):
     return ev, k
 
 
-@compiled
+@njit(cache=True)
 def _visits_end(hh, tr, n, t, constants, handle, ev, k):
     """Permits expire (``Northward._visits_end``): the visitor goes home, or stays on illegally (``overstay_prob``).
     numpy's order of draws: a uniform per visit ending today, in the trips' order."""

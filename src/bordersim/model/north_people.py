@@ -27,10 +27,10 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
+from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.north import NorthPopulation, ZoneTree
-from .compiled import compiled
 
 
 class HState(IntEnum):
@@ -261,7 +261,7 @@ def note_events(recorder, ev: np.ndarray, k: int) -> None:
 
 
 # -- compiled helpers (numpy's operations of the code they replaced, in its order) ------------------------------
-@compiled
+@njit(cache=True)
 def room(ev, k, need):
     """The event array ``ev`` (rows of measure, home region, value; ``k`` used), or a larger copy, with room for
     ``need`` more rows."""
@@ -272,7 +272,7 @@ def room(ev, k, need):
     return out
 
 
-@compiled
+@njit(cache=True)
 def emit(ev, k, measure, leaf, value):
     """Note an event in row ``k`` (room made by :func:`room`); returns the next row."""
     ev[k, 0] = measure
@@ -281,7 +281,7 @@ def emit(ev, k, measure, leaf, value):
     return k + 1
 
 
-@compiled
+@njit(cache=True)
 def book_add(book, i, day):
     """Enter household ``i`` on ``day`` (a free entry is reused; room made by :meth:`Book.room`)."""
     head, nxt, who, dday, meta = book
@@ -298,7 +298,7 @@ def book_add(book, i, day):
     head[s] = e
 
 
-@compiled
+@njit(cache=True)
 def book_count(book, today):
     """How many entries the book holds for ``today`` (at least as many as households due)."""
     head, nxt, who, dday, meta = book
@@ -310,7 +310,7 @@ def book_count(book, today):
     return n
 
 
-@compiled
+@njit(cache=True)
 def book_due(book, today, scheduled):
     """The households entered for ``today`` whose ``scheduled`` day is today (sorted, unique: as
     :meth:`~bordersim.model.calendar.Calendar.due`); today's entries are freed, the slot's later days kept."""
@@ -341,7 +341,7 @@ def book_due(book, today, scheduled):
     return out[:keep]
 
 
-@compiled
+@njit(cache=True)
 def new_trip(hh, tr, n, h, reason, persons, whole, female, today, state):
     """Trip ``n`` begins today from household ``h`` (as ``Trips.add`` and ``Northward._new_trips`` did: the
     household's weight, home region and criminal case, repeat if it had crossed before; it is away, its
@@ -365,7 +365,7 @@ def new_trip(hh, tr, n, h, reason, persons, whole, female, today, state):
     return n + 1
 
 
-@compiled
+@njit(cache=True)
 def end_trips(hh, tr, idx, today, contact_days):
     """Trips ``idx`` end with their members at home on the DPRK side: a stay of ``contact_days`` or more leaves
     contacts in China (the work channel opens) and first-hand belief; an attached trip's household is home, a
@@ -392,7 +392,7 @@ def end_trips(hh, tr, idx, today, contact_days):
         attached[j] = False
 
 
-@compiled
+@njit(cache=True)
 def detach_trips(hh, tr, idx):
     """Trips ``idx`` leave their households (a marriage in China, a stay allowed): the members no longer count in
     the household, which is free to send someone again (or is empty if the whole household stays). A household
@@ -407,7 +407,7 @@ def detach_trips(hh, tr, idx):
             tr[T_ATTACHED][j] = False
 
 
-@compiled
+@njit(cache=True)
 def detain_members(hh, book, h, today, days):
     """The DPRK detains a member of households ``h`` (those at home) for ``days`` (the household waits; it fears
     afterwards), in numpy's order: who is at home is read first, so a household listed twice is detained once,
@@ -426,7 +426,7 @@ def detain_members(hh, book, h, today, days):
             hh[H_FEAR][h[j]] = True
 
 
-@compiled
+@njit(cache=True)
 def release_detained(hh, book, today):
     """Detentions ending today (``days`` >= 1: a detention ends on its day ``until``)."""
     state, until = hh[H_STATE], hh[H_UNTIL]
