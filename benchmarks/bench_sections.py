@@ -33,7 +33,17 @@ SECTIONS = {
         "visits_end",
     ],
     "bordersim.model.recorder:Recorder": ["take_stock"],
-    "bordersim.model.north:Northward": ["step", "_beliefs", "_hazards", "_schedule_firing", "_day"],
+    "bordersim.model.north:Northward": [
+        "step",
+        "_beliefs",
+        "_hazards",
+        "_schedule_firing",
+        "_decide",
+        "_in_china",
+        "_visits_end",
+    ],
+    "bordersim.model.china_police:ChinaPolice": ["step"],
+    "bordersim.model.korean_nationals:KoreanNationals": ["step"],
 }
 
 

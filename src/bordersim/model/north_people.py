@@ -12,14 +12,8 @@ kin visit, a disaster), the day it began, the woman's marriage and children, con
 bodies, the day it was caught and its case. A household has at most one attached trip at a time; a woman
 who marries in China, or a crosser allowed to stay, leaves the household (the trip is detached), so that
 the household can send someone again. :func:`come_home` ends trips (on their own, or handed back by
-China) and :func:`detain_members` is the DPRK's side of a return (its levers are assumed: the dossier says
-nothing of how the DPRK treated its returnees).
-
-The compiled passes of the northward direction (:mod:`.north_day`, :mod:`.china_police`) act on these arrays
-through the compiled helpers below, which do numpy's operations of the code they replaced in its order: a
-trip begins (:func:`new_trip`), ends at home (:func:`end_trips`), leaves its household (:func:`detach_trips`),
-the DPRK detains and releases (:func:`detain_members`, :func:`release_detained`), the days on which something
-is due are kept in a :class:`Book`, and the events for the recorder are noted in an array (:func:`emit`).
+China) and :func:`detain` is the DPRK's side of a return (its levers are assumed: the dossier says nothing
+of how the DPRK treated its returnees).
 """
 
 from __future__ import annotations
@@ -27,10 +21,10 @@ from __future__ import annotations
 from enum import IntEnum
 
 import numpy as np
-from numba import njit
 
 from ..world.geography import RegionTree
 from ..world.north import NorthPopulation, ZoneTree
+from .calendar import Calendar
 
 
 class HState(IntEnum):
@@ -63,48 +57,8 @@ class NReason(IntEnum):
 RETURN, SPECIAL = 0, 1
 
 
-#: The states as plain integers, for the compiled passes.
-HOME, AWAY, DETAINED, EMPTY = (int(s) for s in HState)
-VISIT, AT_LARGE, CUSTODY, RESIDENT, ENDED = (int(s) for s in TState)
-FOOD, WORK, KIN, DISASTER = (int(r) for r in NReason)
-
-
-class Book:
-    """The days on which something is due for some households (a clock firing, a detention ending), as arrays that
-    compiled code reads and writes: a ring of ``slots`` lists, an entry kept in the list of its day modulo
-    ``slots`` until its day comes (so any day can be entered). As with :class:`~bordersim.model.calendar.Calendar`,
-    an entry is not removed when a household's plans change: on its day it is checked against the household's
-    current schedule (:func:`book_due`), so entering a day costs an append and a day costs a look-up."""
-
-    def __init__(self, slots: int, capacity: int = 256):
-        self.head = np.full(slots, -1, dtype=np.int64)  # first entry of each slot's list
-        self.next = np.full(capacity, -1, dtype=np.int64)
-        self.who = np.zeros(capacity, dtype=np.int64)
-        self.day = np.zeros(capacity, dtype=np.int64)
-        self.meta = np.array([0, -1], dtype=np.int64)  # entries ever used, first free entry
-
-    def room(self, k: int) -> tuple:
-        """The book's arrays (for compiled code), with room for ``k`` more entries."""
-        cap = len(self.who)
-        if self.meta[0] + k > cap:
-            new = max(2 * cap, int(self.meta[0]) + k)
-            for name in ("next", "who", "day"):
-                a = np.full(new, -1, dtype=np.int64)
-                a[:cap] = getattr(self, name)
-                setattr(self, name, a)
-        return self.head, self.next, self.who, self.day, self.meta
-
-    def clear(self) -> None:
-        self.head[:] = -1
-        self.meta[:] = (0, -1)
-
-
 class NorthHouseholds:
     """The DPRK side's households, as arrays. Built by :func:`build_north_households`."""
-
-    #: The arrays handed to the compiled passes, in this order (:meth:`arrays`; the ``H_`` constants index them).
-    FIELDS = ("zone", "post", "leaf", "weight", "size", "kin", "contact", "belief", "criminal", "state", "trip", "crossings",
-              "fear", "until")  # fmt: skip
 
     def __init__(self, n: int):
         self.n = n
@@ -122,24 +76,12 @@ class NorthHouseholds:
         self.crossings = np.zeros(n, dtype=np.int32)
         self.fear = np.zeros(n, dtype=bool)  # a member was detained by the DPRK
         self.until = np.full(n, -1, dtype=np.int64)  # last day of detention
-        self.releases = Book(128)  # the days detentions end (a day without one costs a look-up)
-        self._arrays: tuple | None = None
-
-    def arrays(self) -> tuple:
-        """The arrays (for compiled code), in the order of :attr:`FIELDS` (built once: the arrays are only ever
-        written in place)."""
-        if self._arrays is None:
-            self._arrays = tuple(getattr(self, name) for name in self.FIELDS)
-        return self._arrays
+        self.releases = Calendar()  # the days detentions end (a day without one costs a look-up)
 
     def home_persons(self, trips: Trips) -> np.ndarray:
         """Persons of each household at home on the DPRK side (members abroad on an attached trip excluded)."""
         away = np.where(self.trip >= 0, trips.persons[np.maximum(self.trip, 0)], 0)
         return np.where(self.state == HState.EMPTY, 0, self.size - away)
-
-
-(H_ZONE, H_POST, H_LEAF, H_WEIGHT, H_SIZE, H_KIN, H_CONTACT, H_BELIEF, H_CRIMINAL, H_STATE, H_TRIP, H_CROSSINGS, H_FEAR,
- H_UNTIL) = range(len(NorthHouseholds.FIELDS))  # fmt: skip
 
 
 def build_north_households(
@@ -171,7 +113,6 @@ def build_north_households(
 class Trips:
     """Trips into China, as growable arrays (one row per crossing, kept after it ends)."""
 
-    #: The fields, in the order of :meth:`arrays` (the ``T_`` constants index them).
     FIELDS = {
         "hh": np.int64,
         "persons": np.int64,
@@ -201,35 +142,20 @@ class Trips:
             setattr(self, name, np.zeros(capacity, dtype=dtype))
         self.state[:] = TState.ENDED
         self.due[:] = -1
-        self._arrays: tuple | None = None
-
-    def reserve(self, k: int) -> None:
-        """Room for ``k`` more trips (the arrays grow, at least doubling; new rows ended, not due)."""
-        need = self.n + k
-        cap = len(self.hh)
-        if need <= cap:
-            return
-        new = max(need, 2 * cap)
-        for name in self.FIELDS:
-            a = getattr(self, name)
-            b = np.zeros(new, dtype=a.dtype)
-            b[:cap] = a
-            setattr(self, name, b)
-        self.state[cap:] = TState.ENDED
-        self.due[cap:] = -1
-        self._arrays = None
-
-    def arrays(self) -> tuple:
-        """The field arrays (for compiled code), in the order of :attr:`FIELDS` (built again when they grow: they
-        are otherwise only ever written in place)."""
-        if self._arrays is None:
-            self._arrays = tuple(getattr(self, name) for name in self.FIELDS)
-        return self._arrays
 
     def add(self, k: int, **values) -> np.ndarray:
         """Append ``k`` trips with the given fields (the others zero); returns their indices."""
-        self.reserve(k)
         need = self.n + k
+        cap = len(self.hh)
+        if need > cap:
+            new = max(need, 2 * cap)
+            for name in self.FIELDS:
+                a = getattr(self, name)
+                b = np.zeros(new, dtype=a.dtype)
+                b[:cap] = a
+                setattr(self, name, b)
+            self.state[cap:] = TState.ENDED
+            self.due[cap:] = -1
         idx = np.arange(self.n, need)
         for name, v in values.items():
             getattr(self, name)[idx] = v
@@ -245,192 +171,52 @@ class Trips:
         return self.weight[idx] * self.persons[idx]
 
 
-(T_HH, T_PERSONS, T_WEIGHT, T_LEAF, T_REASON, T_WHOLE, T_FEMALE, T_MARRIED, T_CHILDREN, T_DISASTER, T_CRIMINAL, T_SK,
- T_POLITICAL, T_REPEAT, T_ATTACHED, T_STATE, T_START, T_CAUGHT, T_DUE, T_KIND) = range(len(Trips.FIELDS))  # fmt: skip
+def detach(hh: NorthHouseholds, trips: Trips, idx: np.ndarray) -> None:
+    """Trips ``idx`` leave their households (a marriage in China, a stay allowed): the members no longer count
+    in the household, which is free to send someone again (or is empty if the whole household stays)."""
+    idx = idx[trips.attached[idx]]
+    if len(idx) == 0:
+        return
+    h = trips.hh[idx]
+    hh.size[h] -= trips.persons[idx]
+    hh.trip[h] = -1
+    hh.state[h] = np.where(hh.size[h] > 0, HState.HOME, HState.EMPTY)
+    trips.attached[idx] = False
 
 
 def come_home(hh: NorthHouseholds, trips: Trips, idx: np.ndarray, today: int, contact_days: float) -> None:
-    """Trips ``idx`` end with their members at home on the DPRK side (:func:`end_trips`)."""
-    end_trips(hh.arrays(), trips.arrays(), np.asarray(idx, dtype=np.int64), today, float(contact_days))
-
-
-def note_events(recorder, ev: np.ndarray, k: int) -> None:
-    """Hand the first ``k`` events noted by a compiled pass (rows of measure, home region, value) to the recorder."""
-    if k:
-        recorder.add_events(ev[:k, 0].astype(np.intp), ev[:k, 1].astype(np.int64), ev[:k, 2])
-
-
-# -- compiled helpers (numpy's operations of the code they replaced, in its order) ------------------------------
-@njit(cache=True)
-def room(ev, k, need):
-    """The event array ``ev`` (rows of measure, home region, value; ``k`` used), or a larger copy, with room for
-    ``need`` more rows."""
-    if k + need <= len(ev):
-        return ev
-    out = np.empty((max(2 * len(ev), k + need), 3))
-    out[:k] = ev[:k]
-    return out
-
-
-@njit(cache=True)
-def emit(ev, k, measure, leaf, value):
-    """Note an event in row ``k`` (room made by :func:`room`); returns the next row."""
-    ev[k, 0] = measure
-    ev[k, 1] = leaf
-    ev[k, 2] = value
-    return k + 1
-
-
-@njit(cache=True)
-def book_add(book, i, day):
-    """Enter household ``i`` on ``day`` (a free entry is reused; room made by :meth:`Book.room`)."""
-    head, nxt, who, dday, meta = book
-    e = meta[1]
-    if e >= 0:
-        meta[1] = nxt[e]
-    else:
-        e = meta[0]
-        meta[0] += 1
-    s = day % len(head)
-    who[e] = i
-    dday[e] = day
-    nxt[e] = head[s]
-    head[s] = e
-
-
-@njit(cache=True)
-def book_count(book, today):
-    """How many entries the book holds for ``today`` (at least as many as households due)."""
-    head, nxt, who, dday, meta = book
-    n = 0
-    e = head[today % len(head)]
-    while e >= 0:
-        n += dday[e] == today
-        e = nxt[e]
-    return n
-
-
-@njit(cache=True)
-def book_due(book, today, scheduled):
-    """The households entered for ``today`` whose ``scheduled`` day is today (sorted, unique: as
-    :meth:`~bordersim.model.calendar.Calendar.due`); today's entries are freed, the slot's later days kept."""
-    head, nxt, who, dday, meta = book
-    s = today % len(head)
-    out = np.empty(book_count(book, today), dtype=np.int64)
-    n = 0
-    e = head[s]
-    head[s] = -1
-    while e >= 0:
-        after = nxt[e]
-        if dday[e] == today:
-            out[n] = who[e]
-            n += 1
-            nxt[e] = meta[1]
-            meta[1] = e
-        else:
-            nxt[e] = head[s]
-            head[s] = e
-        e = after
-    out = np.sort(out)
-    keep = 0
-    for j in range(n):
-        i = out[j]
-        if (j == 0 or i != out[j - 1]) and scheduled[i] == today:
-            out[keep] = i
-            keep += 1
-    return out[:keep]
-
-
-@njit(cache=True)
-def new_trip(hh, tr, n, h, reason, persons, whole, female, today, state):
-    """Trip ``n`` begins today from household ``h`` (as ``Trips.add`` and ``Northward._new_trips`` did: the
-    household's weight, home region and criminal case, repeat if it had crossed before; it is away, its
-    crossings counted); returns the next trip's row (room made by :meth:`Trips.reserve`)."""
-    tr[T_HH][n] = h
-    tr[T_PERSONS][n] = persons
-    tr[T_WEIGHT][n] = hh[H_WEIGHT][h]
-    tr[T_LEAF][n] = hh[H_LEAF][h]
-    tr[T_REASON][n] = reason
-    tr[T_WHOLE][n] = whole
-    tr[T_FEMALE][n] = female
-    tr[T_CRIMINAL][n] = hh[H_CRIMINAL][h]
-    tr[T_REPEAT][n] = hh[H_CROSSINGS][h] > 0
-    tr[T_ATTACHED][n] = True
-    tr[T_STATE][n] = state
-    tr[T_START][n] = today
-    tr[T_CAUGHT][n] = -1
-    hh[H_CROSSINGS][h] += 1
-    hh[H_STATE][h] = AWAY
-    hh[H_TRIP][h] = n
-    return n + 1
-
-
-@njit(cache=True)
-def end_trips(hh, tr, idx, today, contact_days):
     """Trips ``idx`` end with their members at home on the DPRK side: a stay of ``contact_days`` or more leaves
-    contacts in China (the work channel opens) and first-hand belief; an attached trip's household is home, a
-    married woman or a resident coming back rejoins hers (numpy's order: all ended, contacts, the attached, then
-    the others' members added and their empty households home again)."""
-    size, state, trip, contact, belief = hh[H_SIZE], hh[H_STATE], hh[H_TRIP], hh[H_CONTACT], hh[H_BELIEF]
-    t_hh, attached = tr[T_HH], tr[T_ATTACHED]
-    for j in idx:
-        tr[T_STATE][j] = ENDED
-        if (today - tr[T_START][j]) >= contact_days:
-            contact[t_hh[j]] = True
-            belief[t_hh[j]] = 1.0
-    for j in idx:
-        if attached[j]:
-            trip[t_hh[j]] = -1
-            state[t_hh[j]] = HOME
-    for j in idx:
-        if not attached[j]:
-            size[t_hh[j]] += tr[T_PERSONS][j]
-    for j in idx:
-        if not attached[j] and state[t_hh[j]] == EMPTY:
-            state[t_hh[j]] = HOME
-    for j in idx:
-        attached[j] = False
+    contacts in China (the work channel opens) and first-hand belief."""
+    if len(idx) == 0:
+        return
+    trips.state[idx] = TState.ENDED
+    h = trips.hh[idx]
+    long = (today - trips.start[idx]) >= contact_days
+    hh.contact[h[long]] = True
+    hh.belief[h[long]] = 1.0
+    att = trips.attached[idx]
+    ha = h[att]
+    hh.trip[ha] = -1
+    hh.state[ha] = HState.HOME
+    hd = h[~att]  # a married woman or a resident coming back rejoins her household
+    np.add.at(hh.size, hd, trips.persons[idx[~att]])
+    hh.state[hd[hh.state[hd] == HState.EMPTY]] = HState.HOME
+    trips.attached[idx] = False
 
 
-@njit(cache=True)
-def detach_trips(hh, tr, idx):
-    """Trips ``idx`` leave their households (a marriage in China, a stay allowed): the members no longer count in
-    the household, which is free to send someone again (or is empty if the whole household stays). A household
-    has at most one attached trip, so numpy's whole-array steps are the same trip by trip."""
-    size, state = hh[H_SIZE], hh[H_STATE]
-    for j in idx:
-        if tr[T_ATTACHED][j]:
-            h = tr[T_HH][j]
-            size[h] -= tr[T_PERSONS][j]
-            hh[H_TRIP][h] = -1
-            state[h] = HOME if size[h] > 0 else EMPTY
-            tr[T_ATTACHED][j] = False
+def detain(hh: NorthHouseholds, h: np.ndarray, today: int, days: np.ndarray) -> None:
+    """The DPRK detains a member of households ``h`` for ``days`` (the household waits; it fears afterwards)."""
+    free = hh.state[h] == HState.HOME
+    h, days = h[free], days[free]
+    hh.state[h] = HState.DETAINED
+    hh.until[h] = today + days
+    hh.releases.add(h, hh.until[h])
+    hh.fear[h] = True
 
 
-@njit(cache=True)
-def detain_members(hh, book, h, today, days):
-    """The DPRK detains a member of households ``h`` (those at home) for ``days`` (the household waits; it fears
-    afterwards), in numpy's order: who is at home is read first, so a household listed twice is detained once,
-    until its last listed day."""
-    state, until = hh[H_STATE], hh[H_UNTIL]
-    free = np.empty(len(h), dtype=np.bool_)
-    for j in range(len(h)):
-        free[j] = state[h[j]] == HOME
-    for j in range(len(h)):
-        if free[j]:
-            state[h[j]] = DETAINED
-            until[h[j]] = today + days[j]
-    for j in range(len(h)):
-        if free[j]:
-            book_add(book, h[j], until[h[j]])
-            hh[H_FEAR][h[j]] = True
-
-
-@njit(cache=True)
-def release_detained(hh, book, today):
-    """Detentions ending today (``days`` >= 1: a detention ends on its day ``until``)."""
-    state, until = hh[H_STATE], hh[H_UNTIL]
-    for i in book_due(book, today, until):
-        if state[i] == DETAINED:
-            state[i] = HOME
-            until[i] = -1
+def release(hh: NorthHouseholds, today: int) -> None:
+    """Detentions ending today."""
+    done = hh.releases.due(today, hh.until)  # ``days`` >= 1: a detention ends on its day ``until``
+    done = done[hh.state[done] == HState.DETAINED]
+    hh.state[done] = HState.HOME
+    hh.until[done] = -1
