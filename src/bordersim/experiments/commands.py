@@ -60,7 +60,7 @@ def cmd_run(args) -> int:
         file=sys.stderr,
     )
     if FRESH:
-        print("bordersim: the first run of this code compiles the model (about two minutes, once)", file=sys.stderr)
+        print("bordersim: the first run of this code compiles the model (about a minute, once)", file=sys.stderr)
     path = run_scenario(
         sc,
         out,

@@ -131,7 +131,7 @@ class Northward:
         """Weekly: beliefs move toward the news from China (kin, or returnees of the zone)."""
         hh, p = self.hh, self.p
         n_z = len(ZONE_TREE.leaf_ids)
-        share = _been_share(hh.zone, hh.weight, hh.state, hh.crossings, hh.contact, n_z, HState.EMPTY)
+        share = _been_share(hh.zone, hh.weight, hh.state, hh.crossings, hh.contact, n_z, int(HState.EMPTY))
         _move_beliefs(
             hh.belief, hh.kin, hh.contact, hh.zone, share, min(1.0, self.sched.china_pull[t]), p.news_gain, p.news_weight
         )
