@@ -13,7 +13,6 @@ from pathlib import Path
 from ..archive.fit import summary_line
 from ..archive.report import fit_run
 from ..errors import ScenarioError
-from ..model.compiled import FRESH
 from ..world.loader import load_scenario
 from .ablations import run_ablations
 from .compare import compare_runs
@@ -59,8 +58,6 @@ def cmd_run(args) -> int:
         f"scale {sc.run.scale}, seed {sc.run.seed}",
         file=sys.stderr,
     )
-    if FRESH:
-        print("bordersim: the first run of this code compiles the model (about a minute, once)", file=sys.stderr)
     path = run_scenario(
         sc,
         out,

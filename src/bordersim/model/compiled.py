@@ -55,8 +55,6 @@ def _roots(folder: Path) -> tuple[Path, Path]:
     return folder / "__pycache__", Path(os.path.expanduser("~")) / ".cache" / "bordersim"
 
 
-#: Nothing compiled yet for these sources (the first run after an install or an edit compiles every pass).
-FRESH = not any((root / f"numba-{source_key(_HERE)}").exists() for root in _roots(_HERE))
 CACHE_DIR = cache_dir()
 
 
