@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bordersim.model import BorderModel
+from bordersim.model.blocks import FieldBlocks, Layout
 from bordersim.model.households import IS_NK, State
 from bordersim.model.recorder import MEASURES
 from bordersim.world.loader import validate_scenario
@@ -192,3 +193,27 @@ def test_an_edited_pass_is_compiled_again_where_another_pass_calls_it(tmp_path):
     assert run("plain") == "1"  # numba's own cache: the caller still runs the callee it was compiled with
     assert run("keyed") == "2"
     assert [p.name for p in (tmp_path / "__pycache__").glob("numba-*")] == [f"numba-{source_key(tmp_path)}"]
+
+
+_LAYOUT = Layout({"a": (np.int8, -1), "x": (np.float64, 0.5), "b": (np.int8, 7), "y": (np.float64, 2.0)}, "T")
+
+
+@given(st.lists(st.tuples(st.sampled_from("axby"), st.integers(0, 9), st.integers(-100, 100)), max_size=30), st.data())
+@settings(max_examples=60, deadline=None)
+def test_field_blocks_hold_each_field_in_its_row_through_reorder_and_growth(writes, data):
+    """Each field of a :class:`FieldBlocks` behaves as its own array: writing through its view writes its row and no
+    other, a reorder permutes every field alike, growing keeps the first records and fills the new ones."""
+    fb = FieldBlocks(10, _LAYOUT)
+    ref = {f: np.full(10, fill, dtype=dtype) for f, (dtype, fill) in _LAYOUT.spec.items()}
+    assert {len(fb.blocks), *(b.shape[0] for b in fb.blocks.values())} == {2}
+    for field, i, v in writes:
+        fb.view(field)[i] = v
+        ref[field][i] = v
+    order = np.array(data.draw(st.permutations(range(10))))
+    fb.reorder(order)
+    fb.grow(13)
+    for f, (dtype, fill) in _LAYOUT.spec.items():
+        want = np.concatenate([ref[f][order], np.full(3, fill, dtype=dtype)])
+        np.testing.assert_array_equal(fb.view(f), want)
+        assert fb.view(f).flags.c_contiguous and fb.view(f).base is fb.blocks[np.dtype(dtype)]
+    np.testing.assert_array_equal(fb.blocks[np.dtype(np.int8)][_LAYOUT.rows[np.dtype(np.int8)].b], fb.view("b"))
