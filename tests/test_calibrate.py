@@ -171,7 +171,7 @@ def test_tiny_calibration_writes_everything_and_is_reproducible(tmp_path):
 
 
 def test_resume_after_kill_repeats_no_simulation(tmp_path):
-    p = tiny_config(tmp_path, waves=3)
+    p = tiny_config(tmp_path, waves=2)  # killed in wave 0: resumed there, then a wave fitted on the resumed one
     proc = subprocess.Popen(
         [sys.executable, "-m", "bordersim.cli", "calibrate", str(p), "--workers", "1", "--no-checks"],
         stdout=subprocess.DEVNULL,
@@ -198,7 +198,7 @@ def test_resume_after_kill_repeats_no_simulation(tmp_path):
     # And the result is that of an uninterrupted run.
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    calibrate(tiny_config(fresh, waves=3), workers=1, validate=False)
+    calibrate(tiny_config(fresh, waves=2), workers=1, validate=False)
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "posterior.parquet"), pd.read_parquet(fresh / "posterior.parquet"))
 
 

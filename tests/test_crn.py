@@ -150,7 +150,7 @@ def test_compare_pairs_runs_that_share_seed_scale_replicates_and_draws(tmp_path)
         p = tmp_path / f"{name}.yaml"
         p.write_text(yaml.safe_dump(d, sort_keys=False))
         outs[name] = tmp_path / name
-        assert main(["run", str(p), "--out", str(outs[name]), "--quiet"]) == 0
+        assert main(["run", str(p), "--out", str(outs[name]), "--quiet", "--no-figures"]) == 0
     assert main(["compare", str(outs["base"]), str(outs["more"]), "--out", str(tmp_path / "paired")]) == 0
     pairs = pd.read_csv(tmp_path / "paired" / "compare_paired.csv").set_index("measure")
     assert pairs.loc["settled", "pairs"] == 2 and pairs.loc["settled", "down"] == 0

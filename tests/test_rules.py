@@ -244,7 +244,7 @@ def test_famine_under_1964_rules_leaves_fewer_in_north_korea(tmp_path):
         p = tmp_path / f"{rule}.yaml"
         p.write_text(yaml.safe_dump(d, sort_keys=False))
         outs[rule] = tmp_path / rule
-        assert main(["run", str(p), "--out", str(outs[rule]), "--quiet"]) == 0
+        assert main(["run", str(p), "--out", str(outs[rule]), "--quiet", "--no-figures"]) == 0
     assert main(["compare", str(outs["practice_1961"]), str(outs["protocol_1964"]), "--out", str(tmp_path / "cmp")]) == 0
     import pandas as pd
 
@@ -266,7 +266,7 @@ def test_a_rule_set_beside_the_scenario_validates_and_runs(tmp_path, capsys):
     p = tmp_path / "local.yaml"
     p.write_text(yaml.safe_dump(d, sort_keys=False))
     assert main(["validate", str(p)]) == 0
-    assert main(["run", str(p), "--out", str(tmp_path / "out"), "--quiet"]) == 0, capsys.readouterr().err
+    assert main(["run", str(p), "--out", str(tmp_path / "out"), "--quiet", "--no-figures"]) == 0, capsys.readouterr().err
     sc = load_scenario(p)
     m = BorderModel(sc).run()
     assert m.rules.name == "local_1961" and m.rules.dprk.allowance_yuan_per_labourer == 0.0

@@ -67,7 +67,8 @@ def cmd_run(args) -> int:
         source=str(args.scenario),
         figures=not args.no_figures,
     )
-    what = "flows.csv, summary.csv, manifest.json" + ("" if args.no_figures else ", figures")
+    fit = ", fit.csv, fit.md" if (path / "fit.csv").exists() else ""
+    what = "flows.csv, summary.csv, manifest.json" + fit + ("" if args.no_figures else ", figures")
     print(f"bordersim: wrote {path}/ ({what})", file=sys.stderr)
     return 0
 
