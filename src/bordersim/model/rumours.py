@@ -52,9 +52,9 @@ def assign_villages(hh: Households, streams: Streams, village_households: int, l
         k = int(local.max()) + 1
         vkeys.append(household_keys(block_code(f"village:{leaf}"), k))
         vid += k
-    hh.village = village
+    hh.village[:] = village
     keys = np.concatenate(vkeys) if vkeys else np.zeros(0, dtype=np.uint64)
-    hh.brigade_u = streams.uniform(Kind.BRIGADE, keys, 0)[village]
+    hh.brigade_u[:] = streams.uniform(Kind.BRIGADE, keys, 0)[village]
 
 
 class Ties(NamedTuple):
@@ -126,7 +126,7 @@ class RumourNetwork:
         if len(seeds):
             active = seeds[self.stubborn_until[seeds] >= today]
             new[active] = np.maximum(new[active], self.stubborn_belief[active])
-        hh.belief = np.clip(new, 0.0, 1.0, out=new)
+        np.clip(new, 0.0, 1.0, out=hh.belief)
 
     def _weights(self, w: float) -> tuple[np.ndarray, np.ndarray]:
         """(weight of a household's own belief, weight of each contact's): ``1 - w`` and ``w / degree`` (1 and 0
