@@ -29,28 +29,27 @@ its ``n``-th *journey*, whose row of uniforms (``Households.ju``, columns :data:
 holds every draw until it is home again (reason, deliberation, route, preparation, crossing point,
 guards, drowning, reception, settlement) and the threshold of its next move clock.
 
-What follows a firing clock is the household's decision too, and reads here in order
-(:class:`HouseholdDecision`): a household that asks to move deliberates, then applies on an
-authorization letter if it holds one, prepares an illegal crossing (``p_illegal``; some sell
-everything, Docs 3, 5) or gives up; after ``prep_days`` it sets off for a crossing point. A household
-whose application is refused prepares to cross with ``p_illegal_after_refusal``.
+What follows a firing clock is the household's decision too (:class:`HouseholdDecision`): a household
+that asks to move deliberates, then applies on an authorization letter if it holds one, prepares an
+illegal crossing (``p_illegal``; some sell everything, Docs 3, 5) or gives up; after ``prep_days`` it
+sets off for a crossing point. A household whose application is refused prepares to cross with
+``p_illegal_after_refusal``. Those steps are compiled passes of the day's transitions (:mod:`.routes`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import IntEnum
 
 import numpy as np
 
 from ..world.geography import RegionTree
-from ..world.rules import RuleSet
 from ..world.scenario import Parameters
 from . import clocks
+from .blocks import FieldBlocks, Layout
 from .calendar import Calendar
 from .clocks import NEVER, _draw_reasons, _refresh_clocks
 from .measures import MEASURE_INDEX
-from .streams import JOURNEY, TRAVEL, Kind, Streams, geometric
+from .streams import JOURNEY, TRAVEL, Kind, Streams
 
 
 class State(IntEnum):
@@ -102,57 +101,76 @@ _INTENDING = (
 #: "Never" as a day index.
 
 
+#: The households' fields, one entry per household: ``{field: (dtype, value at the start)}``, held in one block per
+#: dtype (:mod:`.blocks`; the compiled passes take the blocks and pick rows by :data:`HB` ... :data:`HU8`).
+LAYOUT = Layout(
+    {
+        "leaf": (np.int16, 0),
+        "weight": (np.float64, 1.0),  # households represented by this one (1/scale)
+        "size": (np.int16, 0),  # living members
+        "labourers": (np.int16, 0),
+        "kin": (np.bool_, False),  # kin in the DPRK
+        "han_single": (np.bool_, False),
+        "nk_national": (np.bool_, False),
+        "criminal": (np.bool_, False),  # pending criminal case or "five elements" (Docs 1 (3), 5; Doc 10 Art. 5)
+        "brigade_u": (np.float64, 1.0),  # uniform draw of the household's brigade: poor if below the poor share
+        "family_left": (np.bool_, False),  # close family stays behind if the household crosses
+        "village": (np.int32, 0),
+        "belief": (np.float64, 0.0),
+        "property_sold": (np.bool_, False),
+        "letter_held": (np.bool_, False),  # holds a DPRK authorization letter
+        "state": (np.int8, 0),
+        "due": (np.int32, -1),  # day of the next scheduled transition
+        "since": (np.int32, 0),  # day the current state began
+        "post": (np.int16, -1),
+        "reason": (np.int8, -1),
+        "disaster": (np.bool_, False),  # forced across by a disaster (Doc 10 Art. 1, 4)
+        # The last crossing was discovered by Chinese guards (Doc 6's ledger follows "these" crossers' fates).
+        "crossing_seen": (np.bool_, False),
+        "screened": (np.bool_, False),  # screened at a reception station (Han men, send-back)
+        "attempts": (np.int16, 0),
+        "drowned": (np.int16, 0),
+        "away": (np.int16, 0),  # members visiting the DPRK on a pass
+        "away_until": (np.int32, -1),
+        "stayed": (np.int16, 0),  # members who stayed in the DPRK after a visit
+        # Competing-hazard clocks: cumulative hazard and Exp(1) thresholds.
+        "clock_move": (np.float64, 0.0),
+        "thresh_move": (np.float64, 0.0),
+        "clock_travel": (np.float64, 0.0),
+        "thresh_travel": (np.float64, 0.0),
+        "h_move": (np.float64, 0.0),
+        "h_travel": (np.float64, 0.0),
+        # Clocks hold the hazard of days before ``sync``; ``next_*`` is the day each clock fires.
+        "sync": (np.int32, 0),
+        "next_move": (np.int32, NEVER),
+        "next_travel": (np.int32, NEVER),
+        # Common random numbers (:mod:`.streams`): the household's stable key, its counters of journeys, travel
+        # applications and letters.
+        "key": (np.uint64, 0),
+        "journeys": (np.int32, 0),
+        "travels": (np.int32, 0),
+        "letters": (np.int32, 0),
+        "letter_wait": (np.int32, 0),  # eligible weeks until the next authorization letter
+    },
+    "HH",
+)
+_BLOCK_DTYPES = tuple(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.float64, np.uint64))
+#: The rows of each block (:class:`enum.IntEnum`: constants to numba, ``state = i1[HI1.state]``).
+HB, HI1, HI2, HI4, HF8, HU8 = (LAYOUT.rows[dt] for dt in _BLOCK_DTYPES)
+
+
 class Households:
-    """All households of a run, as arrays. Built by :func:`build_households`."""
+    """All households of a run, as arrays. Built by :func:`build_households`.
+
+    Each field of :data:`LAYOUT` is an attribute, a view of its row in :attr:`fields` (:class:`.blocks.FieldBlocks`):
+    numpy code reads and writes ``hh.state[idx]`` as a plain array, a compiled pass takes the blocks
+    (:meth:`blocks`). Assigning to a field (``hh.belief = new``) writes into its row."""
 
     def __init__(self, n: int):
         self.n = n
-        self.leaf = np.zeros(n, dtype=np.int16)
-        self.weight = np.ones(n, dtype=np.float64)  # households represented by this one (1/scale)
-        self.size = np.zeros(n, dtype=np.int16)  # living members
-        self.labourers = np.zeros(n, dtype=np.int16)
-        self.kin = np.zeros(n, dtype=bool)  # kin in the DPRK
-        self.han_single = np.zeros(n, dtype=bool)
-        self.nk_national = np.zeros(n, dtype=bool)
-        self.criminal = np.zeros(n, dtype=bool)  # pending criminal case or "five elements" (Docs 1 (3), 5; Doc 10 Art. 5)
-        self.brigade_u = np.ones(n)  # uniform draw of the household's brigade: poor if below the poor share
-        self.family_left = np.zeros(n, dtype=bool)  # close family stays behind if the household crosses
-        self.village = np.zeros(n, dtype=np.int32)
-        self.belief = np.zeros(n, dtype=np.float64)
-        self.property_sold = np.zeros(n, dtype=bool)
-        self.letter_held = np.zeros(n, dtype=bool)  # holds a DPRK authorization letter
-        self.state = np.zeros(n, dtype=np.int8)
-        self.due = np.full(n, -1, dtype=np.int32)  # day of the next scheduled transition
-        self.since = np.zeros(n, dtype=np.int32)  # day the current state began
-        self.post = np.full(n, -1, dtype=np.int16)
-        self.reason = np.full(n, -1, dtype=np.int8)
-        self.disaster = np.zeros(n, dtype=bool)  # forced across by a disaster (Doc 10 Art. 1, 4)
-        # The last crossing was discovered by Chinese guards (Doc 6's ledger follows "these" crossers' fates).
-        self.crossing_seen = np.zeros(n, dtype=bool)
-        self.screened = np.zeros(n, dtype=bool)  # screened at a reception station (Han men, send-back)
-        self.attempts = np.zeros(n, dtype=np.int16)
-        self.drowned = np.zeros(n, dtype=np.int16)
-        self.away = np.zeros(n, dtype=np.int16)  # members visiting the DPRK on a pass
-        self.away_until = np.full(n, -1, dtype=np.int32)
-        self.stayed = np.zeros(n, dtype=np.int16)  # members who stayed in the DPRK after a visit
-        # Competing-hazard clocks: cumulative hazard and Exp(1) thresholds.
-        self.clock_move = np.zeros(n)
-        self.thresh_move = np.zeros(n)
-        self.clock_travel = np.zeros(n)
-        self.thresh_travel = np.zeros(n)
-        self.h_move = np.zeros(n)
-        self.h_travel = np.zeros(n)
-        # Clocks hold the hazard of days before ``sync``; ``next_*`` is the day each clock fires.
-        self.sync = np.zeros(n, dtype=np.int32)
-        self.next_move = np.full(n, NEVER, dtype=np.int32)
-        self.next_travel = np.full(n, NEVER, dtype=np.int32)
-        # Common random numbers (:mod:`.streams`): the household's stable key, its counters of journeys,
-        # travel applications and letters, the current journey's and travel application's uniforms.
-        self.key = np.zeros(n, dtype=np.uint64)
-        self.journeys = np.zeros(n, dtype=np.int32)
-        self.travels = np.zeros(n, dtype=np.int32)
-        self.letters = np.zeros(n, dtype=np.int32)
-        self.letter_wait = np.zeros(n, dtype=np.int32)  # eligible weeks until the next authorization letter
+        self.fields = FieldBlocks(n, LAYOUT)
+        self.__dict__.update(self.fields.views())
+        # The current journey's and travel application's uniforms (:mod:`.streams`), a row per household.
         self.ju = np.zeros((n, JOURNEY.width))  # widened by the build to one column per member (drowning)
         self.tu = np.zeros((n, TRAVEL.width))
         # The event calendars (:mod:`.calendar`): transitions due, clocks firing, passes expiring; and the
@@ -163,13 +181,30 @@ class Households:
         self.cal_visit = Calendar()
         self.touched: list[np.ndarray] = []
 
+    def __setattr__(self, name: str, value) -> None:
+        if name in LAYOUT.where and name in self.__dict__:
+            self.__dict__[name][...] = value  # a field keeps its row: the blocks see the new values
+        else:
+            object.__setattr__(self, name, value)
+
+    def blocks(self) -> tuple[np.ndarray, ...]:
+        """The fields' blocks, in the order of :data:`HB`, :data:`HI1`, :data:`HI2`, :data:`HI4`, :data:`HF8`,
+        :data:`HU8` (bool, int8, int16, int32, float64, uint64)."""
+        b = self.fields.blocks
+        return tuple(b[dt] for dt in _BLOCK_DTYPES)
+
     def reorder(self, order: np.ndarray) -> None:
-        """Store the households in ``order`` (at the build, before anything is scheduled). Arrays still holding one
+        """Store the households in ``order`` (at the build, before anything is scheduled). Fields still holding one
         value throughout (most of them at the build: the journeys' uniforms, the clocks, the counters) are their own
-        reordering and are left as they are."""
+        reordering and are left as they are; the others are permuted in their rows (the blocks stay where they are)."""
+        if not self.n:
+            return
         for name, a in vars(self).items():
-            if isinstance(a, np.ndarray) and a.shape[:1] == (self.n,) and self.n and not _constant(a):
-                setattr(self, name, a[order])
+            if isinstance(a, np.ndarray) and a.shape[:1] == (self.n,) and not _constant(a):
+                if name in LAYOUT.where:
+                    np.take(a, order, out=a)  # buffered: the row is read whole before it is written
+                else:
+                    object.__setattr__(self, name, a[order])
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def persons(self, idx: np.ndarray) -> np.ndarray:
@@ -224,8 +259,8 @@ class Households:
 
 
 class HouseholdDecision:
-    """The household's decision to leave, in the order it happens: hazards, clocks, reasons, intentions,
-    the route (legal, illegal or none), preparations and setting off.
+    """The household's decision to leave, in the order it happens: hazards, clocks, reasons, intentions
+    (the route, legal, illegal or none, preparations and setting off follow in :mod:`.routes`).
 
     Given the households, the run's parameters, the region tree (crossing points, travel days), the
     recorder and the run's random streams; per call, the day, the day's context and the rules.
@@ -238,7 +273,8 @@ class HouseholdDecision:
         self.streams = streams
         self.travel_days = tree.travel_days
         cum = np.cumsum(tree.post_weights, axis=1)
-        self._post_cum = cum / cum[:, -1:]
+        #: Each home region's cumulative crossing-point weights (the route's choice of a post, :func:`.routes.set_offs`).
+        self.post_cum = cum / cum[:, -1:]
         self._code_base: np.ndarray | None = None
         self._code_key = b""
         #: Clocks firing before this day are in the calendar; later ones are recomputed before they fire.
@@ -357,56 +393,6 @@ class HouseholdDecision:
         self.recorder.add_events(*events)
         hh.cal_due.add(idx, ends)
         hh.touched.append(idx)
-
-    def choose_route(self, idx: np.ndarray, today: int, rules: RuleSet, apply_legally: Callable[[np.ndarray], None]) -> None:
-        """Deliberation over: apply on a letter (``apply_legally``), prepare an illegal crossing, or give up."""
-        hh = self.hh
-        if len(idx) == 0:
-            return
-        legal = hh.letter_held[idx] | (hh.nk_national[idx] & rules.china.approve_nk_nationals_return)
-        apply_legally(idx[legal])
-        rest = idx[~legal]
-        # Proper reasons (Doc 4 (3): the elderly joining children, wives their husbands) go the legal way or
-        # not at all: Doc 4 measure (4) "strictly differentiated" them from those who "improperly left".
-        illegal = (hh.ju[rest, JOURNEY.ROUTE] < self.params.p_illegal) & (hh.reason[rest] != Reason.PROPER)
-        self.start_preparing(rest[illegal], today)
-        lapse = rest[~illegal]
-        self.recorder.add("lapsed_households", hh.leaf[lapse], hh.weight[lapse])
-        hh.set_state(lapse, State.HOME, today)
-        hh.reset_clocks(lapse)
-
-    def after_refusal(self, idx: np.ndarray, today: int) -> None:
-        """Households whose legal application was refused: some prepare to cross illegally, the others stay."""
-        hh = self.hh
-        if len(idx) == 0:
-            return
-        illegal = hh.ju[idx, JOURNEY.AFTER_REFUSAL] < self.params.p_illegal_after_refusal
-        self.start_preparing(idx[illegal], today)
-        hh.set_state(idx[~illegal], State.HOME, today)
-        hh.reset_clocks(idx[~illegal])
-
-    def start_preparing(self, idx: np.ndarray, today: int) -> None:
-        """Households ``idx`` prepare an illegal crossing (Docs 3, 5: "preparing to go")."""
-        hh, rec = self.hh, self.recorder
-        if len(idx) == 0:
-            return
-        rec.add("preparing_households", hh.leaf[idx], hh.weight[idx])
-        delay = geometric(hh.ju[idx, JOURNEY.PREPARATION], 1.0 / self.params.prep_days)
-        hh.set_state(idx, State.PREPARING, today, today + delay)
-
-    def set_off(self, idx: np.ndarray, today: int) -> None:
-        """Preparations end: some sell everything first (Docs 3, 5: "sold all of their property and attempted"),
-        then choose a crossing point and travel to the river."""
-        hh = self.hh
-        if len(idx) == 0:
-            return
-        leaf = hh.leaf[idx]
-        u = hh.ju[idx]
-        sell = ~hh.property_sold[idx] & (u[:, JOURNEY.SELL] < self.params.p_sell_property)
-        hh.property_sold[idx[sell]] = True
-        self.recorder.add("property_sold_households", leaf[sell], hh.weight[idx][sell])
-        hh.post[idx] = (u[:, JOURNEY.POST][:, None] > self._post_cum[leaf]).sum(axis=1)
-        hh.set_state(idx, State.TRAVELLING, today, today + self.travel_days[leaf])
 
 
 _NO_REASONS = np.zeros(0, dtype=np.int8)

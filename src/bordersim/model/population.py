@@ -134,7 +134,7 @@ def build_households(sc: Scenario, tree: RegionTree, streams: Streams) -> Househ
     members = int(hh.size.max()) if n else 1
     um = streams.uniforms(Kind.MEMBERS, hh.key, 0, members)
     working = ((um < pop.labourer_share) & (np.arange(members)[None, :] < hh.size[:, None])).sum(axis=1)
-    hh.labourers = np.maximum(working, np.minimum(hh.size, 1)).astype(np.int16)
+    hh.labourers[:] = np.maximum(working, np.minimum(hh.size, 1))
     hh.ju = np.zeros((n, JOURNEY.width + members))  # a journey's row: named columns, then one per member
     return hh
 
