@@ -20,12 +20,12 @@ import importlib
 import time
 
 SECTIONS = {
-    "bordersim.model.model:BorderModel": ["_scheduled_transitions", "_switch_rules", "_seed_rumours"],
-    "bordersim.model.households:HouseholdDecision": ["update_hazards", "refresh", "fire", "intend"],
-    "bordersim.model.border:Border": ["take_post", "drowned_corpses"],
+    "bordersim.model.model:BorderModel": ["_scheduled_transitions", "arrive_at_river", "_switch_rules", "_seed_rumours"],
+    "bordersim.model.households:HouseholdDecision": ["update_hazards", "refresh", "fire", "intend", "choose_route", "set_off"],
+    "bordersim.model.border:Border": ["cross"],
     "bordersim.model.rumours:RumourNetwork": ["week"],
     "bordersim.model.border:Corpses": ["step", "drowned"],
-    "bordersim.model.settlement:SettlementAgent": ["step", "receive"],
+    "bordersim.model.settlement:SettlementAgent": ["step", "receive", "decide", "return_home"],
     "bordersim.model.authorities:ChineseAuthorities": [
         "travel_applications",
         "issue_letters",
