@@ -19,13 +19,28 @@ import numpy as np
 
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
+from .bookkeeping import (
+    J_APPROVAL,
+    L_PROCESSING,
+    M_APPROVED,
+    M_EMIGRATED,
+    M_LEGAL_APPLICATIONS,
+    M_REFUSED,
+    buffers,
+    close,
+    geometric,
+    geometric_factor,
+    log_uniforms,
+    note,
+    set_state,
+)
 from .compiled import compiled
-from .households import IS_HOME, REASON_NAMES, Households, Reason, State
+from .households import HB, HF8, HI2, IS_HOME, REASON_NAMES, Households, Reason, State
 from .measures import MEASURE_INDEX
 from .population import letter_weeks
 from .recorder import Recorder
 from .schedule import DailyContext
-from .streams import JOURNEY, LETTER, TRAVEL, Kind, Streams, geometric, poisson
+from .streams import LETTER, TRAVEL, Kind, Streams, poisson
 
 
 class ChineseAuthorities(mesa.Agent):
@@ -78,31 +93,31 @@ class ChineseAuthorities(mesa.Agent):
         self.receive_applications(apply, today, rules)
 
     def receive_applications(self, idx: np.ndarray, today: int, rules: RuleSet) -> None:
-        """Households ``idx`` apply to move on their authorization letter."""
+        """Households ``idx`` apply to move on their authorization letter (one compiled pass, as in the day's
+        transitions: :func:`receive_application`)."""
         hh = self.hh
         if len(idx) == 0:
             return
-        self.recorder.add("legal_applications", hh.leaf[idx], hh.weight[idx])
-        delay = geometric(hh.ju[idx, JOURNEY.PROCESSING], 1.0 / rules.china.legal_processing_days)
-        hh.set_state(idx, State.APPLIED, today, today + delay)
+        idx = np.asarray(idx, dtype=np.int64)
+        bi, bv = buffers(len(idx))
+        _, i1, i2, i4, f8, _ = hh.blocks()
+        _receive_applications(i1, i2, i4, f8, bi, bv, idx, log_uniforms(hh, idx), today, processing_factor(rules))
+        close(bi, bv, hh, self.recorder)
 
     def decide_applications(self, idx: np.ndarray, today: int, rules: RuleSet) -> np.ndarray:
-        """Decide pending applications under the rules in force today; returns the refused households."""
-        hh, rec = self.hh, self.recorder
-        china = rules.china
+        """Decide pending applications under the rules in force today; returns the refused households (one compiled
+        pass, :func:`decide_applications`)."""
         if len(idx) == 0:
             return idx
-        # Doc 8 (2): DPRK nationals' requests to return approved; Doc 1 (4), Doc 11 (7): not those with a pending case.
-        p_ok = np.where(hh.nk_national[idx] & china.approve_nk_nationals_return, 1.0, china.legal_approval_prob)
-        p_ok = np.where(hh.criminal[idx], 0.0, p_ok)
-        ok = hh.ju[idx, JOURNEY.APPROVAL] < p_ok
-        yes, no = idx[ok], idx[~ok]
-        rec.add("legal_approved", hh.leaf[yes], hh.weight[yes])
-        rec.add("legal_refused", hh.leaf[no], hh.weight[no])
-        rec.add("legal_emigrated", hh.leaf[yes], hh.persons(yes))
-        hh.set_state(yes, State.EMIGRATED, today)
-        hh.letter_held[no] = False
-        return no
+        idx = np.asarray(idx, dtype=np.int64)
+        bi, bv = buffers(len(idx))
+        china = rules.china
+        hb, i1, i2, i4, f8, _ = self.hh.blocks()
+        no = decide_applications(
+            hb, i1, i2, i4, f8, self.hh.ju, bi, bv, idx, today, china.approve_nk_nationals_return, china.legal_approval_prob
+        )
+        close(bi, bv, self.hh, self.recorder)
+        return idx[no]
 
     # -- travel passes (Doc 4; Doc 10 Art. 3) -----------------------------------------------------
     def travel_applications(self, idx: np.ndarray, reasons: np.ndarray, today: int, rules: RuleSet, ctx: DailyContext) -> None:
@@ -206,3 +221,51 @@ def _decide_travel(
             away[i] += 1
             away_until[i] = until
     return go[:n_go], ms, lv, vals
+
+
+def processing_factor(rules: RuleSet) -> float:
+    """The geometric factor of the days until an application is decided (``legal_processing_days``, Docs 6, 7)."""
+    return geometric_factor(1.0 / rules.china.legal_processing_days)
+
+
+@compiled
+def receive_application(i1, i2, i4, f8, bi, bv, i, log_u, today, f_processing):
+    """Household ``i`` applies to move on its authorization letter (``legal_applications``); the application is
+    decided after a geometric number of days (``log_u``: the household's ``log1p(-u)`` row, ``L_PROCESSING``). The
+    households' blocks and the buffers as in :mod:`.bookkeeping`."""
+    note(bi, bv, M_LEGAL_APPLICATIONS, i2[HI2.leaf, i], f8[HF8.weight, i])
+    set_state(i1, i4, bi, i, State.APPLIED, today, today + geometric(log_u[L_PROCESSING], f_processing))
+
+
+@compiled
+def _receive_applications(i1, i2, i4, f8, bi, bv, idx, log_u, today, f_processing):
+    """:func:`receive_application` for households ``idx`` (rows of ``log_u``), in order."""
+    for j in range(len(idx)):
+        receive_application(i1, i2, i4, f8, bi, bv, idx[j], log_u[j], today, f_processing)
+
+
+@compiled
+def decide_applications(hb, i1, i2, i4, f8, ju, bi, bv, idx, today, approve_nk, p_approve):
+    """Pending applications of households ``idx`` decided, in order; returns the positions (in ``idx``) of the
+    refused. Approved with ``p_approve`` (``legal_approval_prob``), always for DPRK nationals' requests to return
+    where the rule approves them (Doc 8 (2)), never with a pending case (Doc 1 (4), Doc 11 (7)). Approved:
+    ``legal_approved``, ``legal_emigrated`` (persons), emigrated; refused: ``legal_refused`` and the letter is
+    taken away (the household's decision follows: :func:`~.routes.after_refusals`)."""
+    refused = np.empty(len(idx), dtype=np.int64)
+    n = 0
+    for j in range(len(idx)):
+        i = idx[j]
+        p_ok = 1.0 if hb[HB.nk_national, i] and approve_nk else p_approve
+        if hb[HB.criminal, i]:
+            p_ok = 0.0
+        leaf, w = i2[HI2.leaf, i], f8[HF8.weight, i]
+        if ju[i, J_APPROVAL] < p_ok:
+            note(bi, bv, M_APPROVED, leaf, w)
+            note(bi, bv, M_EMIGRATED, leaf, w * i2[HI2.size, i])
+            set_state(i1, i4, bi, i, State.EMIGRATED, today, -1)
+        else:
+            note(bi, bv, M_REFUSED, leaf, w)
+            hb[HB.letter_held, i] = False
+            refused[n] = j
+            n += 1
+    return refused[:n]

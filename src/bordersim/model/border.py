@@ -34,8 +34,24 @@ import numpy as np
 from ..world.geography import Post, RegionTree
 from ..world.rules import RuleSet
 from ..world.scenario import Parameters
+from .bookkeeping import (
+    M_ATTEMPTED,
+    M_ATTEMPTED_HOUSEHOLDS,
+    M_CROSSED,
+    M_CROSSED_DETECTED,
+    M_DETECTED,
+    M_DROWNED,
+    M_IN_GROUP,
+    M_PERSUADED_BACK,
+    M_STOPPED,
+    buffers,
+    close,
+    note,
+    reset_clocks,
+    set_state,
+)
 from .compiled import compiled
-from .households import Households, State
+from .households import HB, HF8, HI2, Households, State
 from .recorder import Recorder
 from .schedule import DailyContext
 from .streams import JOURNEY, Kind, Streams, binomial, geometric, poisson
@@ -106,79 +122,72 @@ class Border:
         self.recorder = recorder
         self.streams = streams
         self.corpses = corpses
+        self._constants: dict[tuple, np.ndarray] = {}  # the crossing's constants by (flood months, persuasion_prob)
 
-    def take_post(self, ctx: DailyContext, today: int) -> None:
-        """The posts take post for the day: today's effort (authorities' orders x the rule's multiplier), the
-        state of the ice, and the memory of how many have lately tried to cross at each post: the more, the
-        likelier a household joins an organised group, ``recent / (recent + group_threshold_persons)``.
-
-        The memory decays by 0.85 a day, ``recent <- 0.85 recent + 0.15 (persons yesterday)``; on days with
-        no crossing it is brought up to date in one step when the posts are next needed.
-        """
+    def memory_decay(self, today: int) -> float:
+        """The decay of the posts' memory over the days since they last took post, ``0.85 ** (days - 1)``, or -1 if
+        they took post today (see :func:`_remember`)."""
         k = today - self._day
-        if k <= 0:
-            return
-        self.recent = (0.85 * self.recent + 0.15 * self._today) * 0.85 ** (k - 1)
-        self._today[:] = 0.0
+        return 0.85 ** (k - 1) if k > 0 else -1.0
+
+    def crossing_inputs(self, rules: RuleSet, month: int, ctx: DailyContext, today: int) -> tuple:
+        """What :func:`crossings` reads of the posts: the memory's decay (:meth:`memory_decay`), the memory (recent
+        persons, persons today, the share joining groups) and ``group_threshold_persons``, today's effort and ice,
+        the route risks, the crossing's constants and journey columns."""
+        decay = self.memory_decay(today)
+        effort, frozen = (ctx.effort_post, ctx.frozen_post) if decay >= 0 else (self.effort, self.frozen)
+        key = (month in (7, 8), rules.china.persuasion_prob)
+        c = self._constants.get(key)
+        if c is None:
+            c = self._constants[key] = crossing_constants(self.params, month, key[1])
+        memory = (self.recent, self._today, self.group_share, self.group_threshold)
+        return decay, *memory, effort, frozen, self.route_risk, c, CROSSING_COLUMNS
+
+    def take_post(self, effort: np.ndarray, frozen: np.ndarray, today: int) -> None:
+        """The posts take post for the day, when someone first reaches the river: today's effort (authorities'
+        orders x the rule's multiplier), the state of the ice, and the memory of how many have lately tried to
+        cross at each post, brought up to date by the compiled crossing (:func:`_remember`): the more, the likelier a
+        household joins an organised group, ``recent / (recent + group_threshold_persons)``. ``effort``, ``frozen``:
+        today's (the day's context's, as :meth:`crossing_inputs` gave them)."""
         self._day = today
-        self.group_share = self.recent / (self.recent + self.group_threshold)
-        self.effort = ctx.effort_post
-        self.frozen = ctx.frozen_post
+        self.effort = effort
+        self.frozen = frozen
 
     def cross(self, idx: np.ndarray, rules: RuleSet, today: int, month: int, ctx: DailyContext) -> np.ndarray:
-        """Households ``idx`` reach the river today: detect, stop, persuade, drown or let across.
-
-        Returns the households that got across alive.
-        """
+        """Households ``idx`` reach the river today: detect, stop, persuade, drown or let across (one compiled pass,
+        :func:`crossings`, as in the day's transitions). Returns the households that got across alive."""
         if len(idx) == 0:
             return idx
-        self.take_post(ctx, today)
-        hh, p, rec = self.hh, self.params, self.recorder
-        post = hh.post[idx].astype(np.int64)
-        persons = hh.persons(idx)
-        leaf = hh.leaf[idx]
-        # Groups (Docs 3, 5): the more people have been heading for a post lately (a smoothed, weighted count,
-        # so scaled runs behave alike), the more households join an organised group that crosses by day. Night,
-        # discovery (detection_prob), stopping (stop_prob), persuasion and drowning (drowning_prob, one uniform per
-        # member in the river) in one compiled pass (crossing_outcomes).
-        group, night, detected, stopped, persuaded, drowned = crossing_outcomes(
-            p, idx, hh.ju, post, self.effort, self.frozen, self.group_share, hh.size, hh.away, hh.stayed, self.route_risk,
-            month, rules.china.persuasion_prob,
-        )  # fmt: skip
-        hh.attempts[idx] += 1
-        hh.crossing_seen[idx] = detected
-        rec.add("attempted", leaf, persons)
-        rec.add("attempted_households", leaf, hh.weight[idx])
-        rec.add("attempted_in_group", leaf[group], persons[group])
-        rec.add("detected", leaf[detected], persons[detected])
-        rec.add("stopped", leaf[stopped], persons[stopped])
-        seen_across = detected & ~stopped
-        rec.add("crossed_detected", leaf[seen_across], persons[seen_across])
-        self._today += np.bincount(post, weights=persons, minlength=len(self.posts))
-        # Stopped: persuaded to go home (Doc 6) or detained and sent home (Doc 5 measure (4)).
-        st = idx[stopped]
-        persuaded = persuaded[stopped]
-        rec.add("persuaded_back", leaf[stopped][persuaded], persons[stopped][persuaded])
-        hh.set_state(st[persuaded], State.PERSUADED_BACK, today)
-        hh.set_state(st[~persuaded], State.STOPPED, today)
-        hh.reset_clocks(st)
-        # Across: drowning per person in the river (members visiting or staying on in the DPRK are not in the
-        # river); the living reach the other bank.
-        go = ~stopped
-        gi, gleaf = idx[go], leaf[go]
-        drowned = drowned[go]
-        if drowned.any():
-            hh.size[gi] -= drowned.astype(np.int16)
-            hh.drowned[gi] += drowned.astype(np.int16)
-            w = hh.weight[gi]
-            rec.add("drowned", gleaf, w * drowned)
-            self.corpses.drowned(gleaf, drowned, w, hh.nk_national[gi], today, rules, hh.ju[gi])
-        rec.add("crossed", gleaf, hh.weight[gi] * hh.size[gi])
-        dead = hh.size[gi] == 0
-        if dead.any():
-            hh.set_state(gi[dead], State.DROWNED, today)
-            return gi[~dead]
-        return gi
+        idx = np.asarray(idx, dtype=np.int64)
+        hh = self.hh
+        bi, bv = buffers(len(idx))
+        inputs = self.crossing_inputs(rules, month, ctx, today)
+        hb, i1, i2, i4, f8, _ = hh.blocks()
+        across, drowned, counts = crossings(hb, i1, i2, i4, f8, hh.ju, bi, bv, idx, today, *inputs)
+        close(bi, bv, hh, self.recorder)
+        if inputs[0] >= 0:
+            self.take_post(inputs[5], inputs[6], today)
+        self.drowned_corpses(idx[drowned], counts, today, rules)
+        return idx[across]
+
+    def drowned_corpses(self, idx: np.ndarray, counts: np.ndarray, today: int, rules: RuleSet) -> None:
+        """The corpses of ``counts`` members of households ``idx`` drowned today (found later: :class:`Corpses`)."""
+        if len(idx):
+            hh = self.hh
+            self.corpses.drowned(hh.leaf[idx], counts, hh.weight[idx], hh.nk_national[idx], today, rules, hh.ju[idx])
+
+
+#: The journey columns the crossing reads: group, night, discovery, stopping, persuasion, the first member's drowning.
+CROSSING_COLUMNS = np.array([JOURNEY.GROUP, JOURNEY.NIGHT, JOURNEY.DETECT, JOURNEY.STOP, JOURNEY.PERSUADE, JOURNEY.MEMBER0])
+
+
+def crossing_constants(p, month: int, persuasion_prob: float) -> np.ndarray:
+    """The crossing's constants for the compiled pass (the month decides the flood factor, July-August)."""
+    flood = p.flood_drown_factor if month in (7, 8) else 1.0
+    return np.array(
+        [p.p_night, p.group_size, p.detection_base, p.day_visibility, p.ice_visibility, p.group_force, p.stop_rate,
+         p.drown_base, p.night_drown_factor, p.ice_drown_factor, flood, persuasion_prob],
+    )  # fmt: skip
 
 
 def crossing_outcomes(p, idx, ju, post, effort, frozen, group_share, size, away, stayed, route_risk, month, persuasion_prob):
@@ -187,15 +196,98 @@ def crossing_outcomes(p, idx, ju, post, effort, frozen, group_share, size, away,
     discovered, stopped, persuaded to go home if stopped, and members drowned if not stopped (Boolean arrays
     and a count). The formulas of :func:`detection_prob`, :func:`stop_prob` and :func:`drowning_prob` with
     :func:`~.streams.members_below`, in numpy's order of operations, in one compiled pass."""
-    flood = p.flood_drown_factor if month in (7, 8) else 1.0
-    c = np.array(
-        [p.p_night, p.group_size, p.detection_base, p.day_visibility, p.ice_visibility, p.group_force, p.stop_rate,
-         p.drown_base, p.night_drown_factor, p.ice_drown_factor, flood, persuasion_prob],
-    )  # fmt: skip
-    cols = np.array([JOURNEY.GROUP, JOURNEY.NIGHT, JOURNEY.DETECT, JOURNEY.STOP, JOURNEY.PERSUADE, JOURNEY.MEMBER0])
+    c = crossing_constants(p, month, persuasion_prob)
     return _crossing_outcomes(
-        np.asarray(idx, dtype=np.int64), ju, post, effort, frozen, group_share, size, away, stayed, route_risk, c, cols
+        np.asarray(idx, dtype=np.int64), ju, post, effort, frozen, group_share, size, away, stayed, route_risk, c,
+        CROSSING_COLUMNS,
+    )  # fmt: skip
+
+
+@compiled
+def _remember(recent, today_persons, group_share, threshold, decay):
+    """The posts' memory brought up to date in place when they take post (:meth:`Border.take_post`): it decays by 0.85
+    a day, ``recent <- 0.85 recent + 0.15 (persons yesterday)``; on days with no crossing it is brought up to date in
+    one step, ``recent <- (0.85 recent + 0.15 today) decay``, ``decay = 0.85 ** (days - 1)``; today's persons back to
+    0; ``group_share = recent / (recent + threshold)``."""
+    for k in range(len(recent)):
+        recent[k] = (0.85 * recent[k] + 0.15 * today_persons[k]) * decay
+        today_persons[k] = 0.0
+        group_share[k] = recent[k] / (recent[k] + threshold)
+
+
+@compiled
+def crossings(
+    hb, i1, i2, i4, f8, ju, bi, bv, idx, today, decay, recent, today_persons, group_share, threshold, effort, frozen,
+    route_risk, c, cols,
+):  # fmt: skip
+    """Households ``idx`` reach the river today, in order: the posts' memory first brought up to date if they have
+    yet to take post today (``decay >= 0``: :func:`_remember`), then :func:`_crossing_outcomes` draws what happens. Each
+    household's attempt is counted (``attempted`` persons and households; in a group; ``detected``, ``stopped``,
+    ``crossed_detected``: discovered, not stopped) and its persons added to its post's today (summed as
+    ``numpy.bincount``). Stopped: persuaded home (``persuaded_back``, Doc 6) or detained and sent home (Doc 5
+    measure (4)), a fresh move clock. Not stopped: members drowned (``drowned``; their corpses follow), the living
+    across (``crossed``); a household with nobody left is drowned. Returns the positions (in ``idx``) of those
+    across alive (they reach a reception station), of those with members drowned, and how many drowned."""
+    if decay >= 0:
+        _remember(recent, today_persons, group_share, threshold, decay)
+    n = len(idx)
+    post = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        post[j] = i2[HI2.post, idx[j]]
+    size = i2[HI2.size]
+    group, night, detected, stopped, persuaded, drowned = _crossing_outcomes(
+        idx, ju, post, effort, frozen, group_share, size, i2[HI2.away], i2[HI2.stayed], route_risk, c, cols
     )
+    across = np.empty(n, dtype=np.int64)
+    wet = np.empty(n, dtype=np.int64)
+    n_across = 0
+    n_wet = 0
+    at_post = np.zeros(len(today_persons))
+    for j in range(n):
+        i = idx[j]
+        leaf, w = i2[HI2.leaf, i], f8[HF8.weight, i]
+        persons = w * size[i]
+        i2[HI2.attempts, i] += 1
+        hb[HB.crossing_seen, i] = detected[j]
+        _note_attempt(bi, bv, leaf, w, persons, group[j], detected[j], stopped[j])
+        at_post[post[j]] += persons
+        if stopped[j]:
+            if persuaded[j]:
+                note(bi, bv, M_PERSUADED_BACK, leaf, persons)
+            set_state(i1, i4, bi, i, State.PERSUADED_BACK if persuaded[j] else State.STOPPED, today, -1)
+            reset_clocks(i4, f8, i)
+            continue
+        d = drowned[j]
+        if d > 0:
+            size[i] -= d
+            i2[HI2.drowned, i] += d
+            note(bi, bv, M_DROWNED, leaf, w * d)
+            wet[n_wet] = j
+            n_wet += 1
+        note(bi, bv, M_CROSSED, leaf, w * size[i])
+        if size[i] == 0:
+            set_state(i1, i4, bi, i, State.DROWNED, today, -1)
+        else:
+            across[n_across] = j
+            n_across += 1
+    for k in range(len(today_persons)):
+        today_persons[k] += at_post[k]
+    counts = np.empty(n_wet, dtype=np.int64)
+    for k in range(n_wet):
+        counts[k] = drowned[wet[k]]
+    return across[:n_across], wet[:n_wet], counts
+
+
+@compiled
+def _note_attempt(bi, bv, leaf, w, persons, group, detected, stopped):
+    """An attempt's events (:func:`crossings`)."""
+    note(bi, bv, M_ATTEMPTED, leaf, persons)
+    note(bi, bv, M_ATTEMPTED_HOUSEHOLDS, leaf, w)
+    if group:
+        note(bi, bv, M_IN_GROUP, leaf, persons)
+    if detected:
+        note(bi, bv, M_DETECTED, leaf, persons)
+        note(bi, bv, M_STOPPED if stopped else M_CROSSED_DETECTED, leaf, persons)
 
 
 @compiled

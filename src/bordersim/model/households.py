@@ -29,29 +29,27 @@ its ``n``-th *journey*, whose row of uniforms (``Households.ju``, columns :data:
 holds every draw until it is home again (reason, deliberation, route, preparation, crossing point,
 guards, drowning, reception, settlement) and the threshold of its next move clock.
 
-What follows a firing clock is the household's decision too, and reads here in order
-(:class:`HouseholdDecision`): a household that asks to move deliberates, then applies on an
-authorization letter if it holds one, prepares an illegal crossing (``p_illegal``; some sell
-everything, Docs 3, 5) or gives up; after ``prep_days`` it sets off for a crossing point. A household
-whose application is refused prepares to cross with ``p_illegal_after_refusal``.
+What follows a firing clock is the household's decision too (:class:`HouseholdDecision`): a household
+that asks to move deliberates, then applies on an authorization letter if it holds one, prepares an
+illegal crossing (``p_illegal``; some sell everything, Docs 3, 5) or gives up; after ``prep_days`` it
+sets off for a crossing point. A household whose application is refused prepares to cross with
+``p_illegal_after_refusal``. Those steps are compiled passes of the day's transitions (:mod:`.routes`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from enum import IntEnum
 
 import numpy as np
 
 from ..world.geography import RegionTree
-from ..world.rules import RuleSet
 from ..world.scenario import Parameters
 from . import clocks
 from .blocks import FieldBlocks, Layout
 from .calendar import Calendar
 from .clocks import NEVER, _draw_reasons, _refresh_clocks
 from .measures import MEASURE_INDEX
-from .streams import JOURNEY, TRAVEL, Kind, Streams, geometric
+from .streams import JOURNEY, TRAVEL, Kind, Streams
 
 
 class State(IntEnum):
@@ -261,8 +259,8 @@ class Households:
 
 
 class HouseholdDecision:
-    """The household's decision to leave, in the order it happens: hazards, clocks, reasons, intentions,
-    the route (legal, illegal or none), preparations and setting off.
+    """The household's decision to leave, in the order it happens: hazards, clocks, reasons, intentions
+    (the route, legal, illegal or none, preparations and setting off follow in :mod:`.routes`).
 
     Given the households, the run's parameters, the region tree (crossing points, travel days), the
     recorder and the run's random streams; per call, the day, the day's context and the rules.
@@ -275,7 +273,8 @@ class HouseholdDecision:
         self.streams = streams
         self.travel_days = tree.travel_days
         cum = np.cumsum(tree.post_weights, axis=1)
-        self._post_cum = cum / cum[:, -1:]
+        #: Each home region's cumulative crossing-point weights (the route's choice of a post, :func:`.routes.set_offs`).
+        self.post_cum = cum / cum[:, -1:]
         self._code_base: np.ndarray | None = None
         self._code_key = b""
         #: Clocks firing before this day are in the calendar; later ones are recomputed before they fire.
@@ -394,56 +393,6 @@ class HouseholdDecision:
         self.recorder.add_events(*events)
         hh.cal_due.add(idx, ends)
         hh.touched.append(idx)
-
-    def choose_route(self, idx: np.ndarray, today: int, rules: RuleSet, apply_legally: Callable[[np.ndarray], None]) -> None:
-        """Deliberation over: apply on a letter (``apply_legally``), prepare an illegal crossing, or give up."""
-        hh = self.hh
-        if len(idx) == 0:
-            return
-        legal = hh.letter_held[idx] | (hh.nk_national[idx] & rules.china.approve_nk_nationals_return)
-        apply_legally(idx[legal])
-        rest = idx[~legal]
-        # Proper reasons (Doc 4 (3): the elderly joining children, wives their husbands) go the legal way or
-        # not at all: Doc 4 measure (4) "strictly differentiated" them from those who "improperly left".
-        illegal = (hh.ju[rest, JOURNEY.ROUTE] < self.params.p_illegal) & (hh.reason[rest] != Reason.PROPER)
-        self.start_preparing(rest[illegal], today)
-        lapse = rest[~illegal]
-        self.recorder.add("lapsed_households", hh.leaf[lapse], hh.weight[lapse])
-        hh.set_state(lapse, State.HOME, today)
-        hh.reset_clocks(lapse)
-
-    def after_refusal(self, idx: np.ndarray, today: int) -> None:
-        """Households whose legal application was refused: some prepare to cross illegally, the others stay."""
-        hh = self.hh
-        if len(idx) == 0:
-            return
-        illegal = hh.ju[idx, JOURNEY.AFTER_REFUSAL] < self.params.p_illegal_after_refusal
-        self.start_preparing(idx[illegal], today)
-        hh.set_state(idx[~illegal], State.HOME, today)
-        hh.reset_clocks(idx[~illegal])
-
-    def start_preparing(self, idx: np.ndarray, today: int) -> None:
-        """Households ``idx`` prepare an illegal crossing (Docs 3, 5: "preparing to go")."""
-        hh, rec = self.hh, self.recorder
-        if len(idx) == 0:
-            return
-        rec.add("preparing_households", hh.leaf[idx], hh.weight[idx])
-        delay = geometric(hh.ju[idx, JOURNEY.PREPARATION], 1.0 / self.params.prep_days)
-        hh.set_state(idx, State.PREPARING, today, today + delay)
-
-    def set_off(self, idx: np.ndarray, today: int) -> None:
-        """Preparations end: some sell everything first (Docs 3, 5: "sold all of their property and attempted"),
-        then choose a crossing point and travel to the river."""
-        hh = self.hh
-        if len(idx) == 0:
-            return
-        leaf = hh.leaf[idx]
-        u = hh.ju[idx]
-        sell = ~hh.property_sold[idx] & (u[:, JOURNEY.SELL] < self.params.p_sell_property)
-        hh.property_sold[idx[sell]] = True
-        self.recorder.add("property_sold_households", leaf[sell], hh.weight[idx][sell])
-        hh.post[idx] = (u[:, JOURNEY.POST][:, None] > self._post_cum[leaf]).sum(axis=1)
-        hh.set_state(idx, State.TRAVELLING, today, today + self.travel_days[leaf])
 
 
 _NO_REASONS = np.zeros(0, dtype=np.int8)

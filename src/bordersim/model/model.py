@@ -34,7 +34,7 @@ from ..world.rules import RuleTimeline, load_rule_set
 from ..world.scenario import Scenario
 from .authorities import ChineseAuthorities
 from .border import Border, Corpses
-from .households import HouseholdDecision, Households, State
+from .households import HouseholdDecision, Households
 from .north import Northward, north_seed
 from .population import build_households
 from .recorder import Recorder
@@ -42,6 +42,7 @@ from .rumours import RumourNetwork, assign_villages
 from .schedule import WorldSchedule
 from .settlement import Returnees, SettlementAgent
 from .streams import Kind, Streams, absolute_day
+from .transitions import ScheduledTransitions
 
 
 class BorderModel(mesa.Model):
@@ -89,6 +90,7 @@ class BorderModel(mesa.Model):
         )
         self.border = Border(self, self.tree, hh, p, rec, streams, corpses)
         self.settlement = SettlementAgent(self, hh, p, rec, streams)
+        self.transitions = ScheduledTransitions(self)
         self.ctx = self.schedule.context(0, self.rules)
         self.dirty = np.ones(len(self.tree.leaf_ids), dtype=bool)  # home regions whose hazards need recomputing
         self._leaf_members = [np.flatnonzero(hh.leaf == i) for i in range(len(self.tree.leaf_ids))]
@@ -186,21 +188,9 @@ class BorderModel(mesa.Model):
             self._disappoint(self.settlement.repatriate_settled(rules.dprk.return_illegal_prob, self.today, rules))
 
     def _scheduled_transitions(self) -> None:
-        """Households whose scheduled transition is due today, by state, in a fixed order."""
-        hh, t, rules = self.households, self.today, self.rules
-        due = hh.cal_due.due(t, hh.due)
-        if len(due) == 0:
-            return
-        st = hh.state[due]
-        self.decision.choose_route(
-            due[st == State.INTENDING], t, rules, apply_legally=lambda idx: self.authorities.receive_applications(idx, t, rules)
-        )
-        refused = self.authorities.decide_applications(due[st == State.APPLIED], t, rules)
-        self.decision.after_refusal(refused, t)
-        self.decision.set_off(due[st == State.PREPARING], t)
-        self.arrive_at_river(due[st == State.TRAVELLING])
-        self._disappoint(self.settlement.decide(due[st == State.AT_RECEPTION], t, rules, self.date.month))
-        self._disappoint(self.settlement.return_home(due[st == State.SETTLED], t))
+        """Households whose scheduled transition is due today, by state, in a fixed order: one compiled pass
+        (:class:`.transitions.ScheduledTransitions`)."""
+        self.transitions.day()
 
     def arrive_at_river(self, idx: np.ndarray) -> None:
         """Households ``idx`` reach the river today: the border resolves their crossings and those who get

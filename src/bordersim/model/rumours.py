@@ -96,6 +96,8 @@ class RumourNetwork:
         self.stubborn_belief = np.zeros(n)
         self._seeded = np.zeros(0, dtype=np.int64)  # households ever seeded as "bad elements"
         self._w = None
+        self._damp = None
+        self._count = None
 
     def seed_among(self, hh: Households, candidates: np.ndarray, share: float, belief: float, until: int, day: int) -> None:
         """A ``share`` of ``candidates`` start spreading rumours with ``belief`` until day ``until`` (Doc 4 (2));
@@ -167,11 +169,24 @@ class RumourNetwork:
         return int(len(c))
 
     def disappoint(self, hh: Households, returnees: np.ndarray, damp: float) -> None:
-        """Returnees' stories lower their contacts' belief (brief; Doc 6)."""
-        c = self.contacts(returnees)
-        if len(c):
-            uniq, count = np.unique(c, return_counts=True)
-            hh.belief[uniq] *= (1 - damp) ** count
+        """Returnees' stories lower their contacts' belief (brief; Doc 6): each contact's belief times ``(1 - damp)``
+        to the number of returnees it has among them (one compiled pass, :func:`disappoint`)."""
+        if len(returnees):
+            disappoint(self.adjacency.indptr, self.adjacency.indices, hh.belief, np.asarray(returnees, dtype=np.int64),
+                       self.damping(damp), self.scratch())  # fmt: skip
+
+    def damping(self, damp: float) -> np.ndarray:
+        """``(1 - damp) ** k`` for k = 0 .. the largest degree (numpy's power, as ``disappoint`` took it)."""
+        if self._damp != damp:
+            self._damp = damp
+            self._damping = (1 - damp) ** np.arange(int(self.degree.max(initial=0)) + 1)
+        return self._damping
+
+    def scratch(self) -> np.ndarray:
+        """A count per household, all 0 (used and reset by :func:`disappoint`)."""
+        if self._count is None:
+            self._count = np.zeros(len(self.degree), dtype=np.int64)
+        return self._count
 
 
 def _blocks(group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,3 +258,26 @@ def _mutual_ties(n, src, dst):
                 w += 1
         indptr[i + 1] = w
     return indptr, both[:w].astype(np.int32)
+
+
+@compiled
+def disappoint(indptr, indices, belief, returnees, damping, count):
+    """Returnees' stories: each contact of households ``returnees`` (the ties of the CSR pattern ``indptr``,
+    ``indices``) has its belief multiplied by ``damping[k]``, ``k`` the number of the returnees it is tied to (as
+    ``numpy.unique`` with counts; ``count``: all 0, and left so)."""
+    ties = 0
+    for r in returnees:
+        ties += indptr[r + 1] - indptr[r]
+    met = np.empty(ties, dtype=np.int64)
+    n = 0
+    for r in returnees:
+        for jj in range(indptr[r], indptr[r + 1]):
+            c = indices[jj]
+            if count[c] == 0:
+                met[n] = c
+                n += 1
+            count[c] += 1
+    for k in range(n):
+        c = met[k]
+        belief[c] *= damping[count[c]]
+        count[c] = 0

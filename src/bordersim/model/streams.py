@@ -253,17 +253,24 @@ def binomial(u: np.ndarray, n: np.ndarray, p) -> np.ndarray:
         nb = n[big]
         out[big] = np.clip(np.rint(nb * p + z * np.sqrt(nb * p * (1 - p))), 0, nb)
         return out
-    k = np.zeros(len(u), dtype=np.int64)
-    pmf = (1.0 - p) ** n
-    cdf = pmf.copy()
-    more = (u >= cdf) & (k < n)
-    r = p / (1.0 - p)
-    while more.any():
-        pmf = pmf * (n - k) / (k + 1) * r
-        k += more
-        cdf = cdf + pmf
-        more &= (u >= cdf) & (k < n)
-    return k
+    return _binomial(u, n, (1.0 - p) ** n, p / (1.0 - p))
+
+
+@compiled
+def _binomial(u, n, pmf0, r):
+    """The inversion of :func:`binomial`, one draw at a time: from ``pmf = (1 - p) ** n`` (``pmf0``, numpy's power),
+    ``pmf <- pmf (n - k) / (k + 1) r`` (``r = p / (1 - p)``) and ``k <- k + 1`` while ``u >= cdf`` and ``k < n``."""
+    out = np.zeros(len(u), dtype=np.int64)
+    for j in range(len(u)):
+        pmf = pmf0[j]
+        cdf = pmf
+        k = 0
+        while u[j] >= cdf and k < n[j]:
+            pmf = pmf * (n[j] - k) / (k + 1) * r
+            k += 1
+            cdf = cdf + pmf
+        out[j] = k
+    return out
 
 
 def members_below(u_members: np.ndarray, size: np.ndarray, p) -> np.ndarray:
