@@ -228,7 +228,7 @@ def processing_factor(rules: RuleSet) -> float:
     return geometric_factor(1.0 / rules.china.legal_processing_days)
 
 
-@compiled
+@compiled(cache=False)
 def receive_application(i1, i2, i4, f8, bi, bv, i, log_u, today, f_processing):
     """Household ``i`` applies to move on its authorization letter (``legal_applications``); the application is
     decided after a geometric number of days (``log_u``: the household's ``log1p(-u)`` row, ``L_PROCESSING``). The
@@ -244,7 +244,7 @@ def _receive_applications(i1, i2, i4, f8, bi, bv, idx, log_u, today, f_processin
         receive_application(i1, i2, i4, f8, bi, bv, idx[j], log_u[j], today, f_processing)
 
 
-@compiled
+@compiled(cache=False)
 def decide_applications(hb, i1, i2, i4, f8, ju, bi, bv, idx, today, approve_nk, p_approve):
     """Pending applications of households ``idx`` decided, in order; returns the positions (in ``idx``) of the
     refused. Approved with ``p_approve`` (``legal_approval_prob``), always for DPRK nationals' requests to return

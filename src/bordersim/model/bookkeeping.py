@@ -23,7 +23,9 @@ to whole arrays:
 
 Journey columns (``J_*``) and measures (``M_*``, the recorder's index looked up by :func:`close`) are module
 constants (numba freezes them). Every pass is :func:`~.compiled.compiled` (cached under a digest of the model's
-sources: the day's driver holds the code of the passes it calls).
+sources: the day's driver holds the code of the passes it calls); the helpers here are inlined where they are
+called (``inline="always"``), and the passes that only the day's driver calls are not cached on their own
+(``cache=False``: the driver's entry holds them).
 """
 
 from __future__ import annotations
@@ -170,7 +172,7 @@ def reset_clocks(i4, f8, i):
     i4[HI4.next_move, i] = NEVER
 
 
-@compiled
+@compiled(cache=False)
 def np_sum(a, n):
     """``numpy.sum(a[:n])``: numpy's pairwise summation, to the bit. numpy halves a sum of more than 128 numbers
     (the first half a multiple of 8) and adds the halves' sums; this walks the same tree with a stack of its own
@@ -218,7 +220,7 @@ def np_sum(a, n):
     return sums[0]
 
 
-@compiled
+@compiled(cache=False)
 def stable_order(u):
     """``numpy.argsort(u, kind="stable")`` of a float array without NaN: the positions in increasing order of
     ``u``, equal values in their order (a merge sort, bottom up)."""

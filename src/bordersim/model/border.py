@@ -203,7 +203,7 @@ def crossing_outcomes(p, idx, ju, post, effort, frozen, group_share, size, away,
     )  # fmt: skip
 
 
-@compiled
+@compiled(cache=False)
 def _remember(recent, today_persons, group_share, threshold, decay):
     """The posts' memory brought up to date in place when they take post (:meth:`Border.take_post`): it decays by 0.85
     a day, ``recent <- 0.85 recent + 0.15 (persons yesterday)``; on days with no crossing it is brought up to date in
@@ -215,7 +215,7 @@ def _remember(recent, today_persons, group_share, threshold, decay):
         group_share[k] = recent[k] / (recent[k] + threshold)
 
 
-@compiled
+@compiled(cache=False)
 def crossings(
     hb, i1, i2, i4, f8, ju, bi, bv, idx, today, decay, recent, today_persons, group_share, threshold, effort, frozen,
     route_risk, c, cols,
@@ -278,7 +278,7 @@ def crossings(
     return across[:n_across], wet[:n_wet], counts
 
 
-@compiled
+@compiled(cache=False)
 def _note_attempt(bi, bv, leaf, w, persons, group, detected, stopped):
     """An attempt's events (:func:`crossings`)."""
     note(bi, bv, M_ATTEMPTED, leaf, persons)

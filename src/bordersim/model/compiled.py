@@ -60,13 +60,18 @@ CACHE_DIR = cache_dir()
 
 def compiled(fn: Callable | None = None, **options):
     """``numba.njit(cache=True, **options)``, cached in :data:`CACHE_DIR` (use as ``@compiled`` or
-    ``@compiled(inline="always")``)."""
+    ``@compiled(inline="always")``).
+
+    ``@compiled(cache=False)`` for a pass that only other compiled passes call: a cached caller holds the machine
+    code of the passes it calls, so a run that finds it in the cache compiles nothing, and the first run does not
+    write the callee's own entry (numba writes each entry's code again with all it calls: for the day's
+    transitions, :mod:`.transitions`, that was about a quarter of their compile time)."""
 
     def wrap(f: Callable):
         before = numba.config.CACHE_DIR
         numba.config.CACHE_DIR = CACHE_DIR or before  # read when the dispatcher is made, here
         try:
-            return numba.njit(cache=True, **options)(f)
+            return numba.njit(**{"cache": True, **options})(f)
         finally:
             numba.config.CACHE_DIR = before
 

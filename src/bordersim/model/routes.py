@@ -40,7 +40,7 @@ def route_constants(p: Parameters) -> np.ndarray:
     return np.array([p.p_illegal, p.p_illegal_after_refusal, p.p_sell_property, geometric_factor(1.0 / p.prep_days)])
 
 
-@compiled
+@compiled(cache=False)
 def choose_routes(hb, i1, i2, i4, f8, ju, bi, bv, idx, log_u, today, approve_nk, c):
     """Deliberation over for households ``idx`` (rows of ``log_u``), in order; returns the positions (in ``idx``)
     of those who apply on a letter (handed to the authorities: :func:`~.authorities.receive_application`). The
@@ -63,7 +63,7 @@ def choose_routes(hb, i1, i2, i4, f8, ju, bi, bv, idx, log_u, today, approve_nk,
     return legal[:n]
 
 
-@compiled
+@compiled(cache=False)
 def after_refusals(i1, i2, i4, f8, ju, bi, bv, idx, log_u, today, c):
     """Households ``idx`` whose application was refused, in order: those whose draw is below
     ``p_illegal_after_refusal`` prepare to cross illegally (:func:`start_preparing`), the others stay home (a
@@ -77,7 +77,7 @@ def after_refusals(i1, i2, i4, f8, ju, bi, bv, idx, log_u, today, c):
             reset_clocks(i4, f8, i)
 
 
-@compiled
+@compiled(cache=False)
 def start_preparing(i1, i2, i4, f8, bi, bv, i, log_u, today, f_prep):
     """Household ``i`` prepares an illegal crossing (Docs 3, 5: "preparing to go"; ``preparing_households``) for a
     geometric number of days (mean ``prep_days``; ``log_u``: its ``log1p(-u)`` row, ``L_PREPARATION``)."""
@@ -85,7 +85,7 @@ def start_preparing(i1, i2, i4, f8, bi, bv, i, log_u, today, f_prep):
     set_state(i1, i4, bi, i, State.PREPARING, today, today + geometric(log_u[L_PREPARATION], f_prep))
 
 
-@compiled
+@compiled(cache=False)
 def set_offs(hb, i1, i2, i4, f8, ju, bi, bv, idx, today, c, post_cum, travel_days):
     """Preparations end for households ``idx``, in order: a household that has not sold its property sells it if
     its draw is below ``p_sell_property`` (``property_sold_households``); it chooses a crossing point, the number of

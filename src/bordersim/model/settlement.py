@@ -199,7 +199,7 @@ def receive(hb, i1, i2, i4, f8, bi, bv, idx, log_u, today, f_screening):
         set_state(i1, i4, bi, i, State.AT_RECEPTION, today, today + geometric(log_u[j, L_SCREENING], f_screening))
 
 
-@compiled
+@compiled(cache=False)
 def decide(hb, i1, i2, i4, f8, u8, ju, bi, bv, idx, log_u, today, r, flags, totals, place_key, day):
     """Reception stations decide on households ``idx`` (rows of ``log_u``) whose wait is over. In order: those not
     yet screened are screened once (:func:`_screen`; a disaster's crossers exempt are assisted home, Doc 10 Art. 1
@@ -255,7 +255,7 @@ def decide(hb, i1, i2, i4, f8, u8, ju, bi, bv, idx, log_u, today, r, flags, tota
     return out[:m], ends
 
 
-@compiled
+@compiled(cache=False)
 def _screen(hb, ju, i, r, flags):
     """How reception screens household ``i``: a disaster's crossers exempt (EXEMPT); a single Han man returned
     (HAN, Docs 3, 5); a pending criminal case returned (CRIMINAL, Doc 1 (3), Doc 10 Art. 5); repatriated with
@@ -274,7 +274,7 @@ def _screen(hb, ju, i, r, flags):
     return REST
 
 
-@compiled
+@compiled(cache=False)
 def _places(f8, u8, cand, settle_households, totals, place_key, day):
     """Which of the waiting households ``cand`` get a place: capacity in (weighted) households ``totals[0]``, first
     come first served in random order, drawn afresh each day (``Kind.PLACE``, keyed by household and the absolute
@@ -312,7 +312,7 @@ def _places(f8, u8, cand, settle_households, totals, place_key, day):
     return chosen
 
 
-@compiled
+@compiled(cache=False)
 def _settle(hb, i1, i2, i4, f8, bi, bv, idx, pos, log_u, today, r, flags, totals):
     """Households ``idx[pos]`` are settled on cooperatives, in order: ``settled`` (persons), ``settled_households``,
     40 yuan per labourer (``allowance_yuan``, Docs 3, 5) and grain per person (``grain_catties``), added to the
@@ -369,7 +369,7 @@ def send_back(hb, i1, i2, i4, f8, bi, bv, idx, pos, sub, identity, today, totals
     totals[3] += np_sum(persons, n)
 
 
-@compiled
+@compiled(cache=False)
 def _assist_home(hb, i1, i2, i4, f8, bi, bv, i, today):
     """A disaster's crossers are assisted and go home (Doc 10 Art. 1 (1); ``disaster_assisted_home``, persons):
     they are not illegal crossers."""
@@ -379,7 +379,7 @@ def _assist_home(hb, i1, i2, i4, f8, bi, bv, i, today):
     reset_clocks(i4, f8, i)
 
 
-@compiled
+@compiled(cache=False)
 def return_home(hb, i1, i2, i4, f8, bi, bv, idx, today):
     """Settled households ``idx`` go home on their own initiative (Doc 6: 7,528), in order: ``returned_own``
     (persons), ``returned_own_of_discovered`` if the guards had discovered the crossing; a fresh move clock."""
