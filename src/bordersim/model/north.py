@@ -53,18 +53,17 @@ import numpy as np
 from ..world.geography import RegionTree
 from ..world.north import ZONE_TREE, resolve_parameters
 from ..world.rules import RuleSet
-from .calendar import Calendar
 from .china_police import ChinaPolice
 from .compiled import compiled
 from .korean_nationals import KoreanNationals
-from .north_people import HState, NReason, Trips, TState, build_north_households, come_home, detach
+from .north_day import day_constants, north_day_pass, schedule_pass
+from .north_people import EMPTY, HF, Book, HState, NReason, Trips, TState, build_north_households, note_events
 from .north_world import NorthSchedule
 from .recorder import MEASURE_INDEX, Recorder
 
 #: The spawn key appended to the replicate's seed sequence for the northward stream (does not advance any
 #: spawn counter, so other streams spawned from the same sequence are unaffected).
 NORTH_STREAM = 150_015
-_NEVER = np.iinfo(np.int64).max // 2
 
 
 def north_seed(ss: np.random.SeedSequence) -> np.random.SeedSequence:
@@ -90,16 +89,23 @@ class Northward:
         self.kn = KoreanNationals(pop, p, scenario.run.scale, tree, recorder, np.random.default_rng(ss_kn), self.sched)
         self.river_of_post = np.array([post.river for post in tree.posts])
         self.route_risk = tree.post_route_risk
+        s = self.sched
+        self._zone_days = np.stack([s.hunger, s.dprk_guards])  # north_day's ``zone_days``
+        self._posts = np.zeros((3, len(tree.posts)))  # the day's ice, Chinese guards' effort and route risk by post
+        self._posts[2] = self.route_risk
         self.doc2_staying = np.zeros(len(tree.leaf_ids))  # Doc 2's women allowed to marry and stay, by leaf
         self._rules: RuleSet | None = None
-        self._channels = np.zeros((3, self.hh.n))
-        self._total = np.zeros(self.hh.n)
+        # The households' channels (rows ``ch_food``, ``ch_work``, ``ch_kin`` of their float block) and their total.
+        self._channels = self.hh.fields.blocks[np.dtype(np.float64)][HF.ch_food : HF.ch_kin + 1]
+        self._total = self.hh.hazard
         self._live = np.zeros(0, dtype=np.int64)
         self._dirty = True
-        # The day each household's decision clock next fires (see _schedule_firing) and the calendar of those days.
-        self._fire_day = np.full(self.hh.n, _NEVER, dtype=np.int64)
-        self._firing = Calendar()
+        # The book of the days households' decision clocks next fire (``hh.fire_day``; see _schedule_firing).
+        self._firing = Book(7)
         self._horizon = 0
+        # The day's pass's constants (north_day.day_constants), built again at each rule switch.
+        self._constants: np.ndarray | None = None
+        self._visit_days = 0
 
     # -- the day -------------------------------------------------------------------------------------
     def step(self, t: int, date: dt.date, rules: RuleSet, ctx) -> None:
@@ -109,6 +115,8 @@ class Northward:
             if self._rules is not None and nw.return_backlog > 0:
                 self.police.round_up(nw.return_backlog, t, nw, lambda idx: self._home_hunger(idx, t))
             self._rules, self._dirty = rules, True
+            self._constants = day_constants(self.p, nw)
+            self._visit_days = int(rules.border.transit_pass_days or int(self.p.visit_days))
         for d in self.sched.disasters.get(t, []):
             self._disaster(d, t)
         if t % 7 == 0:
@@ -118,11 +126,32 @@ class Northward:
             self._hazards(t, nw, ctx)
             self._schedule_firing(t)
             self._dirty = False
-        self._decide(t, rules, ctx, date.month)
-        self._in_china(t, nw)
-        self._visits_end(t)
-        self.police.step(t, nw)
-        self.kn.step(t, nw)
+        self._day(t, nw, ctx, date.month)
+
+    def _day(self, t: int, nw, ctx, month: int) -> None:
+        """The day from the decision on, in one compiled pass (:func:`~.north_day.north_day_pass`): households whose
+        clock fires decide and cross, those in China are caught, go home, marry; permits expire; China's police
+        decide and hand over, the DPRK's detentions end; the Korean nationals' applications are decided (and, once a
+        week, their pressure and decisions to leave)."""
+        hh, tr, s, kn = self.hh, self.trips, self.sched, self.kn
+        fring, fent = self._firing.room(hh.n)  # a household is entered at most once a day
+        rring, rent = hh.releases.room(hh.n)
+        if fring[2 + t % 7] >= 0:  # anyone due: the crossing reads the posts
+            self._posts[0] = ctx.frozen_post
+            self._posts[1] = ctx.effort_post
+        flood = float(self.p.flood_drown_factor) if month in (7, 8) else 1.0
+        police, handle = self.police.constants(nw), self.police.handle()
+        kn_args = (*kn.blocks(), s.obstruction, s.discrimination, kn.constants(nw), handle, kn.handle())
+        while True:  # the pass returns -k without acting when the trips need room for k households deciding today
+            n, ev, k = north_day_pass(
+                *hh.blocks(), *tr.blocks(), tr.n, fring, fent, rring, rent, self._zone_days, s.enforcement,
+                s.sk_contacts, self._posts, t, self._horizon, flood, self._visit_days, self._constants, police, *kn_args,
+            )  # fmt: skip
+            if n >= 0:
+                break
+            tr.reserve(-n)
+        tr.n = n
+        note_events(self.rec, ev, k)
 
     def _home_hunger(self, idx: np.ndarray, t: int) -> np.ndarray:
         return self.sched.hunger[t, self.hh.zone[self.trips.hh[idx]]]
@@ -131,7 +160,7 @@ class Northward:
         """Weekly: beliefs move toward the news from China (kin, or returnees of the zone)."""
         hh, p = self.hh, self.p
         n_z = len(ZONE_TREE.leaf_ids)
-        share = _been_share(hh.zone, hh.weight, hh.state, hh.crossings, hh.contact, n_z, int(HState.EMPTY))
+        share = _been_share(hh.zone, hh.weight, hh.state, hh.crossings, hh.contact, n_z, EMPTY)  # an int: typing an enum costs
         _move_beliefs(
             hh.belief, hh.kin, hh.contact, hh.zone, share, min(1.0, self.sched.china_pull[t]), p.news_gain, p.news_weight
         )
@@ -151,128 +180,19 @@ class Northward:
         """Today's channels (food, work, kin) of households ``idx`` (3 x len(idx)), per day."""
         return self._channels[:, idx]
 
-    # -- deciding and crossing -------------------------------------------------------------------------
+    # -- deciding --------------------------------------------------------------------------------------
     def _schedule_firing(self, t: int) -> None:
         """The day each household's clock next fires under the hazards just computed (held until the next
-        recomputation, at the latest next week).
+        recomputation, at the latest next week; :func:`~.north_day.schedule_pass`).
 
         A household at home fires on a day with probability ``1 - exp(-h)``, independently from day to day: the
         first firing is geometric, so it is drawn once here rather than by a uniform per household per day.
         Days from the next recomputation on are not entered (they are drawn again then)."""
-        live = self._live
         self._horizon = t - t % 7 + 7
-        self._fire_day.fill(_NEVER)
-        self._firing = Calendar()
-        self._fire_day[live] = t + self._trials_to_fire(live) - 1  # today's trial is the first
-        self._firing.add(live, self._fire_day[live], before=self._horizon)
-
-    def _trials_to_fire(self, idx: np.ndarray) -> np.ndarray:
-        """Days until the clocks of households ``idx`` fire, counting the first day as one (geometric; a daily
-        probability below 1e-15 is taken as 1e-15: no firing in a run either way)."""
-        return self.rng.geometric(np.maximum(-np.expm1(-self._total[idx]), 1e-15))
-
-    def _due_to_fire(self, t: int) -> np.ndarray:
-        """The households at home whose clock fires today. The clocks of the others that fire today (away, detained)
-        are lost: a household decides only at home, so their next firing is drawn (the daily chances are
-        independent, so the first firing on a day at home comes the same way)."""
+        self._firing.clear()
+        fring, fent = self._firing.room(len(self._live))
         hh = self.hh
-        due = self._firing.due(t, self._fire_day)
-        if len(due) == 0:
-            return due
-        due = due[hh.state[due] != HState.EMPTY]  # nobody left to decide
-        self._fire_day[due] = t + self._trials_to_fire(due)
-        self._firing.add(due, self._fire_day[due], before=self._horizon)
-        return due[hh.state[due] == HState.HOME]
-
-    def _decide(self, t: int, rules: RuleSet, ctx, month: int) -> None:
-        hh, p, rng = self.hh, self.p, self.rng
-        fire = self._due_to_fire(t)
-        if len(fire) == 0:
-            return
-        ch = self._channels[:, fire]
-        cum = np.cumsum(ch, axis=0) / ch.sum(axis=0)
-        reason = (rng.random(len(fire))[None, :] > cum).sum(axis=0).clip(0, 2)
-        kin = fire[reason == NReason.KIN]
-        self._visit(kin[rng.random(len(kin)) < rules.northward.dprk_passes], t, rules)
-        go = (reason != NReason.KIN) & (rng.random(len(fire)) < p.p_illegal)
-        h, r = fire[go], reason[go]
-        whole = (r == NReason.FOOD) & (hh.size[h] >= 2) & (rng.random(len(h)) < p.household_party_share)
-        persons = np.where(whole, hh.size[h], 1)
-        female = ~whole & (rng.random(len(h)) < p.female_share)
-        self._cross(h, r, persons, whole, female, t, rules, ctx, month)
-
-    def _visit(self, h: np.ndarray, t: int, rules: RuleSet) -> None:
-        """A member visits kin in China on a permit (Doc 9 (2); Doc 10 Art. 3 (3): "valid for one-month")."""
-        hh = self.hh
-        if len(h) == 0:
-            return
-        days = rules.border.transit_pass_days or int(self.p.visit_days)
-        idx = self._new_trips(h, NReason.KIN, np.ones(len(h), dtype=np.int64), False, False, t, TState.VISIT)
-        self.trips.due[idx] = t + days
-        self.rec.add("legal_visits_north", hh.leaf[h], hh.weight[h])
-
-    def _new_trips(self, h, reason, persons, whole, female, t, state) -> np.ndarray:
-        hh = self.hh
-        idx = self.trips.add(
-            len(h),
-            hh=h,
-            persons=persons,
-            weight=hh.weight[h],
-            leaf=hh.leaf[h],
-            reason=reason,
-            whole=whole,
-            female=female,
-            criminal=hh.criminal[h],
-            repeat=hh.crossings[h] > 0,
-            attached=True,
-            state=state,
-            start=t,
-        )
-        hh.crossings[h] += 1
-        hh.state[h] = HState.AWAY
-        hh.trip[h] = idx
-        return idx
-
-    def _cross(self, h, reason, persons, whole, female, t: int, rules: RuleSet, ctx, month: int) -> None:
-        """Illegal crossings into China today: the DPRK's bank, the river, the Chinese bank."""
-        hh, p, rng, rec, nw = self.hh, self.p, self.rng, self.rec, rules.northward
-        if len(h) == 0:
-            return
-        w = hh.weight[h]
-        rec.add("attempted_north", hh.leaf[h], w * persons)
-        rec.add("attempted_north_food", hh.leaf[h[reason == NReason.FOOD]], (w * persons)[reason == NReason.FOOD])
-        rec.add("attempted_north_work", hh.leaf[h[reason == NReason.WORK]], (w * persons)[reason == NReason.WORK])
-        post = hh.post[h]
-        frozen = np.array([ctx.frozen[r] for r in self.river_of_post[post]], dtype=bool)
-        night = rng.random(len(h)) < p.p_night
-        vis = np.where(night, 1.0, p.day_visibility) * np.where(frozen, p.ice_visibility, 1.0)
-        stop = rng.random(len(h)) < -np.expm1(-p.dprk_stop_base * self.sched.dprk_guards[t, hh.zone[h]] * vis)
-        self.police.stopped_by_dprk(h[stop], persons[stop], t, nw)
-        go = ~stop
-        h, reason, persons, whole, female, night, vis, frozen, post = (
-            a[go] for a in (h, reason, persons, whole, female, night, vis, frozen, post)
-        )
-        flood = p.flood_drown_factor if month in (7, 8) else 1.0
-        season = np.where(frozen, p.ice_drown_factor, flood)
-        p_drown = np.clip(p.drown_base * self.route_risk[post] * np.where(night, p.night_drown_factor, 1.0) * season, 0, 1)
-        drowned = rng.binomial(persons, p_drown)
-        rec.add("drowned_north", hh.leaf[h], hh.weight[h] * drowned)
-        hh.size[h] -= drowned
-        hh.state[h[hh.size[h] == 0]] = HState.EMPTY
-        persons = persons - drowned
-        ok = persons > 0
-        hh.crossings[h[~ok]] += 1
-        h, reason, persons, whole, female, vis, post = (a[ok] for a in (h, reason, persons, whole, female, vis, post))
-        if len(h) == 0:
-            return
-        idx = self._new_trips(h, reason, persons, whole, female, t, TState.AT_LARGE)
-        rec.add("crossed_north", hh.leaf[h], self.trips.w(idx))
-        rep = self.trips.repeat[idx]
-        rec.add("crossed_north_repeat", hh.leaf[h[rep]], self.trips.w(idx[rep]))
-        e = ctx.effort_post[post] * nw.border_watch
-        det = rng.random(len(h)) < -np.expm1(-p.detection_base * e * vis * (persons / 5.0) ** 0.25)
-        caught = det & (rng.random(len(h)) < -np.expm1(-p.stop_rate * e))
-        self.police.catch(idx[caught], t, nw, self._home_hunger(idx[caught], t), at_river=True)
+        schedule_pass(self._live, *hh.blocks()[:2], fring, fent, t, self._horizon, self.police.handle())
 
     def _disaster(self, d, t: int) -> None:
         """A disaster forces whole households of a zone across (Doc 10 Art. 1 (1)): no guards, no drowning."""
@@ -282,68 +202,15 @@ class Northward:
         hit = cand[self.rng.random(len(cand)) < d.share]
         if len(hit) == 0:
             return
-        idx = self._new_trips(hit, NReason.DISASTER, hh.size[hit].astype(np.int64), True, False, t, TState.AT_LARGE)
-        self.trips.disaster[idx] = True
+        idx = self.trips.add(
+            len(hit), hh=hit, persons=hh.size[hit].astype(np.int64), weight=hh.weight[hit], leaf=hh.leaf[hit],
+            reason=NReason.DISASTER, whole=True, female=False, criminal=hh.criminal[hit], repeat=hh.crossings[hit] > 0,
+            attached=True, state=TState.AT_LARGE, start=t, disaster=True,
+        )  # fmt: skip
+        hh.crossings[hit] += 1
+        hh.state[hit] = HState.AWAY
+        hh.trip[hit] = idx
         self.rec.add("disaster_crossers_north", hh.leaf[hit], self.trips.w(idx))
-
-    # -- in China ----------------------------------------------------------------------------------------
-    def _in_china(self, t: int, nw) -> None:
-        """Those at large: caught inland, home on their own, married, children, South Korean contacts."""
-        tr, p, rng, s = self.trips, self.p, self.rng, self.sched
-        a = tr.in_state(TState.AT_LARGE)
-        a = a[tr.start[a] < t]
-        if len(a) == 0:
-            return
-        married = tr.married[a]
-        registered = married & nw.hukou_for_children & (tr.children[a] > 0)
-        protect = (1.0 - p.married_protection * married) * (1.0 - p.hukou_protection * registered)
-        catch = p.catch_rate * s.enforcement[t, tr.leaf[a]] * nw.enforcement * protect
-        family_home = ~tr.whole[a]
-        own = p.return_rate * (1.0 + p.return_family_factor * family_home + p.return_property_factor)
-        own = np.where(married, own * p.married_return_factor, own)
-        own = np.where(tr.reason[a] == NReason.DISASTER, 1.0 / p.visit_days, own)  # the flood recedes
-        u = rng.random(len(a))
-        caught = u < -np.expm1(-catch)
-        home = ~caught & (u < -np.expm1(-catch) + -np.expm1(-own))
-        self.police.catch(a[caught], t, nw, self._home_hunger(a[caught], t), at_river=False)
-        back = a[home]
-        self.rec.add("returned_home_own_north", tr.leaf[back], tr.w(back))
-        come_home(self.hh, tr, back, t, p.contact_days)
-        rest = a[~caught & ~home]
-        self._marry_and_meet(rest, t, nw)
-
-    def _marry_and_meet(self, idx: np.ndarray, t: int, nw) -> None:
-        tr, p, rng = self.trips, self.p, self.rng
-        single = idx[tr.female[idx] & ~tr.married[idx]]
-        wed = single[rng.random(len(single)) < -np.expm1(-p.marriage_rate)]
-        tr.married[wed] = True
-        self.rec.add("married_in_china", tr.leaf[wed], tr.w(wed))
-        detach(self.hh, tr, wed)  # she forms a household in China
-        wives = idx[tr.married[idx]]
-        born = rng.poisson(p.birth_rate / 365.0, size=len(wives))
-        if born.any():
-            tr.children[wives] += born
-            self.rec.add("children_born_in_china", tr.leaf[wives], tr.weight[wives] * born)
-            if nw.hukou_for_children:
-                self.rec.add("children_hukou", tr.leaf[wives], tr.weight[wives] * born)
-        rate = self.sched.sk_contacts[t] / 365.0
-        if rate > 0:
-            new = idx[~tr.sk[idx] & (rng.random(len(idx)) < -np.expm1(-rate))]
-            tr.sk[new] = True
-
-    def _visits_end(self, t: int) -> None:
-        """Permits expire: the visitor goes home, or stays on illegally (``overstay_prob``)."""
-        tr = self.trips
-        v = tr.in_state(TState.VISIT)
-        v = v[tr.due[v] <= t]
-        if len(v) == 0:
-            return
-        stay = self.rng.random(len(v)) < self.p.overstay_prob
-        s = v[stay]
-        tr.state[s] = TState.AT_LARGE
-        tr.due[s] = -1
-        self.rec.add("overstayed_north", tr.leaf[s], tr.w(s))
-        come_home(self.hh, tr, v[~stay], t, self.p.contact_days)
 
     # -- month end ---------------------------------------------------------------------------------------
     def take_stock(self, rules: RuleSet) -> None:
