@@ -237,7 +237,7 @@ def police_day_pass(hi, hf, hb, ti, tf, tb, n, ring, ent, today, c, handle, ev, 
     return ev, k
 
 
-@compiled
+@compiled(inline="always")
 def _hand_over(hi, hf, hb, ti, tf, tb, ring, ent, idx, today, c, rng, ev, k):
     """China hands trips ``idx`` back to the DPRK today (Doc 1 (2), Doc 10 Art. 4 (2), Doc 11 (6)): their events,
     home (:func:`end_trips`), then the DPRK detains some (assumed levers; the dossier is silent on it): a uniform
@@ -278,7 +278,7 @@ def _hand_over(hi, hf, hb, ti, tf, tb, ring, ent, idx, today, c, rng, ev, k):
     return k
 
 
-@compiled
+@compiled(inline="always")
 def stopped_pass(hi, hf, hb, ring, ent, h, persons, today, c, handle, ev, k):
     """Households ``h`` whose crossers (``persons``) the DPRK's guards stopped on their bank: some are detained
     (assumed levers; the book of releases ``ring, ent``). numpy's order of draws: a uniform per household, then

@@ -27,10 +27,10 @@ Those who go (home, abroad, illegally) leave the model; the naturalised leave th
 cross the border through the southward machinery: its illegal departures are counted (``kn_crossed_home``)
 but not resolved at a post.
 
-The day's decisions on applications and the week's pressure and decisions are compiled passes (:func:`day_pass`,
-called by the northward day's pass, or by :meth:`KoreanNationals.step`) that draw from this group's generator
-exactly the numbers numpy's code drew, in its order, and note the events in the order of its ``Recorder.add``
-calls.
+The day's decisions on applications and the week's pressure and decisions are compiled passes
+(:func:`decide_pass`, :func:`week_pass`, called by :meth:`KoreanNationals.step`) that draw from this group's
+generator exactly the numbers numpy's code drew, in its order, and note the events in the order of its
+``Recorder.add`` calls.
 """
 
 from __future__ import annotations
@@ -149,28 +149,22 @@ class KoreanNationals(Records):
         return self.weight * self.size * IN_CHINA[self.state]
 
     def step(self, today: int, rules: NorthwardRules) -> None:
-        """Applications decided today; once a week (day 0, 7, ...), the pressure, letters and decisions to leave
-        (:func:`day_pass`; the northward day's pass calls it itself)."""
+        """Applications decided today (:func:`decide_pass`); once a week (day 0, 7, ...), the pressure, letters and
+        decisions to leave (:func:`week_pass`)."""
         if self.n == 0:
             return
-        s = self.sched
-        args = (s.obstruction, s.discrimination, self.constants(rules), today, self.handle(), np.empty((0, 3)), 0)
-        ev, k = day_pass(*self.blocks(), *args)
+        ki, kf, kb = self.blocks()
+        c, handle = self.constants(rules), self.handle()
+        ev, k = decide_pass(ki, kf, kb, self.sched.obstruction, today, c, handle, _NO_EVENTS, 0)
+        if today % 7 == 0:
+            ev, k = week_pass(ki, kf, kb, self.sched.discrimination, today, c, handle, ev, k)
         note_events(self.rec, ev, k)
 
 
+_NO_EVENTS = np.empty((0, 3))
+
+
 # -- the compiled passes (the households' blocks ``ki, kf, kb``) -------------------------------------------------
-@compiled
-def day_pass(ki, kf, kb, obstruction, discrimination, c, today, handle, ev, k):
-    """The Korean nationals' day: the applications decided today (:func:`decide_pass`), then on day 0, 7, ... the
-    week's pressure, letters and decisions to leave (:func:`week_pass`); ``obstruction`` and ``discrimination``:
-    days x regions. Returns the event array and its rows used."""
-    ev, k = decide_pass(ki, kf, kb, obstruction, today, c, handle, ev, k)
-    if today % 7 == 0:
-        ev, k = week_pass(ki, kf, kb, discrimination, today, c, handle, ev, k)
-    return ev, k
-
-
 @compiled
 def decide_pass(ki, kf, kb, obstruction, today, c, handle, ev, k):
     """The applications decided today (households due today, in their order), as numpy's code did: return

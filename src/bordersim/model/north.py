@@ -53,10 +53,10 @@ import numpy as np
 from ..world.geography import RegionTree
 from ..world.north import ZONE_TREE, resolve_parameters
 from ..world.rules import RuleSet
-from .china_police import ChinaPolice
+from .china_police import ChinaPolice, police_day_pass
 from .compiled import compiled
 from .korean_nationals import KoreanNationals
-from .north_day import day_constants, north_day_pass, schedule_pass
+from .north_day import day_constants, decide_pass, in_china_pass, schedule_pass, visits_end_pass
 from .north_people import EMPTY, HF, Book, HState, NReason, Trips, TState, build_north_households, note_events
 from .north_world import NorthSchedule
 from .recorder import MEASURE_INDEX, Recorder
@@ -129,29 +129,36 @@ class Northward:
         self._day(t, nw, ctx, date.month)
 
     def _day(self, t: int, nw, ctx, month: int) -> None:
-        """The day from the decision on, in one compiled pass (:func:`~.north_day.north_day_pass`): households whose
-        clock fires decide and cross, those in China are caught, go home, marry; permits expire; China's police
-        decide and hand over, the DPRK's detentions end; the Korean nationals' applications are decided (and, once a
-        week, their pressure and decisions to leave)."""
-        hh, tr, s, kn = self.hh, self.trips, self.sched, self.kn
+        """The day from the decision on, in compiled passes called in turn (:mod:`.north_day`; each is handed the
+        blocks it works on, and the chain is here rather than in a compiled pass of its own: numba optimises a pass
+        again with everything it calls): households whose clock fires decide and cross, those in China are caught,
+        go home, marry; permits expire; China's police decide and hand over, the DPRK's detentions end
+        (:func:`~.china_police.police_day_pass`); the Korean nationals' applications are decided (and, once a week,
+        their pressure and decisions to leave)."""
+        hh, tr, s = self.hh, self.trips, self.sched
         fring, fent = self._firing.room(hh.n)  # a household is entered at most once a day
         rring, rent = hh.releases.room(hh.n)
         if fring[2 + t % 7] >= 0:  # anyone due: the crossing reads the posts
             self._posts[0] = ctx.frozen_post
             self._posts[1] = ctx.effort_post
         flood = float(self.p.flood_drown_factor) if month in (7, 8) else 1.0
-        police, handle = self.police.constants(nw), self.police.handle()
-        kn_args = (*kn.blocks(), s.obstruction, s.discrimination, kn.constants(nw), handle, kn.handle())
+        c, cp, handle, hblocks = self._constants, self.police.constants(nw), self.police.handle(), hh.blocks()
+        ev = np.empty((64, 3))
         while True:  # the pass returns -k without acting when the trips need room for k households deciding today
-            n, ev, k = north_day_pass(
-                *hh.blocks(), *tr.blocks(), tr.n, fring, fent, rring, rent, self._zone_days, s.enforcement,
-                s.sk_contacts, self._posts, t, self._horizon, flood, self._visit_days, self._constants, police, *kn_args,
+            n, ev, k = decide_pass(
+                *hblocks, *tr.blocks(), tr.n, fring, fent, rring, rent, self._zone_days, self._posts, t, self._horizon,
+                flood, self._visit_days, c, cp, handle, ev,
             )  # fmt: skip
             if n >= 0:
                 break
             tr.reserve(-n)
         tr.n = n
+        tblocks = tr.blocks()
+        ev, k = in_china_pass(*hblocks, *tblocks, n, self._zone_days, s.enforcement, s.sk_contacts, t, c, cp, handle, ev, k)
+        ev, k = visits_end_pass(*hblocks, *tblocks, n, t, c, handle, ev, k)
+        ev, k = police_day_pass(*hblocks, *tblocks, n, rring, rent, t, cp, handle, ev, k)
         note_events(self.rec, ev, k)
+        self.kn.step(t, nw)
 
     def _home_hunger(self, idx: np.ndarray, t: int) -> np.ndarray:
         return self.sched.hunger[t, self.hh.zone[self.trips.hh[idx]]]

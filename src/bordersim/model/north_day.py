@@ -1,8 +1,9 @@
-"""The northward direction's day in one compiled pass (docs/ODD.md 7.16; the mechanisms are described in
-:mod:`.north`): the households whose decision clock fires decide and cross (the DPRK's bank, the river, the
-Chinese bank), those at large in China are caught, go home or marry, permits expire, then China's police
-(:func:`~.china_police.police_day_pass`) and the Korean nationals' applications
-(:func:`~.korean_nationals.day_pass`); and the week's firing days (:func:`schedule_pass`).
+"""The northward direction's day in compiled passes (docs/ODD.md 7.16; the mechanisms are described in
+:mod:`.north`), called in turn by ``Northward._day``: the households whose decision clock fires decide and cross
+(the DPRK's bank, the river, the Chinese bank: :func:`decide_pass`), those at large in China are caught, go home
+or marry (:func:`in_china_pass`), permits expire (:func:`visits_end_pass`), then China's police
+(:func:`~.china_police.police_day_pass`) and the Korean nationals' applications (:mod:`.korean_nationals`); and
+the week's firing days (:func:`schedule_pass`).
 
 Each step draws from the northward generator (:mod:`.rng_handle`) exactly the numbers the numpy code it replaced
 drew, in its order (a block of draws per step, element by element in the households' or trips' order), computes
@@ -19,9 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .china_police import catch_pass, police_day_pass, stopped_pass
+from .china_police import catch_pass, stopped_pass
 from .compiled import compiled
-from .korean_nationals import day_pass
 from .north_people import (
     AT_LARGE,
     DISASTER,
@@ -98,42 +98,31 @@ def schedule_pass(live, hi, hf, fring, fent, t, horizon, handle):
 
 
 @compiled
-def north_day_pass(
-    hi, hf, hb, ti, tf, tb, n, fring, fent, rring, rent, zone_days, enforcement, sk, posts, t, horizon, flood,
-    visit_days, c, cp, ki, kf, kb, obstruction, discrimination, ck, handle, kn_handle,
-):  # fmt: skip
-    """The northward day (``Northward.step`` from the decision on, in its order); returns the trips' new count, the
-    event array and its rows used.
+def decide_pass(
+    hi, hf, hb, ti, tf, tb, n, fring, fent, rring, rent, zone_days, posts, t, horizon, flood, visit_days, c, cp, handle, ev
+):
+    """The households whose clock fires today decide and cross (:func:`_due_to_fire`, :func:`_decide`); returns the
+    trips' new count, the event array and its rows used.
 
     ``fring, fent``: the firing book, ``rring, rent``: the releases' (:class:`~.north_people.Book`); ``zone_days``:
-    felt hunger and the DPRK's guards (2 x days x zones), ``enforcement``: China's search (days x regions), ``sk``:
-    the South Korean contacts (days), ``posts``: today's ice, the Chinese guards' effort and the route risk (3 x
-    posts); ``t`` today, ``horizon`` the firing book's, ``flood`` the drowning factor of the month, ``visit_days``
-    the length of a kin visit; ``c``, ``cp``, ``ck``: the constants of the day (:func:`day_constants`), the police
-    (:func:`~.china_police.police_constants`) and the Korean nationals (with their blocks and pressure, days x
-    regions); ``handle`` and ``kn_handle``: the northward generator's and the Korean nationals' (:mod:`.rng_handle`).
-    If the trips have no room for the households that may decide today, returns ``-k`` having done nothing: room
-    for ``k`` more trips is to be made before calling again."""
+    felt hunger and the DPRK's guards (2 x days x zones), ``posts``: today's ice, the Chinese guards' effort and the
+    route risk (3 x posts); ``t`` today, ``horizon`` the firing book's, ``flood`` the drowning factor of the month,
+    ``visit_days`` the length of a kin visit; ``c``, ``cp``: the constants of the day (:func:`day_constants`) and
+    of the police (:func:`~.china_police.police_constants`); ``handle``: the northward generator's
+    (:mod:`.rng_handle`). If the trips have no room for the households that may decide today, returns ``-k`` having
+    done nothing: room for ``k`` more trips is to be made before calling again."""
     need = book_count(fring, fent, t)  # at most this many households decide today
     if n + need > ti.shape[1]:
-        return -need, np.empty((0, 3)), 0
-    ev = np.empty((64, 3))
+        return -need, ev, 0
     fire = _due_to_fire(hi, hf, fring, fent, t, horizon, handle)
-    if len(fire):
-        n, ev, k = _decide(
-            hi, hf, hb, ti, tf, tb, n, fire, rring, rent, zone_days, posts, t, flood, visit_days, c, cp, handle, ev, np.int64(0)
-        )
-    else:
-        k = 0
-    ev, k = _in_china(hi, hf, hb, ti, tf, tb, n, zone_days, enforcement, sk, t, c, cp, handle, ev, k)
-    ev, k = _visits_end(hi, hf, hb, ti, tf, tb, n, t, c, handle, ev, k)
-    ev, k = police_day_pass(hi, hf, hb, ti, tf, tb, n, rring, rent, t, cp, handle, ev, k)
-    if ki.shape[1]:
-        ev, k = day_pass(ki, kf, kb, obstruction, discrimination, ck, t, kn_handle, ev, k)
-    return n, ev, k
+    if len(fire) == 0:
+        return n, ev, 0
+    return _decide(
+        hi, hf, hb, ti, tf, tb, n, fire, rring, rent, zone_days, posts, t, flood, visit_days, c, cp, handle, ev, np.int64(0)
+    )
 
 
-@compiled
+@compiled(inline="always")
 def _due_to_fire(hi, hf, fring, fent, t, horizon, handle):
     """The households at home whose clock fires today (``Northward._due_to_fire``). The clocks of the others that
     fire today (away, detained) are lost: a household decides only at home, so the next firing of every household
@@ -150,7 +139,7 @@ def _due_to_fire(hi, hf, fring, fent, t, horizon, handle):
     return due[state[due] == HOME]
 
 
-@compiled
+@compiled(inline="always")
 def _decide(hi, hf, hb, ti, tf, tb, n, fire, rring, rent, zone_days, posts, t, flood, visit_days, c, cp, handle, ev, k):
     """The decision of the households ``fire`` (docs/ODD.md 7.16): the reason drawn in proportion to the channels
     (``(u > cumsum / sum)`` counted, as numpy's code); a kin visit gets a permit with ``dprk_passes`` (Doc 9; Doc 10
@@ -255,7 +244,7 @@ def _cross(
     )
 
 
-@compiled
+@compiled(inline="always")
 def _land(hi, hf, hb, ti, tf, tb, n, h, reason, persons, whole, female, vis, post, zone_days, posts, t, c, cp, handle, ev, k):
     """The living reach the Chinese bank: their trips begin (at large), and the Chinese guards (the southward effort
     at the post, times ``border_watch``) discover some as they land and catch some of those
@@ -284,7 +273,7 @@ def _land(hi, hf, hb, ti, tf, tb, n, h, reason, persons, whole, female, vis, pos
     return n, ev, k
 
 
-@compiled
+@compiled(inline="always")
 def _home_hunger(hi, ti, idx, zone_days, t):
     """Felt hunger today in the home zone of each of trips ``idx``."""
     out = np.empty(len(idx))
@@ -294,7 +283,7 @@ def _home_hunger(hi, ti, idx, zone_days, t):
 
 
 @compiled
-def _in_china(hi, hf, hb, ti, tf, tb, n, zone_days, enforcement, sk, t, c, cp, handle, ev, k):
+def in_china_pass(hi, hf, hb, ti, tf, tb, n, zone_days, enforcement, sk, t, c, cp, handle, ev, k):
     """Those at large since before today (``Northward._in_china``): caught inland by public security (``catch_rate`` x
     the dated search x the rule's ``enforcement``; married women protected, more so when their children have
     hukou), home on their own (the southward settlers' own-return hazard, Doc 6: family and property at home pull;
@@ -347,7 +336,7 @@ def _in_china(hi, hf, hb, ti, tf, tb, n, zone_days, enforcement, sk, t, c, cp, h
     return _marry_and_meet(hi, ti, tf, tb, rest, sk, t, c, handle, ev, k)
 
 
-@compiled
+@compiled(inline="always")
 def _marry_and_meet(hi, ti, tf, tb, idx, sk, t, c, handle, ev, k):
     """Trips ``idx`` still at large: a single woman marries (then she leaves her household, :func:`detach_trips`),
     the married have children (registered under ``hukou_for_children``), anyone may meet South Korean bodies (a
@@ -383,7 +372,7 @@ def _marry_and_meet(hi, ti, tf, tb, idx, sk, t, c, handle, ev, k):
 
 
 @compiled
-def _visits_end(hi, hf, hb, ti, tf, tb, n, t, c, handle, ev, k):
+def visits_end_pass(hi, hf, hb, ti, tf, tb, n, t, c, handle, ev, k):
     """Permits expire (``Northward._visits_end``): the visitor goes home, or stays on illegally (``overstay_prob``).
     numpy's order of draws: a uniform per visit ending today, in the trips' order."""
     rng = generator(handle)
