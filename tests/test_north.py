@@ -11,16 +11,35 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from bordersim.cli import main
-from bordersim.model import BorderModel
+from bordersim.model import BorderModel, north_people
+from bordersim.model.calendar import Calendar
 from bordersim.model.china_police import ChinaPolice
 from bordersim.model.korean_nationals import KoreanNationals, KState
-from bordersim.model.north_people import HState, NorthHouseholds, NReason, Trips, TState, come_home
+from bordersim.model.north_day import _cross, day_constants, in_china_pass
+from bordersim.model.north_people import (
+    HB,
+    HF,
+    HI,
+    TF,
+    TI,
+    Book,
+    HState,
+    NorthHouseholds,
+    NReason,
+    Trips,
+    TState,
+    book_add,
+    book_due,
+    come_home,
+)
 from bordersim.model.recorder import MEASURE_INDEX, NORTH_MEASURES, SOUTH_MEASURES, Recorder
+from bordersim.model.rng_handle import current, generator, handle
 from bordersim.world.geography import TREE
 from bordersim.world.loader import load_scenario, validate_scenario
-from bordersim.world.north import NorthParameters, NorthPopulation, resolve_parameters
+from bordersim.world.north import ZONE_TREE, NorthParameters, NorthPopulation, resolve_parameters
 from bordersim.world.rules import NorthwardRules, available_rule_sets, library_dir, load_rule_set
 from bordersim.world.scenario import Parameters
 
@@ -212,6 +231,153 @@ def test_1970_seeks_out_the_backlog():
     assert load_rule_set("protocol_1964").northward.return_backlog == 0.0
 
 
+# -- the compiled passes ------------------------------------------------------------------------------
+@njit
+def _draws_through_handle(h, p, sizes, lam):
+    rng = generator(h)
+    n = len(p)
+    u, g, b, k = np.empty(n), np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    for i in range(n):
+        u[i] = rng.random()
+    for i in range(n):
+        g[i] = rng.geometric(p[i])
+    for i in range(n):
+        b[i] = rng.binomial(sizes[i], p[i])
+    for i in range(n):
+        k[i] = rng.poisson(lam)
+    return u, g, b, k
+
+
+def test_generator_handle_draws_numpys_numbers_from_the_same_generator():
+    """The compiled passes draw through a handle (rng_handle): numpy's very numbers, and the generator advanced."""
+    ours, ref = np.random.default_rng(8), np.random.default_rng(8)
+    p = np.concatenate([ref.random(500), ref.random(500) * 1e-4])  # geometric: the search and the inversion
+    ours.random(1000)
+    sizes = np.arange(1000) % 40
+    u, g, b, k = _draws_through_handle(handle(ours), p, sizes, 0.7)
+    assert np.array_equal(u, ref.random(1000)) and np.array_equal(g, ref.geometric(p))
+    assert np.array_equal(b, ref.binomial(sizes, p)) and np.array_equal(k, ref.poisson(0.7, 1000))
+    assert ours.bit_generator.state == ref.bit_generator.state
+    twin = copy.deepcopy(ours)  # a copied owner: its handle is its own, drawing from the copy
+    h = current(handle(ours), twin)
+    assert not np.array_equal(h, handle(ours)) and _draws_through_handle(h, p, sizes, 0.7)[0][0] == ref.random()
+    assert ours.bit_generator.state != twin.bit_generator.state
+
+
+def test_book_gives_the_calendars_days():
+    """The compiled passes' book of days (a ring of lists, entries reused) answers as the Calendar does."""
+    rng = np.random.default_rng(3)
+    book, cal = Book(slots=5, capacity=4), Calendar()
+    scheduled = np.full(60, -1, dtype=np.int64)
+    for today in range(200):
+        idx = rng.choice(60, size=rng.integers(0, 12), replace=False)
+        days = today + 1 + rng.geometric(0.1, size=len(idx))  # some far beyond the ring's five slots
+        scheduled[idx] = days
+        ring, ent = book.room(len(idx))
+        for i, d in zip(idx, days):
+            book_add(ring, ent, i, d)
+        cal.add(idx, days)
+        assert np.array_equal(book_due(*book.room(0), today, scheduled), cal.due(today, scheduled)), today
+    assert book.ring[0] < 200  # freed entries are reused
+
+
+def test_fields_are_rows_of_the_blocks_handed_to_compiled_code():
+    """A household's or trip's field is a view of its row in its dtype's block (what the compiled passes read as
+    ``hi[HI.state]``): written in place, kept when the trips grow, refused if assigned anew."""
+    hh = NorthHouseholds(5)
+    hh.state[2], hh.belief[3], hh.kin[4] = HState.AWAY, 0.5, True
+    hi, hf, hb = hh.blocks()
+    assert hi[HI.state, 2] == HState.AWAY and hf[HF.belief, 3] == 0.5 and hb[HB.kin, 4]
+    assert np.all(hh.trip == -1) and np.all(hh.weight == 1.0)  # each field's fill
+    with pytest.raises(AttributeError):
+        hh.state = np.zeros(5)
+    trips = Trips(capacity=4)
+    first = trips.add(3, hh=np.arange(3), persons=2, weight=1.5, married=True, state=TState.AT_LARGE)
+    trips.add(10, hh=np.arange(10), persons=1, state=TState.VISIT)  # the blocks grow: the views are taken again
+    ti, tf, tb = trips.blocks()
+    assert ti.shape[1] >= 13 and np.shares_memory(trips.state, ti) and np.shares_memory(trips.married, tb)
+    assert np.array_equal(trips.persons[first], [2, 2, 2]) and np.all(trips.married[first]) and not trips.married[3:].any()
+    assert np.all(ti[TI.state, 13:] == TState.ENDED) and np.all(ti[TI.due, 13:] == -1) and np.all(tf[TF.weight, first] == 1.5)
+    assert north_people.TRIP.rows[north_people.I8] is TI
+
+
+def test_in_china_pass_against_the_formula_in_numpy():
+    """Those at large are caught at ``catch_rate x search x enforcement x protection``, or go home at the own-return
+    hazard (docs/ODD.md 7.16), one uniform each: the compiled pass against the formula in numpy, random trips."""
+    n, t = 4000, 3
+    p = resolve_parameters(NorthParameters(catch_rate=0.3, return_rate=0.04), Parameters())
+    nw = northward("protocol_1964_lenient")  # married women and registered children protected
+    police, hh, trips, rec, idx = police_case(n, seed=21)
+    police.p = p
+    rng = np.random.default_rng(22)
+    leaves = len(TREE.leaf_ids)
+    trips.married[idx], trips.whole[idx] = rng.random(n) < 0.4, rng.random(n) < 0.3
+    trips.children[idx], trips.reason[idx] = rng.integers(0, 3, n), rng.integers(0, 4, n)
+    trips.leaf[idx] = rng.integers(0, leaves, n)
+    trips.start[idx[:50]] = t  # crossed today: not yet
+    search = rng.random((t + 1, leaves)) * 4.0
+    married, whole = trips.married[idx], trips.whole[idx]
+    registered = married & nw.hukou_for_children & (trips.children[idx] > 0)
+    protect = (1.0 - p.married_protection * married) * (1.0 - p.hukou_protection * registered)
+    catch = p.catch_rate * search[t, trips.leaf[idx]] * nw.enforcement * protect
+    own = p.return_rate * (1.0 + p.return_family_factor * ~whole + p.return_property_factor)
+    own = np.where(married, own * p.married_return_factor, own)
+    own = np.where(trips.reason[idx] == NReason.DISASTER, 1.0 / p.visit_days, own)
+    u = np.full(n, 2.0)
+    u[50:] = copy.deepcopy(police.rng).random(n - 50)
+    caught = u < -np.expm1(-catch)
+    home = ~caught & (u < -np.expm1(-catch) + -np.expm1(-own))
+    zone_days = np.zeros((2, t + 1, 1))
+    args = (
+        zone_days,
+        search,
+        np.zeros(t + 1),
+        t,
+        day_constants(p, nw),
+        police.constants(nw),
+        police.handle(),
+        np.empty((0, 3)),
+        0,
+    )
+    ev, k = in_china_pass(*hh.blocks(), *trips.blocks(), n, *args)
+    assert 100 < caught.sum() < n - 100 and 100 < home.sum() < n - 100
+    assert np.array_equal(trips.caught[idx] == t, caught)
+    assert np.array_equal(trips.state[idx] == TState.ENDED, home)
+    noted = ev[:k, 0].astype(int)
+    assert (noted == MEASURE_INDEX["caught_china"]).sum() == caught.sum()
+    assert (noted == MEASURE_INDEX["returned_home_own_north"]).sum() == home.sum()
+
+
+def test_river_pass_against_the_formula_in_numpy():
+    """At the DPRK's bank a crosser is stopped at ``1 - exp(-dprk_stop_base x guards x visibility)`` (night, ice), by
+    the blocks of uniforms numpy drew (night, then guards); the others land and their trips begin, in order."""
+    n, t = 3000, 2
+    rng = np.random.default_rng(31)
+    n_zones, n_posts = len(ZONE_TREE.leaf_ids), len(TREE.posts)
+    hh = NorthHouseholds(n)
+    hh.zone[:], hh.post[:] = rng.integers(0, n_zones, n), rng.integers(0, n_posts, n)
+    hh.weight[:], hh.size[:] = np.arange(1, n + 1), 3  # a household known by its weight in the events
+    trips = Trips(capacity=n)
+    police = ChinaPolice(hh, trips, P, Recorder(dt.date(1964, 1, 1), dt.date(1964, 12, 31), len(TREE.leaf_ids)), rng)
+    guards, frozen = rng.random((t + 1, n_zones)) * 3.0, rng.random(n_posts) < 0.5
+    nw = northward("protocol_1964", dprk_detain_without_identity=0.0)
+    u = copy.deepcopy(rng).random((2, n))
+    vis = np.where(u[0] < P.p_night, 1.0, P.day_visibility) * np.where(frozen[hh.post], P.ice_visibility, 1.0)
+    stop = u[1] < -np.expm1(-P.dprk_stop_base * guards[t, hh.zone] * vis)
+    zone_days = np.stack([np.zeros((t + 1, n_zones)), guards])
+    posts = np.stack([frozen.astype(float), np.zeros(n_posts), np.zeros(n_posts)])
+    h, ones = np.arange(n), np.ones(n, dtype=np.int64)
+    events = np.empty((12 * n, 3))  # room made by the caller (the decision)
+    args = (zone_days, posts, t, 1.0, day_constants(P, nw), police.constants(nw), police.handle(), events, 0)
+    crossers = (h, ones * 0, ones, ones == 0, ones == 0)
+    n_trips, ev, k = _cross(*hh.blocks(), *trips.blocks(), 0, *crossers, *hh.releases.room(n), *args)
+    assert 300 < stop.sum() < n - 300
+    stopped = ev[:k][ev[:k, 0] == MEASURE_INDEX["stopped_north_dprk"], 2]
+    assert np.array_equal(stopped, hh.weight[stop])
+    assert n_trips == (~stop).sum() and np.array_equal(trips.hh[:n_trips], h[~stop])
+    assert np.all(hh.state[stop] == HState.HOME) and np.all(hh.state[~stop] == HState.AWAY)
+
+
 # -- Korean nationals in China (Doc 11) ----------------------------------------------------------------
 class _Pressure:
     def __init__(self, n_days, discrimination, obstruction):
@@ -245,6 +411,32 @@ def test_korean_nationals_under_the_cultural_revolution_and_doc_11():
     ok = total(rec70, "kn_returned") / max(total(rec70, "kn_return_applications"), 1)
     assert ok > total(rec, "kn_returned") / total(rec, "kn_return_applications")  # Doc 11 (2), (7): obstruction lifted
     assert not (kn70.suspect & (kn70.state == KState.GONE_HOME)).any()  # Doc 11 (7): suspects refused
+
+
+def test_korean_nationals_week_against_the_formula_in_numpy():
+    """The week's pass (korean_nationals.week_pass): struggled against at ``1 - exp(-kn_struggle_rate d 7)``, letters
+    at ``1 - exp(-kn_letter_rate 7 / 365)``, leaving at ``kn_rate_base + kn_rate_discrimination d (1 + suspect)``, by
+    the blocks of uniforms numpy drew, for random pressure."""
+    pop = NorthPopulation(korean_nationals={"yanji_city": 40_000, "andong": 20_000}, korean_nationals_abroad_share=0.3)
+    rec = Recorder(dt.date(1966, 1, 1), dt.date(1966, 12, 31), len(TREE.leaf_ids))
+    p = resolve_parameters(NorthParameters(kn_struggle_rate=0.05, kn_letter_rate=20.0, kn_rate_base=0.02), Parameters())
+    pressure = _Pressure(8, 0.0, 0.0)
+    pressure.discrimination = np.random.default_rng(9).random(pressure.discrimination.shape) * 2.0
+    kn = KoreanNationals(pop, p, 1.0, TREE, rec, np.random.default_rng(10), pressure)
+    kn.letter[::3] = True
+    letter0, wish = kn.letter.copy(), kn.abroad_wish.copy()
+    nw = load_rule_set("protocol_1964").northward
+    u = copy.deepcopy(kn.rng).random((3, kn.n))
+    d = pressure.discrimination[0, kn.leaf] * (1.0 - nw.kn_discrimination_relief)
+    struggled = u[0] < -np.expm1(-p.kn_struggle_rate * d * 7.0)
+    letter = letter0 | (u[1] < -np.expm1(-p.kn_letter_rate * 7.0 / 365.0))
+    leave = u[2] < -np.expm1(-(p.kn_rate_base + p.kn_rate_discrimination * d * (1.0 + struggled)) * 7.0)
+    kn.step(0, nw)
+    assert 50 < struggled.sum() < kn.n - 50 and 50 < (letter & ~letter0).sum() and 50 < leave.sum() < kn.n - 50
+    assert np.array_equal(kn.suspect, struggled) and np.array_equal(kn.letter, letter)
+    assert np.array_equal(kn.state == KState.APPLIED_ABROAD, leave & wish)
+    assert np.array_equal(kn.state == KState.APPLIED_RETURN, leave & ~wish & letter)
+    assert total(rec, "kn_struggled") == pytest.approx((kn.weight * kn.size)[struggled].sum())
 
 
 # -- rules ---------------------------------------------------------------------------------------------
