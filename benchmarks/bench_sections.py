@@ -38,6 +38,7 @@ SECTIONS = {
         "_beliefs",
         "_hazards",
         "_schedule_firing",
+        "_day",
         "_decide",
         "_in_china",
         "_visits_end",
