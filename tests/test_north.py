@@ -414,7 +414,7 @@ def test_korean_nationals_under_the_cultural_revolution_and_doc_11():
 
 
 def test_korean_nationals_week_against_the_formula_in_numpy():
-    """The week's pass (korean_nationals.week_pass): struggled against at ``1 - exp(-kn_struggle_rate d 7)``, letters
+    """The week (KoreanNationals._week): struggled against at ``1 - exp(-kn_struggle_rate d 7)``, letters
     at ``1 - exp(-kn_letter_rate 7 / 365)``, leaving at ``kn_rate_base + kn_rate_discrimination d (1 + suspect)``, by
     the blocks of uniforms numpy drew, for random pressure."""
     pop = NorthPopulation(korean_nationals={"yanji_city": 40_000, "andong": 20_000}, korean_nationals_abroad_share=0.3)

@@ -8,12 +8,13 @@ the week's firing days (:func:`schedule_pass`).
 Each step draws from the northward generator (:mod:`.rng_handle`) exactly the numbers the numpy code it replaced
 drew, in its order (a block of draws per step, element by element in the households' or trips' order), computes
 its probabilities with numpy's operations in numpy's order, and notes the recorder's events of each measure in
-the order of that code's ``Recorder.add`` calls, so a run gives the same bytes. The Korean nationals draw from
-their own generator.
+the order of that code's ``Recorder.add`` calls, so a run gives the same bytes. The Korean nationals' week stays
+numpy (:mod:`.korean_nationals`: a few calls a day, compiled it saved nothing at the calibration size for some six
+seconds of compile time).
 
-The households', trips' and Korean nationals' fields are handed as their blocks (:mod:`.blocks`: ``hi, hf, hb``,
-``ti, tf, tb``, ``ki, kf, kb``, rows by :data:`~.north_people.HI` etc.), never as tuples of arrays: numba's
-compile time grows with the arrays handed down the calls.
+The households' and trips' fields are handed as their blocks (:mod:`.blocks`: ``hi, hf, hb``, ``ti, tf, tb``,
+rows by :data:`~.north_people.HI` etc.), never as tuples of arrays: numba's compile time grows with the arrays
+handed down the calls.
 """
 
 from __future__ import annotations
