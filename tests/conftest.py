@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "scenarios" / "baseline_1960_1962.yaml"
+
+
+def pytest_configure(config):
+    """Before the workers start (xdist's controller), compile the model's passes once into numba's cache
+    (:mod:`tests.warm_cache`, its two halves side by side): otherwise each worker and each subprocess started
+    before the cache is written compiles them again. A failure here is left to the tests to report."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    parts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.warm_cache", part], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for part in ("south", "north")
+    ]
+    for part in parts:
+        part.wait()
 
 
 def small_scenario_dict(**run) -> dict:
