@@ -35,6 +35,7 @@ from bordersim.model.north_people import (
     book_due,
     come_home,
 )
+from bordersim.model.north_people import room as event_room
 from bordersim.model.recorder import MEASURE_INDEX, NORTH_MEASURES, SOUTH_MEASURES, Recorder
 from bordersim.model.rng_handle import current, generator, handle
 from bordersim.world.geography import TREE
@@ -533,3 +534,16 @@ def test_the_1990s_reversal_runs_north_and_the_stringent_reading_keeps_fewer():
         net[name] = total(m.recorder, "crossed_north") - total(m.recorder, "crossed")
     assert net["reversal_1990s"] > 0 and net["reversal_1990s_stringent"] > 0
     assert stocks["reversal_1990s_stringent"] < stocks["reversal_1990s"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=st.integers(1, 40), k=st.integers(0, 40), need=st.integers(0, 100))
+def test_event_rows_grow_keeping_every_row_noted(rows, k, need):
+    """``north_people.room``: the event array itself while it has room for ``need`` more rows past ``k``, else a
+    larger one holding the ``k`` rows noted, row for row."""
+    k = min(k, rows)
+    ev = np.arange(rows * 3, dtype=float).reshape(rows, 3) + 0.5
+    out = event_room(ev, k, need)
+    assert out.shape[0] >= k + need and out.shape[1] == 3
+    assert np.array_equal(out[:k], ev[:k])
+    assert (out is ev) == (k + need <= rows)

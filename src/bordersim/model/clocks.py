@@ -119,7 +119,8 @@ def start_journeys(idx, key, journeys, ju, thresh_move, clock_move, h_move, next
     rows = _uniforms(key[idx], journeys[idx].astype(np.uint64), kind_key, ju.shape[1])
     for j in range(len(idx)):
         i = idx[j]
-        ju[i, :] = rows[j]
+        for c in range(ju.shape[1]):  # element by element: a slice assignment compiles numba's shape-mismatch message
+            ju[i, c] = rows[j, c]
         journeys[i] += 1
         thresh_move[i] = -math.log1p(-rows[j, _J_NEXT])
         clock_move[i] = 0.0
@@ -148,7 +149,8 @@ def fire(
     for j in range(len(travellers)):
         i = travellers[j]
         travels[i] += 1
-        tu[i, :] = rows[j]
+        for c in range(tu.shape[1]):
+            tu[i, c] = rows[j, c]
         clock_travel[i] = 0.0
         h_travel[i] = 0.0
         next_travel[i] = NEVER

@@ -289,8 +289,10 @@ def room(ev, k, need):
     ``need`` more rows."""
     if k + need <= len(ev):
         return ev
-    out = np.empty((max(2 * len(ev), k + need), 3))
-    out[:k] = ev[:k]
+    out = np.empty((max(2 * len(ev), k + need), ev.shape[1]))
+    for r in range(k):  # element by element: a slice assignment compiles numba's shape-mismatch message (seconds)
+        for j in range(ev.shape[1]):
+            out[r, j] = ev[r, j]
     return out
 
 
